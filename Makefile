@@ -1,0 +1,43 @@
+# Every set-up step lives here, so a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+DEMO_DIR ?= demo
+
+.PHONY: demo test bench soak install clean check
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/audit demo $(DEMO_DIR)
+	$(BIN)/audit tui $(DEMO_DIR)/thematic.db
+
+test: $(TEST_STAMP)
+	$(BIN)/audit rubric check rubrics/*.yaml exports/*.yaml
+	$(BIN)/python -m pytest -n 2 -q
+
+soak: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m slow --runslow
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks
+
+check: $(TEST_STAMP)
+	$(BIN)/audit rubric check rubrics/*.yaml exports/*.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,101 @@
+"""The ``audit`` command. Each subcommand lives in ``audit/commands/`` and is
+imported only when used, so ``audit rubric check`` never loads the UI.
+
+Exit codes: 0 success, 1 input refused (the message says why), 2 usage error.
+No traceback ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from audit.errors import AuditError, Problems
+
+# name -> "module:attribute" of a click command
+COMMANDS = {
+    "tui": "audit.commands.tui:tui",
+    "demo": "audit.commands.demo:demo",
+    "rubric": "audit.commands.rubric:rubric",
+    "import": "audit.commands.importing:import_command",
+    "tabulate": "audit.commands.tabulate:tabulate",
+    "export": "audit.commands.export:export",
+    "merge": "audit.commands.merge:merge",
+    "backup": "audit.commands.backup:backup",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # a command not built yet
+                return None
+            raise
+        return getattr(module, attribute)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="audit")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Case audits with a rubric engine.
+
+    With no command, opens the terminal UI on ./audit.db.
+    """
+    if ctx.invoked_subcommand is None:
+        command = LazyGroup.get_command(cli, ctx, "tui")
+        if command is None:
+            click.echo(ctx.get_help())
+            return
+        ctx.invoke(command)
+
+
+def report_error(error: AuditError) -> None:
+    lines = error.lines() if isinstance(error, Problems) else str(error).splitlines() or [type(error).__name__]
+    for line in lines:
+        click.echo(f"error: {line}" if not line.startswith("error:") else line, err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn every failure into a message and an exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="audit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except AuditError as exc:
+        report_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing more was written", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a traceback: say what happened and how to report it
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); please report this with the command you ran", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

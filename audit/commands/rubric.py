@@ -1,0 +1,73 @@
+"""``audit rubric check FILE...`` and ``audit rubric show ID``."""
+
+from __future__ import annotations
+
+import click
+
+from audit.errors import AuditError, Problems
+
+
+@click.group()
+def rubric() -> None:
+    """Check and show rubrics."""
+
+
+def check_file(path: str) -> str:
+    """Validate one rubric or figure-table file; returns a one-line summary or raises Problems."""
+    from audit.yamlsource import read_yaml
+
+    doc = read_yaml(path)
+    if isinstance(doc.data, dict) and "figures" in doc.data:
+        from audit.figures import parse_report
+
+        report = parse_report(doc.text, path)
+        return f"{path}: ok, figure tables '{report.id}' ({len(report.figures)} figures)"
+    from audit.rubric import parse_rubric
+
+    parsed = parse_rubric(doc.text, path)
+    return f"{path}: ok, rubric '{parsed.id}' version {parsed.version} ({len(parsed.questions)} questions)"
+
+
+@rubric.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def check(files: tuple[str, ...]) -> None:
+    """Validate rubric and figure-table files, listing every error."""
+    problems = []
+    for path in files:
+        try:
+            click.echo(check_file(path))
+        except Problems as exc:
+            problems += exc.problems
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+        except AuditError as exc:
+            problems.append(exc)
+            click.echo(f"error: {path}: {exc}", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+@rubric.command("show")
+@click.argument("rubric_id")
+def show(rubric_id: str) -> None:
+    """Print a rubric's questions, options and applicability rules."""
+    from audit.rubric import load_rubric_by_id
+
+    parsed = load_rubric_by_id(rubric_id)
+    click.echo(f"{parsed.id}  version {parsed.version}  sha256 {parsed.sha256[:12]}")
+    click.echo(parsed.title)
+    for section in parsed.sections:
+        click.echo("")
+        rule = f"   [applies if {section.applies_if}]" if section.applies_if else ""
+        click.echo(click.style(f"## {section.title}", bold=True) + rule)
+        for q in section.questions:
+            flag = "" if q.required else " (optional)"
+            click.echo(f"  {q.id}  ({q.type}{flag})")
+            click.echo(f"      {q.text}")
+            if q.applies_if:
+                click.echo(f"      applies if: {q.applies_if}")
+            if q.range:
+                click.echo(f"      range: {q.range[0]}-{q.range[1]}")
+            for code, option in q.options.items():
+                never = "   (never in a base)" if not option.counts else ""
+                click.echo(f"        {code}: {option.label}{never}")

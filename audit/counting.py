@@ -1,0 +1,68 @@
+"""The one place that decides which answers count.
+
+A percentage's base is the cases where the question applies and is answered.
+It excludes, in this order of checking:
+
+* questions that do not apply by rule (``Evaluation.visible`` holds only
+  applicable questions);
+* stale answers: given to a question that has since stopped applying, or
+  retired by the inspector (the store never passes retired answers in);
+* unanswered questions;
+* answers whose option is marked ``counts: false``, such as "Not applicable".
+
+The store persists this decision per answer (``answers.counted``) each time a
+case changes, so tabulation, the UI's figures and the merge all read the same
+verdict. Nothing else may decide it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from audit.engine import Evaluation, evaluate, is_answered
+from audit.rubric import Question, Rubric
+
+
+def counts_in_base(question: Question, value: Any) -> bool:
+    """Whether an applicable question's answer belongs in a percentage's base."""
+    if not is_answered(value):
+        return False
+    if question.type == "multi":
+        return any(question.counts(code) for code in value)
+    if question.is_choice:
+        return question.counts(value)
+    return True
+
+
+def counted_answers(evaluation: Evaluation) -> dict[str, Any]:
+    """The answers of one case that count, by question id."""
+    rubric = evaluation.rubric
+    return {qid: value for qid, value in evaluation.visible.items() if counts_in_base(rubric.question(qid), value)}
+
+
+@dataclass(frozen=True)
+class CaseCount:
+    """What the store persists for one case after each change."""
+
+    evaluation: Evaluation
+    counted: frozenset[str]  # question ids whose answer counts
+    applicable_count: int
+    answered_count: int  # applicable questions with an answer (N/A answers included)
+
+    @property
+    def percent_answered(self) -> int:
+        return percent(self.answered_count, self.applicable_count) or 0
+
+
+def count_case(rubric: Rubric, answers: Mapping[str, Any], evaluation: Evaluation | None = None) -> CaseCount:
+    evaluation = evaluation or evaluate(rubric, answers)
+    counted = frozenset(counted_answers(evaluation))
+    return CaseCount(evaluation, counted, len(evaluation.applicable), len(evaluation.visible))
+
+
+def percent(count: int, base: int) -> int | None:
+    """A whole-number percentage rounded half up from unrounded counts; None for a zero base."""
+    if base <= 0:
+        return None
+    return (200 * count + base) // (2 * base)
