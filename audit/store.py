@@ -106,11 +106,11 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["answers"].create(
         {
             "case_uuid": str, "question_id": str, "value": str, "note": str,
-            "answered_by": str, "answered_at": str, "state": str, "counted": int,
+            "answered_by": str, "answered_at": str, "state": str, "applies": int, "counted": int,
         },
         pk=("case_uuid", "question_id"),
-        not_null={"state", "counted"},
-        defaults={"state": "current", "counted": 0},
+        not_null={"state", "applies", "counted"},
+        defaults={"state": "current", "applies": 0, "counted": 0},
         foreign_keys=[("case_uuid", "cases", "uuid")],
     )
     db["answers"].create_index(["question_id", "counted"])
@@ -147,7 +147,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
                              AND o.question_id = a.question_id AND o.code = json_extract(a.value, '$')),
                         json_extract(a.value, '$'))
                END AS answer,
-               a.value AS answer_code, a.state, a.counted, a.answered_by, a.answered_at,
+               a.value AS answer_code, a.note, a.state, a.applies, a.counted, a.answered_by, a.answered_at,
                c.uuid AS case_uuid
         FROM answers a
         JOIN cases c ON c.uuid = a.case_uuid
@@ -497,9 +497,12 @@ class Store:
                         None, origin_file,
                     )
                 )
+                applicable = tally.evaluation.applicable
                 for qid, value in new.answers.items():
                     if is_answered(value):
-                        answer_rows.append((new.uuid, qid, encode(value), who, stamp, int(qid in tally.counted)))
+                        answer_rows.append(
+                            (new.uuid, qid, encode(value), who, stamp, int(qid in applicable), int(qid in tally.counted))
+                        )
                 history_rows.append((new.uuid, "case", None, origin_file or new.case_ref, who, stamp, reason))
                 inserted += 1
                 if len(answer_rows) >= 20000:
@@ -515,7 +518,7 @@ class Store:
         conn = self.db.conn
         conn.executemany(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join('?' * len(CASE_COLUMNS))})", case_rows)
         conn.executemany(
-            "INSERT INTO answers (case_uuid, question_id, value, answered_by, answered_at, counted, state) VALUES (?, ?, ?, ?, ?, ?, 'current')",
+            "INSERT INTO answers (case_uuid, question_id, value, answered_by, answered_at, applies, counted, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'current')",
             answer_rows,
         )
         conn.executemany(
@@ -577,11 +580,14 @@ class Store:
     def answer_rows(self, case_uuid: str) -> dict[str, dict]:
         """Every answer row of a case, retired ones and notes included."""
         rows = self.db.execute(
-            "SELECT question_id, value, note, answered_by, answered_at, state, counted FROM answers WHERE case_uuid = ?",
+            "SELECT question_id, value, note, answered_by, answered_at, state, applies, counted FROM answers WHERE case_uuid = ?",
             [case_uuid],
         )
         return {
-            r[0]: {"value": decode(r[1]), "note": r[2], "answered_by": r[3], "answered_at": r[4], "state": r[5], "counted": bool(r[6])}
+            r[0]: {
+                "value": decode(r[1]), "note": r[2], "answered_by": r[3], "answered_at": r[4],
+                "state": r[5], "applies": bool(r[6]), "counted": bool(r[7]),
+            }
             for r in rows
         }
 
@@ -682,12 +688,14 @@ class Store:
     def _recount(self, case: Case, rubric: Rubric, who: str, stamp: str) -> str:
         """Persist the counting module's verdict for every answer of a case."""
         tally: CaseCount = count_case(rubric, self.answers(case.uuid))
-        self.db.execute("UPDATE answers SET counted = 0 WHERE case_uuid = ?", [case.uuid])
-        if tally.counted:
-            marks = ", ".join("?" * len(tally.counted))
-            self.db.execute(
-                f"UPDATE answers SET counted = 1 WHERE case_uuid = ? AND question_id IN ({marks})", [case.uuid, *sorted(tally.counted)]
-            )
+        applicable = tally.evaluation.applicable
+        rows = self.db.execute("SELECT question_id, applies, counted FROM answers WHERE case_uuid = ?", [case.uuid]).fetchall()
+        changes = [
+            (int(qid in applicable), int(qid in tally.counted), case.uuid, qid)
+            for qid, applies, counted in rows
+            if (applies, counted) != (int(qid in applicable), int(qid in tally.counted))
+        ]
+        self.db.conn.executemany("UPDATE answers SET applies = ?, counted = ? WHERE case_uuid = ? AND question_id = ?", changes)
         status = self.case(case.uuid).status
         if status == STATUS_COMPLETE and tally.evaluation.missing_required:
             # a completed case that now has required gaps is back in progress
@@ -742,12 +750,16 @@ class Store:
 
     # -- bulk reads for tabulation ---------------------------------------------------------
     def iter_answers(self, question_ids: Iterable[str], *, counted_only: bool = True) -> Iterator[tuple[str, str, Any]]:
-        """(case_uuid, question_id, value) for the given questions."""
+        """(case_uuid, question_id, value) for the given questions.
+
+        ``counted_only``: answers in a percentage's base (the counting module's
+        verdict). Otherwise: answers a rule can see (current, applicable, given).
+        """
         ids = sorted(set(question_ids))
         if not ids:
             return iter(())
         marks = ", ".join("?" * len(ids))
-        extra = "AND counted = 1" if counted_only else "AND state = 'current' AND value IS NOT NULL"
+        extra = "AND counted = 1" if counted_only else "AND applies = 1 AND state = 'current' AND value IS NOT NULL"
         cursor = self.db.execute(f"SELECT case_uuid, question_id, value FROM answers WHERE question_id IN ({marks}) {extra}", ids)
         return ((case_uuid, qid, decode(value)) for case_uuid, qid, value in cursor)
 
