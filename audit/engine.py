@@ -99,18 +99,18 @@ def evaluate(rubric: Rubric, answers: Answers) -> Evaluation:
     applicable: set[str] = set()
     visible: dict[str, Any] = {}
     section_truth: dict[str, bool] = {}
-    for qid in rubric.evaluation_order:
-        question = rubric.question(qid)
-        section = rubric.section_of(qid) if question.section_id not in section_truth else None
-        if section is not None:
-            # a section's rule reads only questions outside it that come first in evaluation order
-            section_truth[question.section_id] = section.rule is None or section.rule.evaluate(visible) is True
-        if not section_truth[question.section_id]:
+    for qid, section_id, section_rule, question_rule in rubric.evaluation_plan:
+        # a section's rule is decided once, before its first question: cycle checks
+        # guarantee its inputs come earlier in evaluation order
+        truth = section_truth.get(section_id)
+        if truth is None:
+            truth = section_truth[section_id] = section_rule is None or section_rule.evaluate(visible) is True
+        if not truth:
             continue
-        if question.rule is not None and question.rule.evaluate(visible) is not True:
+        if question_rule is not None and question_rule.evaluate(visible) is not True:
             continue
         applicable.add(qid)
         value = answers.get(qid)
-        if is_answered(value):
+        if value is not None and is_answered(value):
             visible[qid] = value
     return Evaluation(rubric, answers, frozenset(applicable), visible)

@@ -191,6 +191,7 @@ class Rubric(BaseModel):
     _evaluation_order: list[str] = PrivateAttr(default_factory=list)
     _position: dict[str, int] = PrivateAttr(default_factory=dict)
     _sections: dict[str, Section] = PrivateAttr(default_factory=dict)
+    _plan: list = PrivateAttr(default_factory=list)
 
     # --- reading ---------------------------------------------------------------------
     @property
@@ -212,6 +213,16 @@ class Rubric(BaseModel):
     @property
     def question_ids(self) -> list[str]:
         return list(self._order)
+
+    @property
+    def evaluation_plan(self) -> list[tuple[str, str, Rule | None, Rule | None]]:
+        """(question id, section id, section rule, question rule) in evaluation order."""
+        if not self._plan and self._evaluation_order:
+            self._plan = [
+                (qid, self._by_id[qid].section_id, self.section_of(qid).rule, self._by_id[qid].rule)
+                for qid in self._evaluation_order
+            ]
+        return self._plan
 
     @property
     def evaluation_order(self) -> list[str]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from audit.engine import evaluate
 from audit.rubric import Rubric, load_rubric_by_id, parse_rubric
 from audit.store import NewCase, Store
 
@@ -97,10 +96,11 @@ def wide_rubric(questions: int = 200) -> Rubric:
 def random_answers(rubric: Rubric, rng: random.Random, blank_rate: float = 0.03) -> dict[str, Any]:
     """Answers for every applicable question (a few left blank), consistent with the rules."""
     answers: dict[str, Any] = {}
-    for qid in rubric.question_ids:
-        if not evaluate(rubric, answers).applies(qid) or rng.random() < blank_rate:
-            continue
+    for qid in rubric.evaluation_order:  # every rule's inputs come first, so one pass decides
         q = rubric.question(qid)
+        rules = [r for r in (rubric.section_of(qid).rule, q.rule) if r is not None]
+        if any(rule.evaluate(answers) is not True for rule in rules) or rng.random() < blank_rate:
+            continue
         if q.type == "multi":
             picked = [c for c in q.option_codes if rng.random() < 0.4]
             if picked:
