@@ -12,6 +12,7 @@ One :class:`Store` wraps one connection; use one per thread.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -348,7 +349,7 @@ class Store:
 
     def _initialise(self, site: str | None) -> None:
         self._configure()
-        with self.db.atomic():
+        with self.transaction():
             self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             for migration in MIGRATIONS:
                 migration(self.db)
@@ -367,7 +368,7 @@ class Store:
         version = int(self.meta("schema_version"))
         if version >= SCHEMA_VERSION:
             return
-        with self.db.atomic():
+        with self.transaction():
             for migration in MIGRATIONS[version:]:
                 migration(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -376,6 +377,28 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that takes the write lock first.
+
+        ``BEGIN IMMEDIATE`` makes a second writer wait (busy_timeout) instead of
+        failing with "database is locked" when it upgrades a read snapshot that
+        went stale. The body runs inside ``db.atomic()``, so nested uses become
+        savepoints and any error rolls everything back.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            with self.db.atomic():
+                yield self.db
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
 
     def __enter__(self) -> "Store":
         return self
@@ -407,7 +430,7 @@ class Store:
         if self.db.execute("SELECT 1 FROM rubrics WHERE sha256 = ?", [sha]).fetchone():
             self._rubrics.setdefault(sha, rubric)
             return sha
-        with self.db.atomic():
+        with self.transaction():
             self.db["rubrics"].insert(
                 {"sha256": sha, "rubric_id": rubric.id, "version": rubric.version, "title": rubric.title, "text": rubric.text, "added_at": now()}
             )
@@ -483,7 +506,7 @@ class Store:
         """Insert checked cases and their answers in one transaction; returns how many."""
         stamp = now()
         inserted = 0
-        with self.db.atomic():
+        with self.transaction():
             case_rows: list[tuple] = []
             answer_rows: list[tuple] = []
             history_rows: list[tuple] = []
@@ -628,7 +651,7 @@ class Store:
         rubric = self.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         stamp = now()
-        with self.db.atomic():
+        with self.transaction():
             old = self.db.execute(
                 "SELECT value, state FROM answers WHERE case_uuid = ? AND question_id = ?", [case_uuid, question_id]
             ).fetchone()
@@ -658,7 +681,7 @@ class Store:
             raise StoreError(f"question '{question_id}' is not in rubric {case.rubric_id}")
         note = (note or "").strip() or None
         stamp = now()
-        with self.db.atomic():
+        with self.transaction():
             old = self.db.execute(
                 "SELECT note FROM answers WHERE case_uuid = ? AND question_id = ?", [case_uuid, question_id]
             ).fetchone()
@@ -710,7 +733,7 @@ class Store:
     def recount(self, case_uuid: str, *, who: str | None = None) -> None:
         """Recompute stored counts for a case (after a merge changed its answers)."""
         case = self.case(case_uuid)
-        with self.db.atomic():
+        with self.transaction():
             self._recount(case, self.rubric_for(case), who or current_user(), case.updated_at)
 
     def set_status(self, case_uuid: str, status: str, *, who: str | None = None) -> Case:
@@ -727,7 +750,7 @@ class Store:
         if case.status == status:
             return case
         stamp = now()
-        with self.db.atomic():
+        with self.transaction():
             self.db.execute("UPDATE cases SET status = ?, updated_at = ? WHERE uuid = ?", [status, stamp, case_uuid])
             self._history(case_uuid, None, "status", case.status, status, who, stamp, "status")
         return self.case(case_uuid)
