@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
@@ -115,16 +116,39 @@ class Rule:
 def parse_rule(source: str) -> Rule:
     """Parse a rule, refusing every construct outside the whitelist."""
     if not isinstance(source, str) or not source.strip():
-        raise RuleError(str(source or ""), None, "the rule is empty; write a comparison such as q == \"yes\"")
+        raise RuleError(" ".join(str(source or "").split()), None, "the rule is empty; write a comparison such as q == \"yes\"")
     text = " ".join(source.split())  # rules may be folded over several YAML lines
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 1and: not for users' eyes
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise RuleError(text, exc.offset, f"not a valid rule ({exc.msg})") from None
+    except (ValueError, UnicodeError):  # null bytes, lone surrogates
+        raise RuleError(text.encode("utf-8", "backslashreplace").decode("utf-8"), None, "has characters a rule cannot contain; retype it") from None
+    except (RecursionError, MemoryError):
+        raise RuleError(text[:80], None, _TOO_DEEP) from None
+    if _depth(tree) > MAX_DEPTH:  # compiled rules nest one closure per level
+        raise RuleError(text, None, _TOO_DEEP)
     comparisons: list[Comparison] = []
     names: set[str] = set()
     fn = _compile(tree.body, text, comparisons, names)
     return Rule(text, frozenset(names), tuple(comparisons), fn)
+
+
+MAX_DEPTH = 100
+_TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep; simplify it"
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, without recursing."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _col(node: ast.AST) -> int:
