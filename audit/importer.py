@@ -1,0 +1,685 @@
+"""Importing cases from JSON Lines or wide CSV files (``audit import``).
+
+The formats are a contract (``shared/spec/interfaces.md``, "Import files"):
+
+* JSON Lines: one case a line, ``{"case_ref", "site", "inspector"?, "answers": {...}}``;
+  a multi-choice answer is a list of codes; a missing key or ``null`` is unanswered.
+* Wide CSV (UTF-8, with or without a BOM, as Excel writes it): a header
+  ``case_ref,site[,inspector],<question id>...``; multi-choice joined with ``;``;
+  an empty cell is unanswered.
+
+Option labels are accepted in place of codes, in any case, with stray spaces
+(:func:`audit.values.coerce` decides). An import is all or nothing: the whole
+file is read and checked before the database is touched, every error is
+reported with its line (JSONL) or spreadsheet row (CSV: the header is row 1,
+as Excel numbers it) and its column, and nothing is written unless there are
+none. Each case is evaluated once; the evaluation is handed to the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from audit.engine import Evaluation, evaluate
+from audit.errors import AuditError, Problem, Problems, did_you_mean
+from audit.rubric import Question, Rubric
+from audit.store import NewCase, Store, current_user
+from audit.values import ValueProblem, coerce
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+CASE_FIELDS = ("case_ref", "site", "inspector")
+JSON_KEYS = (*CASE_FIELDS, "answers")
+#: errors listed in full; the rest are counted by kind
+SHOWN_ERRORS = 200
+SAVE_AS_CSV = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'"
+
+#: progress(phase, done, total): phase is "checking" or "writing"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    cases: int
+    answers: int
+    db: str
+    file: str
+
+    def summary(self) -> str:
+        return f"imported {self.cases} cases ({self.answers} answers) into {self.db} from {self.file}"
+
+
+# --- collecting errors ---------------------------------------------------------------------
+
+# kinds, as counted in the summary of errors past the listed ones
+UNKNOWN_QUESTION = "unknown question id"
+BAD_VALUE = "unknown option or wrong value"
+NOT_APPLICABLE = "answer to a question that does not apply"
+DUPLICATE = "duplicate case_ref"
+MISSING = "missing case_ref or site"
+SITE_MISMATCH = "site differs from --site"
+MALFORMED = "malformed line or row"
+
+
+@dataclass
+class _Entry:
+    where: str
+    message: str
+
+
+class ErrorList:
+    """Every error found, in file order; the first ``shown`` are kept in full."""
+
+    def __init__(self, shown: int = SHOWN_ERRORS):
+        self.shown = shown
+        self.entries: list[_Entry] = []
+        self.total = 0
+        self.kinds: Counter[str] = Counter()
+        self.hidden_kinds: Counter[str] = Counter()
+
+    def add(self, where: str, message: str, kind: str) -> _Entry | None:
+        self.total += 1
+        self.kinds[kind] += 1
+        if len(self.entries) < self.shown:
+            entry = _Entry(where, message)
+            self.entries.append(entry)
+            return entry
+        self.hidden_kinds[kind] += 1
+        return None
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def problems(self, file: str, db: str, db_existed: bool) -> Problems:
+        listed = [Problem(e.where, e.message) for e in self.entries]
+        if self.hidden_kinds:
+            detail = ", ".join(f"{n:,} {kind}" for kind, n in self.hidden_kinds.most_common())
+            listed.append(Problem("", f"... and {self.total - len(self.entries):,} more errors ({detail})"))
+        noun = "error" if self.total == 1 else "errors"
+        unchanged = f"{db} is unchanged" if db_existed else f"{db} was not created"
+        return Problems(listed, summary=f"{file}: {self.total:,} {noun}; nothing was imported and {unchanged}")
+
+
+# --- rows, as read from either format ------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One answer as found in the file: the question, where it is, and the raw value."""
+
+    question_id: str
+    column: str  # "column F (factors)" or "answers.factors"
+    raw: Any
+
+
+@dataclass
+class Row:
+    place: str  # "cases.csv row 14" / "cases.jsonl line 3"
+    case_ref: Any
+    site: Any
+    inspector: Any
+    cells: list[Cell] = field(default_factory=list)
+    field_where: dict[str, str] = field(default_factory=dict)  # case field -> column text
+
+    def at(self, column: str) -> str:
+        return f"{self.place}, {column}" if column else self.place
+
+
+@dataclass
+class SourceText:
+    """A decoded import file."""
+
+    path: Path
+    shown: str
+    text: str
+    kind: str  # "jsonl" or "csv"
+
+
+def read_source(path: str | Path) -> SourceText:
+    """Read and decode an import file, refusing unknown suffixes, empty and non-UTF-8 files."""
+    path = Path(path)
+    shown = str(path)
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        kind = "jsonl"
+    elif suffix in CSV_SUFFIXES:
+        kind = "csv"
+    else:
+        hint = ""
+        if suffix in (".xlsx", ".xls", ".xlsm", ".ods"):
+            hint = f"; {SAVE_AS_CSV} and import that"
+        elif suffix == ".json":
+            hint = "; if it holds one case per line, rename it to .jsonl"
+        what = f"'{path.suffix}'" if path.suffix else "no suffix"
+        raise AuditError(f"{shown}: unknown file type ({what}); import reads .jsonl (JSON Lines) or .csv (UTF-8){hint}")
+    if path.is_dir():
+        raise AuditError(f"{shown}: is a folder; give the path of a .jsonl or .csv file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AuditError(f"{shown}: no such file; check the path") from None
+    except OSError as exc:
+        raise AuditError(f"{shown}: cannot be read ({exc.strerror})") from None
+    save_hint = SAVE_AS_CSV if kind == "csv" else "save it as UTF-8"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise AuditError(f"{shown}: is UTF-16 text (Excel's 'Unicode Text'), not UTF-8; {save_hint}")
+    if data.startswith(b"PK\x03\x04"):
+        raise AuditError(f"{shown}: is a spreadsheet workbook (zip), not {kind.upper()} text; {save_hint}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f"row {line}" if kind == "csv" and b'"' not in data[: exc.start] else f"line {line}"
+        byte = data[exc.start]
+        raise AuditError(
+            f"{shown} {where}: not UTF-8 text (byte 0x{byte:02X} at offset {exc.start}, "
+            f"perhaps Windows-1252 or Latin-1); {save_hint}"
+        ) from None
+    if "\x00" in text:
+        raise AuditError(f"{shown}: contains NUL bytes, so it is not a text file; {save_hint}")
+    if not text.strip().strip(",;\t\r\n "):
+        raise AuditError(f"{shown}: the file is empty; it needs {'a header row and ' if kind == 'csv' else ''}one case per {'row' if kind == 'csv' else 'line'}")
+    return SourceText(path, shown, text, kind)
+
+
+def _text_value(value: Any) -> Any:
+    """Case fields as text: strings are trimmed, numbers (a JSON case_ref of 1001) become text."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# --- JSON Lines ----------------------------------------------------------------------------
+
+
+class _JsonlReader:
+    def __init__(self, source: SourceText, rubric: Rubric, errors: ErrorList):
+        self.source = source
+        self.rubric = rubric
+        self.errors = errors
+        self.lines = source.text.split("\n")
+        # an unknown key is reported once, at its first line, with how many other lines have it
+        self.unknown: dict[str, tuple[_Entry | None, list[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def rows(self) -> Iterator[Row]:
+        shown = self.source.shown
+        for index, line in enumerate(self.lines):
+            number = index + 1
+            if not line.strip():
+                continue
+            place = f"{shown} line {number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                self.errors.add(
+                    f"{place}, column {exc.colno}", f"not valid JSON ({exc.msg}); each line must be one complete JSON object", MALFORMED
+                )
+                continue
+            except RecursionError:
+                self.errors.add(place, "JSON nested too deeply; each line must be one flat case object", MALFORMED)
+                continue
+            if not isinstance(record, dict):
+                self.errors.add(place, f"expected a JSON object {{\"case_ref\": ..., \"site\": ..., \"answers\": {{...}}}}, got {_json_kind(record)}", MALFORMED)
+                continue
+            row = Row(place, _text_value(record.get("case_ref")), _text_value(record.get("site")), _text_value(record.get("inspector")))
+            row.field_where = {name: name for name in CASE_FIELDS}
+            for key in record:
+                if key not in JSON_KEYS:
+                    self._unknown(key, number, place, top_level=True)
+            answers = record.get("answers")
+            if answers is None:
+                answers = {}
+            if not isinstance(answers, dict):
+                self.errors.add(f"{place}, answers", f"expected an object of question id: answer, got {_json_kind(answers)}", MALFORMED)
+                answers = {}
+            has_question = self.rubric.has_question
+            for qid, raw in answers.items():
+                if has_question(qid):
+                    row.cells.append(Cell(qid, f"answers.{qid}", raw))
+                else:
+                    self._unknown(qid, number, place, top_level=False)
+            yield row
+
+    def _unknown(self, key: str, number: int, place: str, *, top_level: bool) -> None:
+        name = key if top_level else f"answers.{key}"
+        seen = self.unknown.get(name)
+        if seen is not None:
+            seen[1].append(number)
+            return
+        if top_level:
+            message = f"unknown key '{key}'{did_you_mean(key, JSON_KEYS)}; a line has case_ref, site, inspector and answers"
+            kind = MALFORMED
+        else:
+            message = f"unknown question id '{key}'{did_you_mean(key, self.rubric.question_ids)} in rubric {self.rubric.id}"
+            kind = UNKNOWN_QUESTION
+        self.unknown[name] = (self.errors.add(f"{place}, {name}", message, kind), [])
+
+    def finish(self) -> None:
+        for entry, more in self.unknown.values():
+            if entry is not None and more:
+                lines = ", ".join(str(n) for n in more[:5]) + (", ..." if len(more) > 5 else "")
+                entry.message += f"; also on {len(more)} more line{'s' if len(more) > 1 else ''} ({lines})"
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "a list", str: "text", bool: "true/false", type(None): "null", dict: "an object"}.get(type(value), "a number")
+
+
+# --- wide CSV ------------------------------------------------------------------------------
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letters for a 0-based index: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _header_key(cell: str) -> str:
+    """Header cells are matched ignoring case, stray spaces, and spaces or hyphens for '_'."""
+    return "_".join(cell.strip().casefold().replace("-", " ").split())
+
+
+class _CsvReader:
+    def __init__(self, source: SourceText, rubric: Rubric, errors: ErrorList, site_option: str | None):
+        self.source = source
+        self.rubric = rubric
+        self.errors = errors
+        self.records = list(csv.reader(io.StringIO(source.text, newline=""), strict=False))
+        self.header_missing: set[str] = set()  # case fields reported once for the header, not per row
+        self.ok = self._read_header(site_option)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _where(self, row: int, index: int, name: str | None = None) -> str:
+        label = f"column {column_letter(index)}" + (f" ({name})" if name else "")
+        return f"{self.source.shown} row {row}, {label}"
+
+    def _read_header(self, site_option: str | None) -> bool:
+        header = self.records[0] if self.records else []
+        shown = self.source.shown
+        if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+            separator = "';'" if ";" in header[0] else "tabs"
+            self.errors.add(f"{shown} row 1", f"the header is separated by {separator}, not commas; {SAVE_AS_CSV}", MALFORMED)
+            return False
+        known = [*CASE_FIELDS, *self.rubric.question_ids]
+        lookup = {name: name for name in known}
+        self.fields: dict[str, int] = {}  # case field -> index
+        self.columns: list[tuple[int, str, str]] = []  # (index, question id, column text)
+        first_use: dict[str, int] = {}
+        self.width = 0  # cells a row needs: up to the last named column
+        unnamed: list[int] = []
+        for index, cell in enumerate(header):
+            if not cell.strip():
+                unnamed.append(index)
+                continue
+            self.width = index + 1
+            name = lookup.get(_header_key(cell))
+            if name is None:
+                key = cell.strip()
+                self.errors.add(
+                    self._where(1, index, key),
+                    f"unknown question id '{key}'{did_you_mean(key, known)} in rubric {self.rubric.id}; rename or delete the column",
+                    UNKNOWN_QUESTION,
+                )
+                continue
+            if name in first_use:
+                self.errors.add(
+                    self._where(1, index, name),
+                    f"'{name}' is also column {column_letter(first_use[name])}; keep one of them",
+                    MALFORMED,
+                )
+                continue
+            first_use[name] = index
+            if name in CASE_FIELDS:
+                self.fields[name] = index
+            else:
+                self.columns.append((index, name, f"column {column_letter(index)} ({name})"))
+        if "case_ref" not in self.fields:
+            self.errors.add(f"{shown} row 1", "no case_ref column; the header starts case_ref,site[,inspector] then question ids", MISSING)
+            self.header_missing.add("case_ref")
+        if "site" not in self.fields and not site_option:
+            self.errors.add(f"{shown} row 1", "no site column; add a site column or pass --site SITE", MISSING)
+            self.header_missing.add("site")
+        # a column with no header is fine while it is empty (Excel's trailing columns)
+        for index in unnamed:
+            for number, record in enumerate(self.records[1:], start=2):
+                if index < len(record) and record[index].strip():
+                    self.errors.add(
+                        self._where(1, index),
+                        f"the column has no header but row {number} has a value ('{record[index].strip()[:40]}'); name it with a question id or delete it",
+                        MALFORMED,
+                    )
+                    break
+        return True
+
+    def rows(self) -> Iterator[Row]:
+        shown = self.source.shown
+        header_cells = len(self.records[0])
+        field_index = self.fields
+        field_where = {name: f"column {column_letter(i)} ({name})" for name, i in field_index.items()}
+        ref_at, site_at, inspector_at = (field_index.get(name) for name in CASE_FIELDS)
+        for offset, record in enumerate(self.records[1:]):
+            number = offset + 2  # the header is row 1, as in a spreadsheet
+            if not any(cell.strip() for cell in record):
+                continue  # blank rows, including Excel's ",,,," ones
+            place = f"{shown} row {number}"
+            cells = len(record)
+            if cells < self.width or (cells > header_cells and any(c.strip() for c in record[header_cells:])):
+                self.errors.add(
+                    place,
+                    f"has {cells} cells but the header has {header_cells}; check for a missing or extra comma, "
+                    "or quote cells that contain commas",
+                    MALFORMED,
+                )
+                continue
+            row = Row(
+                place,
+                record[ref_at].strip() if ref_at is not None else None,
+                record[site_at].strip() if site_at is not None else None,
+                record[inspector_at].strip() if inspector_at is not None else None,
+            )
+            row.field_where = field_where
+            row.cells = [Cell(qid, column, record[index]) for index, qid, column in self.columns if record[index].strip()]
+            yield row
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+class _Coercer:
+    """``coerce`` with a memo: real files repeat the same few codes and labels endlessly."""
+
+    def __init__(self, rubric: Rubric):
+        self.rubric = rubric
+        self.memo: dict[tuple, tuple[bool, Any]] = {}
+        self.memoable = {q.id for q in rubric.questions if q.is_choice or q.type == "integer"}
+
+    def __call__(self, question_id: str, raw: Any) -> Any:
+        if question_id not in self.memoable:
+            return coerce(self.rubric.question(question_id), raw)
+        if isinstance(raw, list):
+            if not all(isinstance(item, str) for item in raw):
+                return coerce(self.rubric.question(question_id), raw)
+            key = (question_id, list, tuple(raw))
+        elif isinstance(raw, (dict,)):
+            return coerce(self.rubric.question(question_id), raw)
+        else:
+            key = (question_id, type(raw), raw)  # the type keeps True apart from 1
+        found = self.memo.get(key)
+        if found is None:
+            try:
+                found = (True, coerce(self.rubric.question(question_id), raw))
+            except ValueProblem as exc:
+                found = (False, str(exc))
+            self.memo[key] = found
+        ok, value = found
+        if not ok:
+            raise ValueProblem(value)
+        return list(value) if isinstance(value, list) else value
+
+
+def _value_message(question: Question, raw: Any, reason: str) -> str:
+    if question.is_choice and isinstance(raw, str):
+        choices = [*question.option_codes, *(o.label for o in question.options.values())]
+        parts = [p.strip() for p in raw.split(";")] if question.type == "multi" else [raw.strip()]
+        bad = next((p for p in parts if p and question.option_code_for(p) is None), None)
+        if bad is not None:
+            reason += did_you_mean(bad, choices)
+    return reason
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return f"'{value}'"
+
+
+def _why_excluded(evaluation: Evaluation, question_id: str, row: Row, columns: dict[str, str]) -> str:
+    """Which rule keeps a question from applying, and which answers make it so."""
+    rubric = evaluation.rubric
+    rule = evaluation.excluded_by(question_id)
+    if rule is None:  # not expected: every inapplicable question has a failing rule
+        return "it does not apply to this case"
+    section = rubric.section_of(question_id)
+    owner = f"section '{section.id}' applies" if rule is section.rule else "it applies"
+    reasons = []
+    for name in sorted(rule.names, key=lambda n: rubric.position(n) if rubric.has_question(n) else -1):
+        where = f" ({columns[name]})" if name in columns else ""
+        if name in evaluation.visible:
+            reasons.append(f"{name} is {_shown_value(evaluation.visible[name])}{where}")
+        elif name not in evaluation.applicable and rubric.has_question(name):
+            reasons.append(f"{name} does not apply{where}")
+        else:
+            reasons.append(f"{name} is unanswered")
+    because = f", and {'; '.join(reasons)}" if reasons else ""
+    return f"does not apply to this case: {owner} only if `{rule.source}`{because}; leave it unanswered or correct the answer it depends on"
+
+
+@dataclass
+class CheckedFile:
+    """The outcome of reading and checking a file: cases ready to insert, or errors."""
+
+    source: SourceText
+    cases: list[NewCase]
+    answers: int
+    errors: ErrorList
+
+
+def check_file(
+    path: str | Path, rubric: Rubric, *, site: str | None = None, existing: set[tuple[str, str]] | None = None,
+    existing_label: str = "the database", errors: ErrorList | None = None, progress: Progress | None = None,
+) -> CheckedFile:
+    """Read and check every case of an import file without writing anything.
+
+    ``existing`` holds (site, case_ref) pairs already in the target database.
+    """
+    source = read_source(path)
+    errors = errors if errors is not None else ErrorList()
+    site_option = site.strip() if site and site.strip() else None
+    if source.kind == "jsonl":
+        reader: _JsonlReader | _CsvReader = _JsonlReader(source, rubric, errors)
+        unit = "line"
+        header_missing: set[str] = set()
+    else:
+        reader = _CsvReader(source, rubric, errors, site_option)
+        unit = "row"
+        if not reader.ok:
+            return CheckedFile(source, [], 0, errors)
+        header_missing = reader.header_missing
+    existing = existing or set()
+    seen: dict[tuple[str, str], str] = {}
+    cases: list[NewCase] = []
+    answer_total = 0
+    coerce_cell = _Coercer(rubric)
+    question = rubric.question
+    total = len(reader)
+    rows_read = 0
+    for row in reader.rows():
+        rows_read += 1
+        if progress and rows_read % 500 == 0:
+            progress("checking", rows_read, total)
+        row_ok = True
+        fields_where = row.field_where
+        # case_ref and site
+        case_ref = row.case_ref
+        if "case_ref" in header_missing:
+            row_ok = False
+        elif not isinstance(case_ref, str) or not case_ref:
+            missing = "is empty" if case_ref in ("", None) else f"must be text, not {_json_kind(case_ref)}"
+            errors.add(row.at(fields_where.get("case_ref", "")), f"case_ref {missing}; every case needs its reference", MISSING)
+            row_ok = False
+        row_site = row.site
+        if row_site not in ("", None) and not isinstance(row_site, str):
+            errors.add(row.at(fields_where.get("site", "")), f"site must be text, not {_json_kind(row_site)}", MISSING)
+            row_ok = False
+        elif site_option:
+            if row_site and row_site.casefold() != site_option.casefold():
+                errors.add(
+                    row.at(fields_where.get("site", "")),
+                    f"site '{row_site}' differs from --site {site_option}; correct the row, or import without --site",
+                    SITE_MISMATCH,
+                )
+                row_ok = False
+            row_site = site_option
+        elif "site" in header_missing:
+            row_ok = False
+        elif not row_site:
+            errors.add(row.at(fields_where.get("site", "")), "site is empty; fill it in, or pass --site SITE for a one-site file", MISSING)
+            row_ok = False
+        inspector = row.inspector
+        if inspector is not None and not isinstance(inspector, str):
+            errors.add(row.at(fields_where.get("inspector", "")), f"inspector must be text, not {_json_kind(inspector)}", MALFORMED)
+            row_ok = False
+        # answers
+        answers: dict[str, Any] = {}
+        columns: dict[str, str] = {}
+        for cell in row.cells:
+            try:
+                value = coerce_cell(cell.question_id, cell.raw)
+            except ValueProblem as exc:
+                errors.add(row.at(cell.column), _value_message(question(cell.question_id), cell.raw, str(exc)), BAD_VALUE)
+                row_ok = False
+                continue
+            if value is not None:
+                answers[cell.question_id] = value
+                columns[cell.question_id] = cell.column
+        evaluation = evaluate(rubric, answers)
+        applicable = evaluation.applicable
+        for qid in answers:
+            if qid not in applicable:
+                errors.add(
+                    row.at(columns[qid]),
+                    f"{qid} is answered {_shown_value(answers[qid])} but {_why_excluded(evaluation, qid, row, columns)}",
+                    NOT_APPLICABLE,
+                )
+                row_ok = False
+        # duplicates, within the file and against the database
+        if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
+            key = (row_site, case_ref)
+            if key in seen:
+                errors.add(
+                    row.at(fields_where.get("case_ref", "")),
+                    f"case_ref '{case_ref}' at site '{row_site}' is also on {seen[key]}; each case needs its own reference",
+                    DUPLICATE,
+                )
+                row_ok = False
+            else:
+                seen[key] = f"{unit} {row.place.rsplit(' ', 1)[-1]}"
+                if key in existing:
+                    errors.add(
+                        row.at(fields_where.get("case_ref", "")),
+                        f"case_ref '{case_ref}' at site '{row_site}' is already in {existing_label}; remove the row, or change the reference",
+                        DUPLICATE,
+                    )
+                    row_ok = False
+        if row_ok and not errors:
+            cases.append(
+                NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None, evaluation=evaluation)
+            )
+            answer_total += len(answers)
+    if isinstance(reader, _JsonlReader):
+        reader.finish()
+    if not errors and not cases:
+        errors.add(
+            source.shown,
+            "has a header but no cases; add one case per row" if source.kind == "csv" else "has no cases; add one JSON object per line",
+            MISSING,
+        )
+    if progress:
+        progress("checking", total, total)
+    if errors:
+        cases = []  # nothing will be written: free the memory
+    return CheckedFile(source, cases, answer_total, errors)
+
+
+def existing_refs(store: Store) -> set[tuple[str, str]]:
+    return {(site, ref) for site, ref in store.db.execute("SELECT site, case_ref FROM cases")}
+
+
+# --- importing -----------------------------------------------------------------------------
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def import_file(
+    db: str | Path, path: str | Path, rubric: Rubric, *, site: str | None = None, who: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Check a whole import file, then insert every case in one transaction, or nothing.
+
+    Raises :class:`Problems` listing every error (nothing written: an existing
+    database is left as it was, a new one is not created), or
+    :class:`AuditError` for a file or database that cannot be used at all.
+    """
+    db_path = Path(db)
+    file_shown = str(path)
+    if db_path.suffix.lower() in (*JSONL_SUFFIXES, *CSV_SUFFIXES, ".json"):
+        raise AuditError(f"{db_path}: looks like an import file, not a database; the database comes first: audit import DB FILE")
+    db_existed = db_path.exists()
+    if not db_existed and not db_path.parent.exists():
+        raise AuditError(f"{db_path}: folder {db_path.parent} does not exist; create it first")
+    store: Store | None = None
+    try:
+        existing: set[tuple[str, str]] = set()
+        if db_existed:
+            store = Store.open(db_path)  # refuses foreign, corrupt and newer files, before the long read
+            existing = existing_refs(store)
+        checked = check_file(path, rubric, site=site, existing=existing, existing_label=str(db_path), progress=progress)
+        if checked.errors:
+            raise checked.errors.problems(file_shown, str(db_path), db_existed)
+        if store is None:
+            store = Store.open(db_path, site=site.strip() if site else None)
+        try:
+            _insert(store, checked, who or current_user(), progress)
+        except BaseException:
+            if not db_existed:
+                store.close()
+                store = None
+                _remove_database(db_path)
+            raise
+        return ImportResult(len(checked.cases), checked.answers, str(db_path), file_shown)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None) -> None:
+    total = len(checked.cases)
+    done = [0]
+
+    def written(count: int) -> None:
+        done[0] = count
+        if progress:
+            progress("writing", count, total)
+
+    with store.transaction():
+        # checked before the long read, checked again under the write lock: another
+        # writer may have added one of these cases meanwhile
+        raced = {(c.site, c.case_ref) for c in checked.cases} & existing_refs(store)
+        if raced:
+            shown = ", ".join(f"{ref} at {site}" for site, ref in sorted(raced)[:10])
+            raise AuditError(
+                f"{store.path}: {len(raced)} case(s) were added by someone else while {checked.source.shown} was checked ({shown}); "
+                "nothing was imported; run the import again to see them listed"
+            )
+        store.insert_cases(checked.cases, who=who, reason="import", origin_file=os.path.basename(checked.source.shown), progress=written)
