@@ -1,0 +1,517 @@
+"""Figure-table definitions: which tables a report prints, loaded from YAML.
+
+See ``docs/figure-format.md`` for the format. A definition names datasets
+(each a rubric id), and figures whose columns are datasets with an optional
+filter (a rule) and whose rows count options, groups of codes, bands of an
+integer question or a total. Loading checks every question, code and filter
+against the datasets' rubrics and reports every problem at once, each as
+``file:line: figure 'id': message``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from audit.errors import Problem, Problems, did_you_mean
+from audit.rubric import RUBRIC_ID_PATTERN, Question, Rubric, _line_key, find_rubric, load_rubric, search_path
+from audit.rules import Rule, RuleError, parse_rule
+from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml
+
+CellPart = Literal["count", "percent", "base"]
+CELL_PARTS: tuple[str, ...] = CellPart.__args__  # type: ignore[attr-defined]
+DEFAULT_HEADERS = {"count": "Number", "percent": "Percentage", "base": "Base"}
+DATASET_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+FIGURE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"
+
+
+# --- the YAML as written: validated key by key ---------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _ReportHeader(_Strict):
+    id: str = Field(pattern=RUBRIC_ID_PATTERN)
+    title: str = Field(min_length=1)
+    description: str | None = None
+    datasets: dict[str, Any] = Field(min_length=1)
+    figures: list[Any] = Field(min_length=1)
+
+
+class _DatasetSpec(_Strict):
+    rubric: str = Field(pattern=RUBRIC_ID_PATTERN)
+    label: str = Field(min_length=1)
+
+
+class _ColumnSpec(_Strict):
+    dataset: str
+    label: str = ""
+    where: str | None = None
+
+
+class _FigureHeader(_Strict):
+    id: str = Field(pattern=FIGURE_ID_PATTERN)
+    title: str = Field(min_length=1)
+    chart: Literal["bar"] | None = None
+    note: str | None = None
+    columns: list[Any] = Field(min_length=1)
+    show: list[CellPart] = Field(default_factory=lambda: ["count", "percent"], min_length=1)
+    headers: dict[CellPart, str] = Field(default_factory=dict)
+    rows: list[Any] | None = None
+    sections: list[Any] | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f'figure id {value!r} must be quoted, e.g. id: "{value}" (YAML reads 4.10 as the number 4.1)')
+        return value
+
+    @field_validator("show")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"'show' lists a part twice: {', '.join(value)}")
+        return value
+
+
+class _SectionSpec(_Strict):
+    title: str = Field(min_length=1)
+    rows: list[Any] = Field(min_length=1)
+
+
+class _OptionsRow(_Strict):
+    """One row per option of a choice question (``codes`` picks and orders them)."""
+
+    options: str
+    codes: list[str] | None = Field(default=None, min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_text(cls, value: Any) -> Any:
+        return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value] if isinstance(value, list) else value
+
+
+class _QuestionRow(_Strict):
+    """One row: the cases whose answer is one of ``count`` or lies in ``min``..``max``."""
+
+    question: str
+    label: str = Field(min_length=1)
+    count: str | list[str] | None = None
+    min: int | None = None
+    max: int | None = None
+
+
+class _TotalRow(_Strict):
+    """The cases in the base of the question of the rows above, with no percentage."""
+
+    total: str = Field(min_length=1)
+
+
+ROW_KINDS: dict[str, type[_Strict]] = {"options": _OptionsRow, "question": _QuestionRow, "total": _TotalRow}
+
+
+# --- the resolved definition ---------------------------------------------------------------
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    rubric_id: str
+    label: str
+
+    _rubric: Rubric | None = PrivateAttr(default=None)
+
+    @property
+    def rubric(self) -> Rubric:
+        assert self._rubric is not None
+        return self._rubric
+
+
+class Column(BaseModel):
+    """One column of a figure: the cases of a dataset that pass ``where``."""
+
+    label: str
+    dataset: str
+    where: str | None = None
+
+    _rule: Rule | None = PrivateAttr(default=None)
+
+    @property
+    def rule(self) -> Rule | None:
+        return self._rule
+
+    def describe(self, report: "Report") -> str:
+        dataset = report.datasets[self.dataset]
+        cases = f"cases in {dataset.label}"
+        return f"{cases} where {self.where}" if self.where else cases
+
+
+class Row(BaseModel):
+    """A resolved row.
+
+    ``kind`` is ``code`` (answers among ``codes``), ``range`` (an integer in
+    ``low``..``high``) or ``total`` (the question's base). A code row of
+    options that never count (``in_base`` false) shows a count, no percentage.
+    """
+
+    kind: Literal["code", "range", "total"]
+    question: str
+    label: str
+    codes: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    in_base: bool = True
+
+
+class FigureSection(BaseModel):
+    title: str  # "" when the figure has no sub-tables
+    rows: list[Row]
+
+
+class Figure(BaseModel):
+    id: str
+    title: str
+    chart: Literal["bar"] | None = None
+    note: str | None = None
+    columns: list[Column]
+    show: list[CellPart]
+    headers: dict[str, str]
+    sections: list[FigureSection]
+
+    @property
+    def heading(self) -> str:
+        """The title as the report prints it above the table."""
+        return f"Figure {self.id}: {self.title}" if self.id[:1].isdigit() else self.title
+
+    @property
+    def sheet_name(self) -> str:
+        name = f"Fig {self.id}" if self.id[:1].isdigit() else self.id
+        return "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31]
+
+    @property
+    def questions(self) -> set[str]:
+        return {row.question for section in self.sections for row in section.rows}
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(column.dataset for column in self.columns))
+
+    def header(self, part: str) -> str:
+        return self.headers.get(part) or DEFAULT_HEADERS[part]
+
+
+class Report(BaseModel):
+    id: str
+    title: str
+    description: str | None = None
+    datasets: dict[str, Dataset]
+    figures: list[Figure]
+
+    _path: str = PrivateAttr(default="")
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def figure(self, figure_id: str) -> Figure:
+        for figure in self.figures:
+            if figure.id == figure_id:
+                return figure
+        raise KeyError(figure_id)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _problems(doc: YamlDocument, error: ValidationError, prefix: Loc, context: str, model: type[BaseModel]) -> list[Problem]:
+    out = []
+    for err in error.errors(include_url=False):
+        loc = tuple(err["loc"])
+        key = loc[-1] if loc else ""
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            fields = list(model.model_fields)
+            message = f"unknown key '{key}'{did_you_mean(key, fields)}; allowed keys: {', '.join(fields)}"
+        elif kind == "missing":
+            message = f"missing required key '{key}'"
+        elif kind == "string_pattern_mismatch":
+            message = f"'{err.get('input')}' has characters not allowed in an id"
+        elif kind == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+        elif kind in ("literal_error", "enum"):
+            expected = err.get("ctx", {}).get("expected", "")
+            message = f"'{err.get('input')}' is not allowed for '{'.'.join(str(p) for p in loc)}'; use {expected}"
+        else:
+            where = ".".join(str(p) for p in loc)
+            message = f"{where}: {err['msg']}" if where else err["msg"]
+        out.append(Problem(doc.where(prefix + loc), f"{context}{message}"))
+    return out
+
+
+class _Loader:
+    """Validates one definition, collecting every problem with its line."""
+
+    def __init__(self, doc: YamlDocument):
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.datasets: dict[str, Dataset] = {}
+
+    def add(self, loc: Loc, message: str) -> None:
+        self.problems.append(Problem(self.doc.where(loc), message))
+
+    def validate(self, model: type[BaseModel], raw: Any, loc: Loc, context: str):
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            self.problems.extend(_problems(self.doc, exc, loc, context, model))
+            return None
+
+    # -- datasets --------------------------------------------------------------------------
+    def load_datasets(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            return
+        for name, spec_raw in raw.items():
+            loc: Loc = ("datasets", name)
+            if not isinstance(name, str) or not re.match(DATASET_NAME_PATTERN, name):
+                self.add(loc, f"dataset name '{name}' must be lowercase letters, digits and _, starting with a letter")
+                continue
+            if isinstance(spec_raw, str):  # "name: rubric-id" is the short form
+                spec_raw = {"rubric": spec_raw, "label": name}
+            spec = self.validate(_DatasetSpec, spec_raw, loc, f"dataset '{name}': ")
+            if spec is None:
+                continue
+            dataset = Dataset(name=name, rubric_id=spec.rubric, label=spec.label)
+            try:
+                dataset._rubric = load_rubric(find_rubric(spec.rubric))
+            except Problems as exc:
+                detail = "; ".join(p.message for p in exc.problems[:1])
+                self.add(loc + ("rubric",), f"dataset '{name}': {detail or 'rubric could not be loaded'}")
+                continue
+            if dataset.rubric.id != spec.rubric:
+                self.add(loc + ("rubric",), f"dataset '{name}': file for '{spec.rubric}' holds rubric '{dataset.rubric.id}'")
+                continue
+            self.datasets[name] = dataset
+
+    # -- figures ---------------------------------------------------------------------------
+    def load_figure(self, raw: Any, loc: Loc, seen: dict[str, int]) -> Figure | None:
+        context = f"figure '{raw['id']}': " if isinstance(raw, dict) and isinstance(raw.get("id"), str) else ""
+        header = self.validate(_FigureHeader, raw, loc, context)
+        if header is None:
+            return None
+        if header.id in seen:
+            self.add(loc + ("id",), f"{context}duplicate figure id (first used at line {seen[header.id]}); ids must be unique")
+            return None
+        seen[header.id] = self.doc.line_of(loc + ("id",))
+        before = len(self.problems)
+        loaded = [self.load_column(raw_c, loc + ("columns", i), context) for i, raw_c in enumerate(header.columns)]
+        columns = [c for c in loaded if c is not None]  # rows are still checked against the good ones
+        labels = [c.label for c in columns]
+        if len(columns) > 1 and (any(not label for label in labels) or len(set(labels)) != len(labels)):
+            self.add(loc + ("columns",), f"{context}a figure with several columns needs a different label on each")
+        if (header.rows is None) == (header.sections is None):
+            self.add(loc, f"{context}give either 'rows' or 'sections' (sub-tables, each with a title and rows)")
+            return None
+        sections: list[FigureSection] = []
+        if header.rows is not None:
+            sections.append(FigureSection(title="", rows=self.load_rows(header.rows, loc + ("rows",), context, columns)))
+        else:
+            for s_index, raw_s in enumerate(header.sections):
+                s_loc = loc + ("sections", s_index)
+                spec = self.validate(_SectionSpec, raw_s, s_loc, context)
+                if spec is not None:
+                    sections.append(FigureSection(title=spec.title, rows=self.load_rows(spec.rows, s_loc + ("rows",), context, columns)))
+        if len(self.problems) > before:
+            return None
+        return Figure(
+            id=header.id, title=header.title, chart=header.chart, note=header.note, columns=columns,
+            show=list(header.show), headers=dict(header.headers), sections=sections,
+        )
+
+    def load_column(self, raw: Any, loc: Loc, context: str) -> Column | None:
+        if isinstance(raw, str):  # "- thematic" is the short form of "- dataset: thematic"
+            raw = {"dataset": raw}
+        spec = self.validate(_ColumnSpec, raw, loc, context)
+        if spec is None:
+            return None
+        dataset = self.datasets.get(spec.dataset)
+        if dataset is None:
+            self.add(loc + ("dataset",), f"{context}unknown dataset '{spec.dataset}'{did_you_mean(spec.dataset, self.datasets)}; "
+                     f"datasets: {', '.join(self.datasets) or 'none'}")
+            return None
+        column = Column(label=spec.label, dataset=spec.dataset, where=spec.where)
+        if spec.where is not None:
+            where = loc + ("where",)
+            try:
+                rule = parse_rule(spec.where)
+            except RuleError as exc:
+                self.add(where, f"{context}{exc}")
+                return column
+            messages = dataset.rubric.check_rule(rule)
+            for message in messages:
+                self.add(where, f"{context}{message} (dataset '{dataset.name}', rubric {dataset.rubric_id})")
+            column._rule = rule
+        return column
+
+    def load_rows(self, raw_rows: list[Any], loc: Loc, context: str, columns: list[Column]) -> list[Row]:
+        rows: list[Row] = []
+        for index, raw in enumerate(raw_rows):
+            r_loc = loc + (index,)
+            kinds = [k for k in ROW_KINDS if isinstance(raw, dict) and k in raw]
+            if len(kinds) != 1:
+                found = f"it has {', '.join(kinds)}" if kinds else "it has none"
+                self.add(r_loc, f"{context}a row needs exactly one of 'options', 'question' or 'total'; {found}")
+                continue
+            spec = self.validate(ROW_KINDS[kinds[0]], raw, r_loc, context)
+            if spec is None:
+                continue
+            if isinstance(spec, _TotalRow):
+                if not rows:
+                    if index == 0:  # otherwise the rows above failed and were reported
+                            self.add(r_loc, f"{context}a total row counts the base of the rows above it; put it after them")
+                    continue
+                rows.append(Row(kind="total", question=rows[-1].question, label=spec.total))
+                continue
+            qid = spec.options if isinstance(spec, _OptionsRow) else spec.question
+            questions = self.questions_in(qid, r_loc + (kinds[0],), context, columns)
+            if questions is None:
+                continue
+            if isinstance(spec, _OptionsRow):
+                rows += self.option_rows(spec, questions, r_loc, context)
+            else:
+                row = self.question_row(spec, questions, r_loc, context)
+                if row is not None:
+                    rows.append(row)
+        return rows
+
+    def questions_in(self, qid: str, loc: Loc, context: str, columns: list[Column]) -> list[Question] | None:
+        """The question in each column's rubric, or None (with a problem) where it is missing."""
+        found = []
+        if not columns:  # every column failed and was reported
+            return None
+        for dataset_name in dict.fromkeys(c.dataset for c in columns):
+            rubric = self.datasets[dataset_name].rubric
+            if not rubric.has_question(qid):
+                self.add(loc, f"{context}no question '{qid}' in rubric {rubric.id} (dataset '{dataset_name}')"
+                         f"{did_you_mean(qid, rubric.question_ids)}")
+                return None
+            found.append(rubric.question(qid))
+        if len({q.type for q in found}) > 1:
+            self.add(loc, f"{context}question '{qid}' has different types in the figure's datasets; a row compares like with like")
+            return None
+        return found
+
+    def check_codes(self, codes: list[str], questions: list[Question], loc: Loc, context: str) -> bool:
+        ok = True
+        for question in questions:
+            for code in codes:
+                if code not in question.options:
+                    hint = question.option_code_for(code)
+                    advice = f"; use its code '{hint}'" if hint else did_you_mean(code, question.option_codes)
+                    self.add(loc, f"{context}'{code}' is not an option code of '{question.id}' (codes: {', '.join(question.option_codes)}){advice}")
+                    ok = False
+            if not ok:
+                break
+        return ok
+
+    def option_rows(self, spec: _OptionsRow, questions: list[Question], loc: Loc, context: str) -> list[Row]:
+        first = questions[0]
+        if not first.is_choice:
+            self.add(loc + ("options",), f"{context}'{first.id}' is {first.type}; 'options' rows need a choice question "
+                     "(use 'question' rows with min/max for numbers)")
+            return []
+        codes = spec.codes if spec.codes is not None else [c for c in first.option_codes if first.counts(c)]
+        if not self.check_codes(codes, questions, loc + ("codes",), context):
+            return []
+        if len(set(codes)) != len(codes):
+            self.add(loc + ("codes",), f"{context}'codes' lists a code twice")
+            return []
+        stray = [code for code in spec.labels if code not in codes]
+        if stray:
+            self.add(loc + ("labels",), f"{context}'labels' names '{stray[0]}', which is not among the row codes ({', '.join(codes)})")
+            return []
+        return [
+            Row(kind="code", question=first.id, label=spec.labels.get(code) or first.label_for(code), codes=(code,),
+                in_base=first.counts(code))
+            for code in codes
+        ]
+
+    def question_row(self, spec: _QuestionRow, questions: list[Question], loc: Loc, context: str) -> Row | None:
+        first = questions[0]
+        banded = spec.min is not None or spec.max is not None
+        if (spec.count is not None) == banded:
+            self.add(loc, f"{context}a question row needs either 'count' (option codes) or 'min'/'max' (a band of numbers)")
+            return None
+        if banded:
+            if first.type != "integer":
+                self.add(loc + ("question",), f"{context}'min'/'max' need an integer question; '{first.id}' is {first.type}")
+                return None
+            if spec.min is not None and spec.max is not None and spec.min > spec.max:
+                self.add(loc + ("min",), f"{context}min {spec.min} is above max {spec.max}")
+                return None
+            return Row(kind="range", question=first.id, label=spec.label, low=spec.min, high=spec.max)
+        if not first.is_choice:
+            self.add(loc + ("question",), f"{context}'count' needs a choice question; '{first.id}' is {first.type}")
+            return None
+        codes = [spec.count] if isinstance(spec.count, str) else list(spec.count)
+        if not codes:
+            self.add(loc + ("count",), f"{context}'count' needs at least one option code")
+            return None
+        if not self.check_codes(codes, questions, loc + ("count",), context):
+            return None
+        counting = {first.counts(code) for code in codes}
+        if len(counting) > 1:
+            self.add(loc + ("count",), f"{context}'count' mixes options that count with options that never count (such as Not applicable)")
+            return None
+        return Row(kind="code", question=first.id, label=spec.label, codes=tuple(codes), in_base=counting.pop())
+
+
+def parse_report(text: str, path: str = "<figures>") -> Report:
+    """Parse and validate figure-table YAML text; raise :class:`Problems` listing every error."""
+    doc = parse_yaml(text, path)
+    if not isinstance(doc.data, dict):
+        raise Problems([Problem(doc.where(), "a figure-table file is a mapping with id, title, datasets and figures")])
+    loader = _Loader(doc)
+    header = loader.validate(_ReportHeader, doc.data, (), "")
+    loader.load_datasets(doc.data.get("datasets"))
+    figures: list[Figure] = []
+    raw_figures = doc.data.get("figures")
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_figures if isinstance(raw_figures, list) else []):
+        figure = loader.load_figure(raw, ("figures", index), seen)
+        if figure is not None:
+            figures.append(figure)
+    if loader.problems or header is None:
+        problems = sorted(loader.problems, key=lambda p: _line_key(p.where))
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
+    report = Report(id=header.id, title=header.title, description=header.description, datasets=loader.datasets, figures=figures)
+    report._path = path
+    return report
+
+
+def load_report(path: str | Path) -> Report:
+    """Read and validate a figure-table file (a path, or the id of a shipped one)."""
+    candidate = Path(path)
+    if not candidate.exists() and candidate.suffix not in (".yaml", ".yml"):
+        candidate = find_report(str(path))
+    doc = read_yaml(candidate)
+    return parse_report(doc.text, str(candidate))
+
+
+def find_report(report_id: str) -> Path:
+    """The shipped figure-table file with this id, searched like rubrics (``exports/``)."""
+    seen: list[str] = []
+    for folder in search_path("exports"):
+        direct = folder / f"{report_id}.yaml"
+        if direct.is_file():
+            return direct
+        seen += [p.stem for p in sorted(folder.glob("*.y*ml"))]
+    raise Problems([Problem("", f"no figure-table file '{report_id}'{did_you_mean(report_id, seen)}; known: {', '.join(sorted(set(seen))) or 'none'}")])
