@@ -69,6 +69,15 @@ class Question(BaseModel):
     def _short_options(cls, value: Any) -> Any:
         # "code: Label" is the short form of "code: {label: Label}"
         if isinstance(value, dict):
+            for code, opt in value.items():
+                # YAML 1.1 reads unquoted yes/no/on/off/true/false as booleans and ~ as null
+                if isinstance(code, bool) or code is None:
+                    raise ValueError(
+                        f"an option code was read by YAML as {str(code).lower()} (unquoted yes, no, on, off, true, "
+                        "false and ~ are); quote the code, e.g. 'yes': Yes"
+                    )
+                if isinstance(opt, bool):
+                    raise ValueError(f"the label of option '{code}' was read by YAML as {str(opt).lower()}; quote it, e.g. {code}: 'Yes'")
             return {str(code): ({"label": opt} if isinstance(opt, str) else opt) for code, opt in value.items()}
         return value
 
@@ -91,6 +100,11 @@ class Question(BaseModel):
         elif self.type in ("single", "multi"):
             if len(self.options) < 2:
                 raise ValueError(f"{self.type} questions need 'options' with at least two codes")
+            first_with: dict[str, str] = {}
+            for code, option in self.options.items():
+                other = first_with.setdefault(option.label.casefold(), code)
+                if other != code:  # imports accept labels, so each must name one option
+                    raise ValueError(f"options '{other}' and '{code}' have the same label '{option.label}'; give each its own label")
         elif self.options:
             raise ValueError(f"{self.type} questions take no 'options'")
         if self.type == "integer":
@@ -266,12 +280,21 @@ def _pydantic_problems(doc: YamlDocument, error: ValidationError, prefix: Loc, c
         key = loc[-1] if loc else ""
         kind = err["type"]
         if kind == "extra_forbidden":
-            fields = _known_keys(prefix)
+            fields = list(Option.model_fields) if loc[:1] == ("options",) and len(loc) == 3 else _known_keys(prefix)
             message = f"unknown key '{key}'{did_you_mean(key, fields)}; allowed keys: {', '.join(fields)}"
+        elif loc and loc[0] == "range" and kind != "value_error":
+            message = "range must be two whole numbers, [min, max]"
+        elif kind in ("model_type", "dict_type") and not loc:
+            noun = "a rubric" if not prefix else "a section" if len(prefix) == 2 else "a question"
+            message = f"{noun} must be a mapping with keys {', '.join(_known_keys(prefix))}"
+        elif kind == "model_type" and len(loc) == 2 and loc[0] == "options":
+            message = f"option '{key}' needs a label: write `{key}: Label` or `{key}: {{label: Label, counts: false}}`"
         elif kind == "missing":
             message = f"missing required key '{key}'"
         elif kind == "literal_error" and key == "type":
             message = f"type '{err.get('input')}' is not one of {', '.join(QUESTION_TYPES)}{did_you_mean(err.get('input'), QUESTION_TYPES)}"
+        elif kind == "string_pattern_mismatch" and key == "id" and not prefix:
+            message = f"rubric id '{err.get('input')}' must be lowercase letters, digits, _ . or -, starting with a letter or digit"
         elif kind == "string_pattern_mismatch" and key == "id":
             message = f"id '{err.get('input')}' must be lowercase letters, digits and _, starting with a letter"
         elif kind == "string_pattern_mismatch":
@@ -282,7 +305,9 @@ def _pydantic_problems(doc: YamlDocument, error: ValidationError, prefix: Loc, c
             where = ".".join(str(p) for p in loc)
             message = f"{where}: {err['msg']}" if where else err["msg"]
         # "question 'x'" context, then the line of the key the error is about
-        problems.append(Problem(doc.where(prefix + loc), f"{context}{message}"))
+        problem = Problem(doc.where(prefix + loc), f"{context}{message}")
+        if problem not in problems:  # e.g. both items of a bad range
+            problems.append(problem)
     return problems
 
 
@@ -305,7 +330,8 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
     doc = parse_yaml(text, path)
     problems: list[Problem] = []
     if not isinstance(doc.data, dict):
-        raise Problems([Problem(doc.where(), "a rubric is a mapping with id, version, title and sections")])
+        empty = "the file is empty; " if doc.data is None else ""
+        raise Problems([Problem(doc.where(), f"{empty}a rubric is a mapping with id, version, title and sections")])
     try:
         header = _RubricHeader.model_validate(doc.data)
     except ValidationError as exc:
@@ -423,7 +449,7 @@ def _evaluation_order(doc, dependencies: dict[str, set[str]], locs: dict[str, Lo
                 Problem(
                     doc.where(locs[first] + ("applies_if",)),
                     f"question '{first}': rules depend on each other in a cycle: {' -> '.join(cycle)}; "
-                    "a question's rule may only read questions that do not read it back",
+                    "a question's rule (or its section's) may only read questions that do not read it back",
                 )
             )
             # break this cycle and look for others, so every cycle is reported at once

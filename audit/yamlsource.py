@@ -38,8 +38,21 @@ class YamlDocument:
         return f"{self.path}:{self.line_of(loc)}"
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Problem], path: str) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Problem], path: str,
+          active: set[int] | None = None, done: set[int] | None = None) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
+    # An alias shares its anchor's node: walk each node once (an alias "bomb" stays
+    # linear; paths under an alias fall back to the alias's own line) and report an
+    # alias that contains itself.
+    active = set() if active is None else active
+    done = set() if done is None else done
+    if id(node) in active:
+        problems.append(Problem(f"{path}:{lines.get(loc, 1)}", "an alias (*name) refers to a node that contains it; remove the recursion"))
+        return
+    if id(node) in done:
+        return
+    done.add(id(node))
+    active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -51,11 +64,12 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Probl
                 )
             seen[key] = line
             lines[loc + (key,)] = line
-            _walk(value_node, loc + (key,), lines, problems, path)
+            _walk(value_node, loc + (key,), lines, problems, path, active, done)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[loc + (index,)] = item.start_mark.line + 1
-            _walk(item, loc + (index,), lines, problems, path)
+            _walk(item, loc + (index,), lines, problems, path, active, done)
+    active.discard(id(node))
 
 
 def parse_yaml(text: str, path: str) -> YamlDocument:
@@ -63,6 +77,8 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise Problems([Problem(f"{path}:1", "YAML is nested too deeply to read; flatten it")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -73,7 +89,10 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     lines: dict[Loc, int] = {}
     problems: list[Problem] = []
     if root is not None:
-        _walk(root, (), lines, problems, path)
+        try:
+            _walk(root, (), lines, problems, path)
+        except RecursionError:
+            raise Problems([Problem(f"{path}:1", "YAML is nested too deeply to read; flatten it")]) from None
     if problems:
         raise Problems(problems)
     return YamlDocument(path=path, text=text, data=data, lines=lines)
