@@ -206,7 +206,8 @@ def thematic_answers(rng: random.Random, total: int = 60) -> list[dict[str, Any]
         ("violence", 27), ("breach_order", 4), ("sexual", 2), ("burglary", 11), ("robbery", 2),
         ("theft", 6), ("drugs", 2), ("motoring", 3), ("other", 2),
     ])
-    deal(rng, answers, statutory, "rosh", [("low", 2), ("medium", 32), ("high", 24), ("very_high", 1)])
+    # 56 medium or high (Annex 2), two low (4.8), "almost 40 per cent" high or very high (chapter 1)
+    deal(rng, answers, statutory, "rosh", [("low", 2), ("medium", 34), ("high", 22), ("very_high", 1)])
     for i in statutory:  # the NPS manages high risk of serious harm; CRCs the rest
         answers[i]["lead_agency"] = "nps" if answers[i]["rosh"] in ("high", "very_high") else "crc"
     # Annex 2: nobody aged 55 or over, so the 36-55 band stops at 54.
@@ -227,12 +228,13 @@ def thematic_answers(rng: random.Random, total: int = 60) -> list[dict[str, Any]
     others = [i for i in statutory if i not in breach]
     deal(rng, answers, others, "domestic_abuse", yes_no(33 - len(breach), len(others) - (33 - len(breach))))
 
-    # Reasons for registration: known in 43 of 59; explained (4.2) in fewer than half, only where known.
+    # Reasons for registration: known in 43 of 59; explained (4.2) in "fewer than half" (chapter 4),
+    # "half the cases" (summary): 29 of 59, only where the responsible officer knew them.
     deal(rng, answers, statutory, "ro_knew_reasons", yes_no(43, 16))
     knew = [i for i in statutory if answers[i]["ro_knew_reasons"] == "yes"]
     for i in statutory:
         answers[i]["reasons_explained"] = "no"
-    deal(rng, answers, knew, "reasons_explained", yes_no(26, len(knew) - 26))
+    deal(rng, answers, knew, "reasons_explained", yes_no(29, len(knew) - 29))
 
     # Assessment: completed in all 59 statutory cases.
     for i in statutory:
