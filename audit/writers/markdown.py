@@ -1,0 +1,54 @@
+"""Figure tables as Markdown pipe tables, ready to paste into a report draft."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audit.tabulate import BASE_NOTE, FigureTable, ReportTables
+from audit.writers import atomic_output
+
+
+def _text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _number(part: str, value: int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value}%" if part == "percent" else f"{value:,}"
+
+
+def table_markdown(table: FigureTable) -> str:
+    parts = table.parts
+    several = len(table.columns) > 1 or any(table.columns)
+    header = [""]
+    for column in table.columns:
+        header += [f"{column}: {table.header(p)}" if several else table.header(p) for p in parts]
+    lines = [f"### {_text(table.heading)}", ""]
+    lines.append("| " + " | ".join(_text(h) for h in header) + " |")
+    lines.append("|" + "---|" + "---:|" * (len(header) - 1))
+    section = ""
+    for row in table.rows:
+        if row.section and row.section != section:
+            section = row.section
+            lines.append(f"| **{_text(section)}** |" + " |" * (len(header) - 1))
+        label = f"**{_text(row.label)}**" if row.is_total else _text(row.label)
+        values = [_number(p, cell.part(p)) for cell in row.cells for p in parts]
+        lines.append("| " + " | ".join([label, *values]) + " |")
+    lines.append("")
+    if table.note:
+        lines += [_text(table.note), ""]
+    for label, cases in zip(table.columns, table.column_notes):
+        lines.append(f"- {_text(label) + ': ' if label else ''}{_text(cases)}")
+    lines += ["", f"_{BASE_NOTE}_", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(path: str | Path, result: ReportTables) -> None:
+    report = result.report
+    blocks = [f"# {_text(report.title)}\n" if report else ""]
+    blocks += [table_markdown(t) for t in result.tables]
+    if result.warnings:
+        blocks.append("Skipped:\n\n" + "\n".join(f"- {_text(w)}" for w in result.warnings) + "\n")
+    with atomic_output(path) as temp:
+        temp.write_text("\n".join(blocks), encoding="utf-8")
