@@ -18,6 +18,7 @@ from openpyxl.chart import BarChart, Reference, Series
 from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
 
 from audit.figures import Report
 from audit.rubric import Rubric
@@ -34,8 +35,27 @@ HEADING = Font(bold=True, size=13)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
+TOP = Alignment(vertical="top")
 RIGHT = Alignment(horizontal="right", vertical="center", wrap_text=True)
 HEADER_ROW = 4  # column labels; the parts (Number, Percentage, Base) are on the row below
+
+
+def _fit_rows(ws, column: str, width: float) -> None:
+    """Give rows with wrapped text in ``column`` the height their text needs (viewers do not always)."""
+    for cell in ws[column]:
+        if isinstance(cell.value, str) and cell.alignment.wrap_text:
+            lines = sum(max(1, -(-len(part) // int(width * 1.05))) for part in cell.value.split("\n"))
+            if lines > 1:
+                ws.row_dimensions[cell.row].height = 15 * lines
+
+
+def _printable(ws, landscape: bool = True) -> None:
+    """Print on pages as wide as the sheet's used columns."""
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
 
 
 def _sheet_name(wanted: str, taken: set[str]) -> str:
@@ -57,7 +77,7 @@ def _figure_sheet(wb: Workbook, table: FigureTable, name: str) -> None:
     width = len(parts)
     put(ws, 1, 1, table.heading, font=HEADING)
     if table.note:
-        put(ws, 2, 1, table.note, font=Font(italic=True))
+        put(ws, 2, 1, table.note, font=Font(italic=True, size=10))
     put(ws, HEADER_ROW, 1, "", fill=HEADER_FILL)
     put(ws, HEADER_ROW + 1, 1, "", fill=HEADER_FILL)
     for index, label in enumerate(table.columns):
@@ -85,9 +105,9 @@ def _figure_sheet(wb: Workbook, table: FigureTable, name: str) -> None:
             for part in parts:
                 value = cell.part(part)
                 if value is not None and part == "percent":
-                    put(ws, row_number, column, value / 100, number_format=PERCENT_FORMAT)
+                    put(ws, row_number, column, value / 100, number_format=PERCENT_FORMAT, alignment=TOP)
                 elif value is not None:
-                    put(ws, row_number, column, value, number_format=COUNT_FORMAT)
+                    put(ws, row_number, column, value, number_format=COUNT_FORMAT, alignment=TOP)
                 column += 1
         if not row.is_total and row.in_base:
             chart_rows.append(row_number)
@@ -98,13 +118,15 @@ def _figure_sheet(wb: Workbook, table: FigureTable, name: str) -> None:
     for label, cases in zip(table.columns, table.column_notes):
         row_number += 1
         text = f"{label}: {cases}" if label else cases[:1].upper() + cases[1:]
-        put(ws, row_number, 1, f"{text}. Each row's base is in its {table.header('base')} column.")
+        put(ws, row_number, 1, f"{text}. Each row's base is in its {table.header('base')} column.", alignment=WRAP)
     row_number += 1
-    put(ws, row_number, 1, BASE_NOTE)
+    put(ws, row_number, 1, BASE_NOTE, alignment=WRAP)
 
     ws.column_dimensions["A"].width = 70
     for index in range(2, 2 + width * len(table.columns)):
         ws.column_dimensions[get_column_letter(index)].width = 13
+    _fit_rows(ws, "A", 70)
+    _printable(ws)
     if table.is_chart and chart_rows:
         _chart(ws, table, chart_rows, anchor_column=3 + width * len(table.columns))
 
@@ -118,7 +140,7 @@ def _chart(ws, table: FigureTable, rows: list[int], anchor_column: int) -> None:
     long_labels = max(len(row.label) for row in table.rows) > 24
     chart.type = "bar" if long_labels else "col"
     chart.grouping = "clustered"
-    chart.title = table.heading if len(table.heading) <= 90 else table.heading[:87] + "..."
+    chart.title = table.heading
     chart.y_axis.title = table.header(part)
     if part == "percent":
         chart.y_axis.number_format = PERCENT_FORMAT
@@ -133,37 +155,46 @@ def _chart(ws, table: FigureTable, rows: list[int], anchor_column: int) -> None:
         values = Reference(ws, min_col=column, min_row=first, max_row=last)
         chart.series.append(Series(values, title=label or table.header(part)))
     chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    chart.dataLabels = DataLabelList()
-    chart.dataLabels.showVal = True
+    chart.dataLabels = DataLabelList(showVal=True, showCatName=False, showSerName=False, showLegendKey=False,
+                                     showPercent=False)
     if len(table.columns) == 1:
         chart.legend = None
-    chart.width = 22 if long_labels else 16
-    chart.height = 10
+    chart.width = 30 if long_labels else 16
+    chart.height = 12 if long_labels else 9
     ws.add_chart(chart, f"{get_column_letter(anchor_column)}{HEADER_ROW}")
 
 
 # --- contents, codebook, data --------------------------------------------------------------
 
 
+def _wide(ws, row: int, text: str, **style) -> None:
+    """A line of text across the contents table's four columns, wrapped."""
+    put(ws, row, 1, text, alignment=WRAP, **style)
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
+    lines = -(-len(text) // 120)
+    if lines > 1:
+        ws.row_dimensions[row].height = 15 * lines
+
+
 def _contents(ws, result: ReportTables, sheets: dict[str, str], stores: dict[str, Store], report: Report | None) -> None:
     put(ws, 1, 1, report.title if report else "Figure tables", font=HEADING)
-    put(ws, 2, 1, f"Written by audit on {dt.date.today().isoformat()}" + (f" from {report.path}" if report and report.path else ""))
+    put(ws, 2, 1, f"Written by audit on {dt.date.today().isoformat()}" + (f" from {Path(report.path).name}" if report and report.path else ""))
     row = 4
     for column, header in enumerate(("Figure", "Title", "Sheet", "Chart"), start=1):
         put(ws, row, column, header, font=BOLD, fill=HEADER_FILL)
     for table in result.tables:
         row += 1
-        put(ws, row, 1, table.figure)
+        put(ws, row, 1, table.figure, alignment=WRAP)
         put(ws, row, 2, table.heading, alignment=WRAP)
-        link = put(ws, row, 3, sheets[table.figure], font=Font(color="0563C1", underline="single"))
-        link.hyperlink = f"#'{sheets[table.figure]}'!A1"
-        put(ws, row, 4, "bar chart" if table.is_chart else "")
+        link = put(ws, row, 3, sheets[table.figure], font=Font(color="0563C1", underline="single"), alignment=WRAP)
+        link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{sheets[table.figure]}'!A1")
+        put(ws, row, 4, "bar chart" if table.is_chart else "", alignment=WRAP)
     row += 2
     if result.warnings:
         put(ws, row, 1, "Not included", font=BOLD)
         for warning in result.warnings:
             row += 1
-            put(ws, row, 1, warning)
+            _wide(ws, row, warning)
         row += 2
     put(ws, row, 1, "Datasets", font=BOLD)
     for name, store in stores.items():
@@ -171,14 +202,16 @@ def _contents(ws, result: ReportTables, sheets: dict[str, str], stores: dict[str
         dataset = report.datasets.get(name) if report else None
         cases = store.db.execute("SELECT count(*) FROM cases").fetchone()[0]
         label = f" ({dataset.label}, rubric {dataset.rubric_id})" if dataset else ""
-        put(ws, row, 1, f"{name}{label}: {cases:,} cases from {Path(store.path).name if store.path else 'memory'}")
+        _wide(ws, row, f"{name}{label}: {cases:,} cases from {Path(store.path).name if store.path else 'memory'}")
     row += 2
-    put(ws, row, 1, BASE_NOTE)
+    _wide(ws, row, BASE_NOTE)
     ws.column_dimensions["A"].width = 12
     ws.column_dimensions["B"].width = 90
     ws.column_dimensions["C"].width = 12
     ws.column_dimensions["D"].width = 10
     ws.freeze_panes = "A5"
+    _fit_rows(ws, "B", 90)
+    _printable(ws)
 
 
 def _rubrics(store: Store) -> list[Rubric]:
@@ -213,6 +246,7 @@ def _codebook(ws, rubrics: dict[str, list[Rubric]]) -> None:
     for column, width in zip("ABCDEFGHIJK", (10, 18, 8, 24, 24, 70, 10, 36, 14, 40, 18)):
         ws.column_dimensions[column].width = width
     ws.freeze_panes = "A2"
+    _printable(ws)
     ws.auto_filter.ref = f"A1:K{max(row, 1)}"
 
 
