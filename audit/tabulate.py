@@ -13,6 +13,7 @@ once with :mod:`audit.rules`, and its counts go to every column it passes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -347,7 +348,8 @@ def tabulate_question(store: Store, question_id: str, by: str | None = None, whe
             raise AuditError("--by: choose a question other than the one tabulated")
         for code in by_question.option_codes:
             test = f'"{code}" in {by}' if by_question.type == "multi" else f'{by} == "{code}"'
-            columns.append(_column(by_question.label_for(code), f"({where}) and {test}" if where else test, rubric, "--by"))
+            label = f"{by}: {by_question.label_for(code)}"
+            columns.append(_column(label, f"({where}) and {test}" if where else test, rubric, "--by"))
     if question.is_choice:
         rows = [Row(kind="code", question=question_id, label=question.label_for(code), codes=(code,), in_base=question.counts(code))
                 for code in question.option_codes]
@@ -361,4 +363,8 @@ def tabulate_question(store: Store, question_id: str, by: str | None = None, whe
     dataset = Dataset(name="data", rubric_id=rubric.id, label=store.path or "database")
     dataset._rubric = rubric
     describe = lambda column: f"cases where {column.where}" if column.where else "all cases"  # noqa: E731
-    return _tabulate([figure], {"data": dataset}, {"data": store}, describe)[0]
+    table = _tabulate([figure], {"data": dataset}, {"data": store}, describe)[0]
+    if not question.is_choice:  # numbers no case in these columns gave are left out
+        rows = tuple(r for r in table.rows if r.is_total or any(c.count for c in r.cells))
+        table = dataclasses.replace(table, rows=rows)
+    return table

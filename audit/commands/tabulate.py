@@ -1,0 +1,56 @@
+"""``audit tabulate DB QUESTION [--by QUESTION] [--where RULE]``: one question's counts in the terminal."""
+
+from __future__ import annotations
+
+import click
+
+
+def render(table) -> list[str]:
+    """The table as aligned lines: per column Number, Percentage and Base."""
+    label_width = min(60, max([len(row.label) for row in table.rows] + [8]))
+    widths = [max(20, min(len(column) + 2, 40)) for column in table.columns]
+
+    def clip(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    lines = [
+        " " * label_width + "".join(f"{clip(c, w - 2):>{w}}" for c, w in zip(table.columns, widths)),
+        " " * label_width + "".join(f"{'n':>{w - 13}}{'%':>6}{'base':>7}" for w in widths),
+    ]
+    for row in table.rows:
+        cells = []
+        for cell, width in zip(row.cells, widths):
+            pct = "-" if cell.percent is None else f"{cell.percent}%"
+            base = "" if cell.base is None or row.is_total else f"{cell.base:,}"
+            cells.append(f"{cell.count:>{width - 13},}{pct:>6}{base:>7}")
+        lines.append(f"{clip(row.label, label_width):<{label_width}}" + "".join(cells))
+    return lines
+
+
+@click.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("question")
+@click.option("--by", "by", metavar="QUESTION", help="Cross-tabulate: one column per option of this question.")
+@click.option("--where", "where", metavar="RULE", help='Only cases where this rule is true, e.g. \'iom_status == "yes"\'.')
+def tabulate(db: str, question: str, by: str | None, where: str | None) -> None:
+    """Counts, bases and percentages of QUESTION in DB.
+
+    The base is the cases where the question applies and is answered
+    ("Not applicable" answers and unanswered questions are left out).
+    """
+    from audit.store import Store
+    from audit.tabulate import BASE_NOTE, tabulate_question
+
+    store = Store.open(db, create=False)
+    try:
+        table = tabulate_question(store, question, by=by, where=where)
+    finally:
+        store.close()
+    click.echo(click.style(f"{question}: {table.title}", bold=True))
+    if where:
+        click.echo(f"cases where {where}")
+    click.echo("")
+    for line in render(table):
+        click.echo(line)
+    click.echo("")
+    click.echo(BASE_NOTE)
