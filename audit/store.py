@@ -243,6 +243,19 @@ def _precheck(path: Path) -> None:
         raise _refuse(shown, "is truncated (shorter than an SQLite header); restore it from a backup")
 
 
+def _remove_sidecars(created: list[Path]) -> None:
+    """Remove the -wal/-shm files a read-only look at a WAL file created, if the WAL is empty."""
+    paths = {p.name.rsplit("-", 1)[-1]: p for p in created}
+    wal, shm = paths.get("wal"), paths.get("shm")
+    try:
+        if wal is not None and wal.exists() and wal.stat().st_size == 0:
+            wal.unlink()
+        if shm is not None and shm.exists() and (wal is None or not wal.exists()):
+            shm.unlink()
+    except OSError:
+        pass  # best effort: they hold no data
+
+
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if read_only:
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
@@ -274,11 +287,27 @@ class Store:
                 raise _refuse(shown, f"folder {path.parent} does not exist; create it first")
             return cls._create(path, site)
         _precheck(path)
-        cls._inspect(path, check=check)
+        sidecars = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+        new_sidecars = [p for p in sidecars if not p.exists()]
+        try:
+            cls._inspect(path, check=check)
+        except StoreError:
+            _remove_sidecars(new_sidecars)  # a refused file is left as it was found
+            raise
         conn = _connect(path, read_only=False)
         store = cls(sqlite_utils.Database(conn), shown)
-        store._configure()
-        store._migrate()
+        try:
+            try:
+                store._configure()
+            except sqlite3.Error as exc:
+                raise _refuse(shown, f"cannot be opened for writing ({exc}); check the file's folder and mode") from None
+            try:
+                store._migrate()
+            except sqlite3.Error as exc:  # the migration rolled back: nothing was changed
+                raise _refuse(shown, f"cannot be upgraded to schema {SCHEMA_VERSION} ({exc}); nothing was changed; restore it from a backup or report this") from None
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
