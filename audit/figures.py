@@ -31,6 +31,27 @@ FIGURE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"
 # --- the YAML as written: validated key by key ---------------------------------------------
 
 
+def _code(value: Any) -> Any:
+    """An option code as written: YAML reads unquoted yes/no as true/false, which mean the codes."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _codes(value: Any) -> Any:
+    return [_code(v) for v in value] if isinstance(value, list) else _code(value)
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("put this text in quotes; YAML reads an unquoted Yes, No, On or Off as true/false")
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +73,8 @@ class _ColumnSpec(_Strict):
     dataset: str
     label: str = ""
     where: str | None = None
+
+    _label = field_validator("label", mode="before")(lambda cls, v: _text(v))
 
 
 class _FigureHeader(_Strict):
@@ -84,6 +107,8 @@ class _SectionSpec(_Strict):
     title: str = Field(min_length=1)
     rows: list[Any] = Field(min_length=1)
 
+    _title = field_validator("title", mode="before")(lambda cls, v: _text(v))
+
 
 class _OptionsRow(_Strict):
     """One row per option of a choice question (``codes`` picks and orders them)."""
@@ -95,7 +120,12 @@ class _OptionsRow(_Strict):
     @field_validator("codes", mode="before")
     @classmethod
     def _codes_text(cls, value: Any) -> Any:
-        return [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value] if isinstance(value, list) else value
+        return _codes(value)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_codes(cls, value: Any) -> Any:
+        return {_code(k): _text(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 class _QuestionRow(_Strict):
@@ -107,11 +137,23 @@ class _QuestionRow(_Strict):
     min: int | None = None
     max: int | None = None
 
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count_codes(cls, value: Any) -> Any:
+        return _codes(value)
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _label_text(cls, value: Any) -> Any:
+        return _text(value)
+
 
 class _TotalRow(_Strict):
     """The cases in the base of the question of the rows above, with no percentage."""
 
     total: str = Field(min_length=1)
+
+    _total = field_validator("total", mode="before")(lambda cls, v: _text(v))
 
 
 ROW_KINDS: dict[str, type[_Strict]] = {"options": _OptionsRow, "question": _QuestionRow, "total": _TotalRow}
