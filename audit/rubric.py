@@ -188,6 +188,14 @@ class _RubricHeader(BaseModel):
     description: str | None = None
     sections: list[Any] = Field(min_length=1)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_written(cls, value: Any) -> Any:
+        # YAML reads 1.10 as 1.1: only quotes keep what was written (1.0 was always read as 1)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"version {value} is read as a decimal number; quote it, e.g. version: '{value}'")
+        return value
+
 
 class Rubric(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -74,6 +74,7 @@ BAD = [
     Bad("unknown option key", HEAD + section(CHOICE_B.replace("x: Ex", "x: {label: Ex, count: false}")), "x: {label", "unknown key 'count' (did you mean 'counts'?); allowed keys: label, counts", "b"),
     Bad("missing top key", "id: t\nversion: 1\nsections:\n" + section(YES_NO_A), "id: t", "missing required key 'title'"),
     Bad("missing question key", HEAD + section("- id: a\n  type: yes_no\n"), "- id: a", "missing required key 'text'", "a"),
+    Bad("decimal version", HEAD.replace("version: 1", "version: 1.1") + section(YES_NO_A), "version: 1.1", "version 1.1 is read as a decimal number; quote it, e.g. version: '1.1'"),
     Bad("missing sections", HEAD.replace("sections:\n", ""), "id: t", "missing required key 'sections'"),
     Bad("section without questions", HEAD + "  - id: s\n    title: S\n", "  - id: s", "section 's': missing required key 'questions'"),
     Bad("duplicate question ids", HEAD + section(YES_NO_A) + section("- {id: a, type: yes_no, text: Again}\n", sid="s2"), "text: Again", "duplicate id (first used at line 8); ids must be unique", "a"),
