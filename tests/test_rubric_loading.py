@@ -6,6 +6,7 @@ so the expected ``file:line`` is read from the file itself, not hard-coded.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import pytest
 
 from audit.errors import Problems
 from audit.rubric import load_rubric, parse_rubric
+from audit.rules import parse_rule
 
 PROJECT = Path(__file__).resolve().parent.parent
 AUDIT = PROJECT / ".venv" / "bin" / "audit"
@@ -350,6 +352,24 @@ def test_an_alias_bomb_is_read_in_linear_time():
 def test_deeply_nested_yaml_is_a_problem_not_a_crash():
     with pytest.raises(Problems, match="nested too deeply"):
         parse_rubric("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+
+
+def _yaml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", markdown, flags=re.S)
+
+
+def test_the_worked_example_in_the_docs_is_a_valid_rubric(thematic_rubric):
+    blocks = _yaml_blocks((PROJECT / "docs" / "rubric-format.md").read_text(encoding="utf-8"))
+    example = parse_rubric(blocks[0], "docs/rubric-format.md")
+    for qid in example.question_ids:  # an excerpt of the shipped rubric, not a variant of it
+        shipped, shown = thematic_rubric.question(qid), example.question(qid)
+        assert (shown.type, shown.options, shown.range) == (shipped.type, shipped.options, shipped.range), qid
+    rules = [line.split("applies_if:", 1)[1].split("#")[0].strip() for block in blocks[1:] for line in block.splitlines() if "applies_if:" in line]
+    assert len(rules) >= 6
+    for rule in rules:
+        if rule.startswith(">"):
+            continue
+        parse_rule(rule.strip("'"))
 
 
 # --- the command line --------------------------------------------------------------------

@@ -517,3 +517,18 @@ def test_store_memory_is_a_full_store_without_a_file(thematic_rubric, tmp_path):
         assert not memory.evaluation(new.uuid).applies("rosh")
         assert memory.case(new.uuid).answered_count == 1
     assert os.listdir(tmp_path) == []
+
+
+def test_docs_database_md_names_every_table_and_view_column(tmp_db_path):
+    """docs/database.md is how people read the file without the tool: it must not drift from the schema."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "database.md").read_text(encoding="utf-8")
+    with Store.open(tmp_db_path) as opened:
+        tables = opened.db.table_names()
+        columns = {table: [c.name for c in opened.db[table].columns] for table in tables}
+        view = [c.name for c in opened.db["answers_readable"].columns]
+    for table in tables:
+        assert f"`{table}`" in doc, table
+        for column in columns[table]:
+            assert f"`{column}`" in doc, f"{table}.{column}"
+    for column in view:
+        assert f"`{column}`" in doc, f"answers_readable.{column}"
