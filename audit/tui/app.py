@@ -1,0 +1,118 @@
+"""The Textual application: owns the UI thread's database connection and the screens.
+
+Opening is split so the case list paints at once even on a very large file:
+the store is opened without ``PRAGMA integrity_check`` (which reads the whole
+file: seconds at 100k cases), the check then runs in a worker on its own
+connection, and nothing is written until it has passed. A corrupt file is
+refused with the store's message, as ``Store.open`` would have refused it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import var
+from textual.screen import Screen
+
+from audit.errors import AuditError
+from audit.store import Store
+
+# integrity states
+UNCHECKED, CHECKING, CHECKED, FAILED = "unchecked", "checking", "checked", "failed"
+
+
+class AuditApp(App[None]):
+    """``audit tui DB``: case list, walk-through, review, figures and history."""
+
+    CSS_PATH = "audit.tcss"
+    TITLE = "audit"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark", "show_keys", "Keys", id="app.keys"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+    ]
+
+    #: whether the file has passed ``PRAGMA integrity_check`` (screens watch this)
+    integrity: var[str] = var(UNCHECKED)
+
+    def __init__(self, db_path: str | Path, *, store: Store | None = None, check_integrity: bool = True):
+        super().__init__()
+        self.db_path = Path(db_path)
+        created = not self.db_path.exists()
+        self.store = store or Store.open(self.db_path, check=False)
+        # a file made just now has nothing to check
+        self.integrity = UNCHECKED if check_integrity and not created else CHECKED
+        self.created = created
+        #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
+        self.failure: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from audit.tui.screens.case_list import CaseListScreen
+
+        return CaseListScreen()
+
+    def on_mount(self) -> None:
+        if self.integrity == UNCHECKED:
+            self.integrity = CHECKING
+            self.check_integrity()
+
+    def on_unmount(self) -> None:
+        self.store.close()
+
+    @work(thread=True, group="integrity", exit_on_error=False)
+    def check_integrity(self) -> None:
+        """The full check ``Store.open`` makes, on this worker's own connection."""
+        try:
+            Store.open(self.db_path, create=False, check=True).close()
+        except AuditError as exc:
+            self.call_from_thread(self._integrity_failed, str(exc))
+        else:
+            self.call_from_thread(self._integrity_passed)
+
+    def _integrity_passed(self) -> None:
+        self.integrity = CHECKED
+
+    def _integrity_failed(self, message: str) -> None:
+        self.integrity = FAILED
+        self.failure = message
+        self.exit(return_code=1)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's default prints a traceback with local variables, which could
+        # show case data; users get one line instead. Tests still see the error.
+        self.failure = (
+            f"internal error ({type(error).__name__}: {error}); every answer shown as saved is in "
+            f"{self.db_path}; please report this with what you pressed"
+        )
+        super()._handle_exception(error)
+        if not self.is_headless:
+            self._exit_renderables.clear()
+
+    # -- services for screens ----------------------------------------------------------------
+    def reader(self) -> Store:
+        """A new connection for a worker thread (sqlite3 connections never cross threads)."""
+        return Store.open(self.db_path, create=False, check=False)
+
+    @property
+    def writable(self) -> bool:
+        return self.integrity == CHECKED
+
+    def refuse_write(self) -> bool:
+        """True (and says why) when nothing may be written yet."""
+        if self.writable:
+            return False
+        self.notify(
+            "Still checking the database file before anything is written; try again in a moment.",
+            title="Not saved", severity="warning",
+        )
+        return True
+
+    def action_show_keys(self) -> None:
+        from audit.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))

@@ -1,0 +1,51 @@
+"""Small text helpers shared by screens: times, truncation, answer labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from audit.rubric import Question
+from audit.store import STATUS_COMPLETE, decode
+from audit.values import display
+
+
+def local_time(stamp: str | None, *, seconds: bool = False) -> str:
+    """A stored UTC stamp as local 'YYYY-MM-DD HH:MM'."""
+    if not stamp:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def clock(stamp: str | None) -> str:
+    """A stored UTC stamp as local 'HH:MM:SS'."""
+    return local_time(stamp, seconds=True)[-8:] if stamp else ""
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def status_label(status: str) -> str:
+    return "complete" if status == STATUS_COMPLETE else "in progress"
+
+
+def stored_label(question: Question | None, stored: str | None) -> str:
+    """A JSON-encoded stored answer as people read it (labels, not codes)."""
+    if stored is None:
+        return ""
+    try:
+        value: Any = decode(stored)
+    except ValueError:
+        return stored
+    if question is None:
+        return str(value)
+    try:
+        return display(question, value)
+    except Exception:  # an answer from an older rubric version: show it as stored
+        return str(value)

@@ -1,0 +1,1 @@
+"""Screens: each one calls the core (engine, store, tabulation) for what it shows."""

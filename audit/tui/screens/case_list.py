@@ -1,0 +1,330 @@
+"""The case list: one page of cases at a time, filtered and sorted in SQL.
+
+A page is read by a worker on its own connection, so typing in the filter never
+waits for the database, and a 100k-case file costs one page, never every row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from audit.errors import AuditError
+from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case
+from audit.tui.format import local_time, status_label
+from audit.tui.widgets.case_table import CaseTable
+
+PAGE_SIZE = 100
+FILTER_DELAY = 0.12  # seconds of quiet typing before the filter is applied
+
+#: (column key, heading, the store's sort key)
+COLUMNS = [
+    ("case_ref", "Ref", "case_ref"),
+    ("site", "Site", "site"),
+    ("inspector", "Inspector", "inspector"),
+    ("status", "Status", "status"),
+    ("answered", "Answered", "progress"),
+    ("updated_at", "Last edited", "updated_at"),
+]
+SORT_NAMES = {"case_ref": "ref", "site": "site", "inspector": "inspector", "status": "status",
+              "progress": "% answered", "updated_at": "last edited"}
+SORT_CYCLE = ["updated_at", "case_ref", "site", "inspector", "status", "progress"]
+STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE]
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    search: str = ""
+    site: str | None = None
+    status: str | None = None
+    order_by: str = "updated_at"
+    descending: bool = True
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.search or self.site or self.status)
+
+
+class CaseListScreen(Screen):
+    """Pick a case to audit, or start a new one."""
+
+    HELP = (
+        "The cases in this database, newest edit first. Enter opens a case; n starts a new one. "
+        "/ filters by ref, site or inspector as you type; o changes the order and r reverses it; "
+        "s shows one site (for a merged database); c shows in-progress or complete cases only. "
+        "Moving past the last row loads the next page."
+    )
+
+    BINDINGS = [
+        Binding("n", "new_case", "New case", id="cases.new"),
+        Binding("slash", "focus_filter", "Filter", id="cases.filter"),
+        Binding("o", "cycle_sort", "Order", id="cases.sort"),
+        Binding("r", "reverse_sort", "Reverse", id="cases.reverse"),
+        Binding("s", "pick_site", "Site", id="cases.site"),
+        Binding("c", "cycle_status", "Status", id="cases.status"),
+        Binding("f", "figures", "Figures", id="cases.figures"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
+        Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
+        Binding("q", "app.quit", "Quit", id="cases.quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = CaseQuery()
+        self.page_offset = 0
+        self.case_total = 0
+        self.loaded = False  # a page has been shown at least once
+        self._filter_timer: Timer | None = None
+        self._cursor_case: str | None = None  # uuid to put the cursor on after the next load
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="list-title")
+        yield Input(placeholder="Filter by ref, site or inspector  (press / to type here)", id="filter")
+        yield CaseTable(id="cases")
+        yield Static(id="list-empty")
+        yield Static(id="list-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(CaseTable)
+        self._add_columns()
+        table.focus()
+        store = self.app.store
+        place = store.site or "all sites"
+        self.query_one("#list-title", Static).update(
+            Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {place}")
+        )
+        self.watch(self.app, "integrity", self._show_status, init=False)
+
+    def on_screen_resume(self) -> None:
+        # every return to the list (from a case, a new case, the figures) shows fresh numbers
+        self.reload()
+
+    # -- loading -------------------------------------------------------------------------
+    def reload(self, *, cursor: str = "keep") -> None:
+        table = self.query_one(CaseTable)
+        if cursor == "keep" and self._cursor_case is None and table.row_count:
+            self._cursor_case = self._highlighted_uuid()
+        self.load_page(self.query_state, self.page_offset, cursor)
+
+    @work(thread=True, exclusive=True, group="case-page", exit_on_error=False)
+    def load_page(self, query: CaseQuery, offset: int, cursor: str) -> None:
+        worker = get_current_worker()
+        try:
+            store = self.app.reader()
+            try:
+                args = dict(search=query.search, site=query.site, status=query.status)
+                total = store.case_count(**args)
+                if offset >= total:
+                    offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
+                rows = store.list_cases(**args, order_by=query.order_by, descending=query.descending,
+                                        limit=PAGE_SIZE, offset=offset)
+            finally:
+                store.close()
+        except (AuditError, sqlite3.Error) as exc:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.app.notify, str(exc), title="Could not read cases", severity="error", markup=False)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_page, query, offset, total, rows, cursor)
+
+    def _show_page(self, query: CaseQuery, offset: int, total: int, rows: list[Case], cursor: str) -> None:
+        if query != self.query_state:  # the filter changed while this page was read
+            return
+        self.page_offset, self.case_total = offset, total
+        table = self.query_one(CaseTable)
+        table.clear()
+        for case in rows:
+            table.add_row(*self._cells(case), key=case.uuid)
+        target = 0
+        if cursor == "last":
+            target = len(rows) - 1
+        elif self._cursor_case:
+            uuids = [c.uuid for c in rows]
+            if self._cursor_case in uuids:
+                target = uuids.index(self._cursor_case)
+        self._cursor_case = None
+        if rows:
+            table.move_cursor(row=max(target, 0), animate=False)
+        self.loaded = True
+        self._show_status()
+
+    @staticmethod
+    def _cells(case: Case) -> tuple:
+        status = Text(status_label(case.status), style="green" if case.status == STATUS_COMPLETE else "")
+        return (
+            Text(case.case_ref),
+            Text(case.site),
+            Text(case.inspector or ""),
+            status,
+            Text(f"{case.percent_answered}%", justify="right"),
+            Text(local_time(case.updated_at)),
+        )
+
+    def _add_columns(self) -> None:
+        table = self.query_one(CaseTable)
+        table.clear(columns=True)
+        query = self.query_state
+        for key, heading, sort_key in COLUMNS:
+            if sort_key == query.order_by:
+                heading = f"{heading} {'▼' if query.descending else '▲'}"
+            table.add_column(heading, key=key)
+
+    def _show_status(self, *_: object) -> None:
+        query = self.query_state
+        parts = []
+        if self.case_total:
+            last = min(self.page_offset + PAGE_SIZE, self.case_total)
+            parts.append(f"cases {self.page_offset + 1:,}–{last:,} of {self.case_total:,}")
+        else:
+            parts.append("no cases")
+        order = "newest first" if query.descending else "oldest first"
+        if query.order_by != "updated_at":
+            order = "descending" if query.descending else "ascending"
+        parts.append(f"order: {SORT_NAMES[query.order_by]}, {order}")
+        parts.append(f"site: {query.site or 'all'}")
+        if query.status:
+            parts.append(f"status: {status_label(query.status)}")
+        if self.app.integrity == "checking":
+            parts.append("checking the file…")
+        self.query_one("#list-status", Static).update(Text("  ·  ".join(parts)))
+        empty = self.query_one("#list-empty", Static)
+        if self.case_total == 0 and self.loaded:
+            if query.filtered:
+                empty.update(Text("No cases match. Press escape to clear the filter, s for all sites, c for every status."))
+            else:
+                empty.update(
+                    Text.assemble(f"No cases in {self.app.db_path.name} yet.\n\nPress ", ("n", "bold"),
+                                  " to start a new case, or ", ("?", "bold"), " for the keys.")
+                )
+            empty.display = True
+        else:
+            empty.display = False
+        self.query_one(CaseTable).set_class(self.case_total == 0 and self.loaded, "empty")
+
+    def _highlighted_uuid(self) -> str | None:
+        table = self.query_one(CaseTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def _requery(self, **changes) -> None:
+        self.query_state = replace(self.query_state, **changes)
+        self.page_offset = 0
+        self.reload(cursor="first")
+
+    # -- events --------------------------------------------------------------------------
+    @on(CaseTable.PageRequest)
+    def _page(self, event: CaseTable.PageRequest) -> None:
+        offset = self.page_offset + event.step * PAGE_SIZE
+        if offset < 0 or offset >= self.case_total:
+            return
+        self.page_offset = offset
+        self.load_page(self.query_state, offset, "first" if event.step > 0 else "last")
+
+    @on(DataTable.RowSelected, "#cases")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.open_case(event.row_key.value)
+
+    @on(DataTable.HeaderSelected, "#cases")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        sort_key = dict((key, sort) for key, _, sort in COLUMNS)[event.column_key.value]
+        if sort_key == self.query_state.order_by:
+            self.action_reverse_sort()
+        else:
+            self._sort(sort_key)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        text = event.value.strip()
+        self._filter_timer = self.set_timer(FILTER_DELAY, lambda: self._apply_filter(text))
+
+    def _apply_filter(self, text: str) -> None:
+        if text != self.query_state.search:
+            self._requery(search=text)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self._apply_filter(event.value.strip())
+        self.query_one(CaseTable).focus()
+
+    # -- actions -------------------------------------------------------------------------
+    def open_case(self, case_uuid: str) -> None:
+        from audit.tui.screens.walkthrough import WalkthroughScreen
+
+        self._cursor_case = case_uuid
+        self.app.push_screen(WalkthroughScreen(case_uuid))
+
+    def action_new_case(self) -> None:
+        from audit.tui.screens.new_case import NewCaseScreen
+
+        if self.app.refuse_write():
+            return
+
+        def created(case: Case | None) -> None:
+            if case is not None:
+                if self.query_state.filtered:  # show the new case, whatever the filter was
+                    self.query_one("#filter", Input).value = ""
+                    self.query_state = CaseQuery(order_by=self.query_state.order_by, descending=self.query_state.descending)
+                self.open_case(case.uuid)
+
+        self.app.push_screen(NewCaseScreen(), created)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(CaseTable).focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.value:
+            filter_input.value = ""
+            self._requery(search="")
+        self.query_one(CaseTable).focus()
+
+    def _sort(self, order_by: str) -> None:
+        self.query_state = replace(self.query_state, order_by=order_by, descending=order_by == "updated_at")
+        self._add_columns()
+        self.page_offset = 0
+        self.reload(cursor="first")
+
+    def action_cycle_sort(self) -> None:
+        index = SORT_CYCLE.index(self.query_state.order_by)
+        self._sort(SORT_CYCLE[(index + 1) % len(SORT_CYCLE)])
+
+    def action_reverse_sort(self) -> None:
+        self.query_state = replace(self.query_state, descending=not self.query_state.descending)
+        self._add_columns()
+        self.page_offset = 0
+        self.reload(cursor="first")
+
+    def action_cycle_status(self) -> None:
+        index = STATUS_CYCLE.index(self.query_state.status)
+        self._requery(status=STATUS_CYCLE[(index + 1) % len(STATUS_CYCLE)])
+
+    def action_pick_site(self) -> None:
+        from audit.tui.screens.site_picker import SitePickerScreen
+
+        def picked(site: str | None | bool) -> None:
+            if site is not False:
+                self._requery(site=site)
+
+        self.app.push_screen(SitePickerScreen(self.query_state.site), picked)
+
+    def action_figures(self) -> None:
+        from audit.tui.screens.figures import FiguresScreen
+
+        self.app.push_screen(FiguresScreen())

@@ -1,0 +1,62 @@
+"""The retire-on-change dialog: an answer that makes earlier answers stop applying."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from audit.tui.format import shorten
+
+
+class ConfirmRetireScreen(ModalScreen[bool]):
+    """Dismisses True to save the change and retire the listed answers, False to keep everything."""
+
+    HELP = (
+        "The new answer makes the listed questions stop applying. Retired answers stay in the case's history "
+        "but are never counted. r retires them and saves the new answer; escape (or k) keeps the old answer "
+        "and saves nothing."
+    )
+    BINDINGS = [
+        Binding("r", "decide(True)", "Retire and save", id="retire.confirm"),
+        Binding("escape,k", "decide(False)", "Keep old answer", id="retire.cancel"),
+    ]
+
+    def __init__(self, question_text: str, new_value: str, affected: list[tuple[str, str, str]]) -> None:
+        """``affected``: (question id, question text, current answer label) for each answer to retire."""
+        super().__init__()
+        self.question_text = question_text
+        self.new_value = new_value
+        self.affected = affected
+
+    def compose(self) -> ComposeResult:
+        count = len(self.affected)
+        with Vertical(id="retire-dialog", classes="dialog"):
+            yield Label(f"This change retires {count} answer{'s' if count != 1 else ''}", classes="dialog-title")
+            yield Static(
+                Text.assemble(
+                    "Answering ", (shorten(self.question_text, 70), "italic"), " with ", (self.new_value or "(blank)", "bold"),
+                    f" means {'these questions no longer apply' if count != 1 else 'this question no longer applies'}. "
+                    "Their answers will be kept in the history but never counted:",
+                )
+            )
+            with VerticalScroll(id="retire-list"):
+                for qid, text, answer in self.affected:
+                    yield Static(Text.assemble("  • ", (shorten(text, 60), ""), "  ", (answer, "bold"), (f"  ({qid})", "dim")))
+            with Horizontal(classes="buttons"):
+                yield Button(f"Retire {count} and save  (r)", variant="warning", id="confirm")
+                yield Button("Keep the old answer  (esc)", variant="primary", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()  # the safe choice is the default
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_decide(self, confirmed: bool) -> None:
+        self.dismiss(confirmed)

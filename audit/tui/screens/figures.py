@@ -1,0 +1,229 @@
+"""Live figure tables for the open database, and completion by site and inspector.
+
+The figures come from the same tabulation as ``audit export`` (report files
+found in the exports search path whose datasets use this database's rubric),
+so a lead sees the report's numbers while cases come in. Everything is read
+by workers on their own connections; a cheap change check re-counts only when
+the cases have changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from audit.counting import percent
+from audit.errors import AuditError
+from audit.rubric import search_path
+from audit.store import STATUS_COMPLETE, Store
+
+POLL_SECONDS = 3.0
+
+
+@dataclass
+class FigureResult:
+    tables: list[Any] = field(default_factory=list)  # audit.tabulate.FigureTable
+    reports: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def live_figures(store: Store) -> FigureResult:
+    """Tabulate every report whose datasets use a rubric of this database's cases."""
+    result = FigureResult()
+    try:
+        from audit.figures import load_report
+        from audit.tabulate import tabulate_report
+    except ImportError:  # tabulation not in this build
+        result.notes.append("Figure tables are not available in this build of audit.")
+        return result
+    rubric_ids = {row["rubric_id"] for row in store.rubrics()}
+    if not rubric_ids:
+        result.notes.append("No cases yet: figures appear as soon as a case has answers.")
+        return result
+    for folder in search_path("exports"):
+        for path in sorted(folder.glob("*.y*ml")):
+            try:
+                report = load_report(path)
+            except AuditError as exc:
+                result.notes.append(f"{path.name} skipped: {str(exc).splitlines()[0]}")
+                continue
+            datasets = {name: store for name, dataset in report.datasets.items() if dataset.rubric_id in rubric_ids}
+            if not datasets:
+                continue
+            try:
+                tables = tabulate_report(report, datasets)
+            except AuditError as exc:
+                result.notes.append(f"{path.name}: {exc}")
+                continue
+            result.reports.append(f"{report.title} ({path.name})")
+            result.tables += tables.tables
+            skipped = [w for w in tables.warnings if "skipped" in w]
+            if skipped:
+                result.notes.append(
+                    f"{len(skipped)} figure(s) of {path.name} need another database (merge it in, or use audit export): "
+                    + ", ".join(w.split(" skipped")[0].removeprefix("figure ") for w in skipped)
+                )
+            result.notes += [w for w in tables.warnings if "skipped" not in w]
+    if not result.tables and not result.notes:
+        result.notes.append("No figure-table file uses this database's rubric (looked in: "
+                            + ", ".join(str(p) for p in search_path("exports")) + ").")
+    return result
+
+
+def completion(store: Store, by: str) -> list[tuple]:
+    """(group, cases, complete, answered, applicable) per site or inspector, from the cases table."""
+    assert by in ("site", "inspector")
+    return store.db.execute(
+        f"SELECT coalesce({by}, ''), count(*), sum(status = ?), sum(answered_count), sum(applicable_count) "
+        f"FROM cases GROUP BY 1 ORDER BY 1",
+        [STATUS_COMPLETE],
+    ).fetchall()
+
+
+def change_token(store: Store) -> tuple:
+    """Changes whenever a case is added or edited (both columns are indexed or cheap)."""
+    return tuple(store.db.execute("SELECT count(*), max(updated_at) FROM cases").fetchone())
+
+
+def figure_renderable(table: Any) -> Group:
+    """One figure table as the report lays it out: rows, and count / % / base under each column."""
+    grid = Table(show_edge=False, header_style="bold", pad_edge=False, expand=False)
+    grid.add_column("", no_wrap=False, max_width=48)
+    parts = table.parts
+    for column in table.columns:
+        for part in parts:
+            heading = table.header(part) if len(table.columns) == 1 or not column else f"{column}\n{table.header(part)}"
+            grid.add_column(Text(heading), justify="right")
+    section = None
+    for row in table.rows:
+        if row.section and row.section != section:
+            section = row.section
+            grid.add_row(Text(section, style="bold italic"), *[""] * (len(table.columns) * len(parts)))
+        cells = []
+        for cell in row.cells:
+            for part in parts:
+                value = cell.part(part)
+                if value is None:
+                    cells.append("")
+                else:
+                    cells.append(f"{value}%" if part == "percent" else f"{value:,}")
+        grid.add_row(Text(row.label, style="bold" if row.is_total else ""), *cells)
+    title = Text(table.heading, style="bold cyan")
+    extra = [Text(f"({'chart' if table.is_chart else 'table'} in the report)", style="dim")]
+    if table.note:
+        extra.append(Text(table.note, style="dim italic"))
+    return Group(title, *extra, grid, Text(""))
+
+
+class FiguresScreen(Screen):
+    HELP = (
+        "The report's figure tables counted from this database, refreshed as cases change, and how far each "
+        "site and inspector has got. Tab switches between them; u recounts now; escape goes back."
+    )
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="figures.back"),
+        Binding("u", "recount", "Recount", id="figures.recount"),
+        Binding("t", "switch_tab", "Switch tab", id="figures.switch_tab"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="figures-title")
+        with TabbedContent(id="figure-tabs"):
+            with TabPane("Figures", id="tab-figures"):
+                with VerticalScroll(id="figures-scroll"):
+                    yield Static("Counting…", id="figures-body")
+            with TabPane("Completion", id="tab-completion"):
+                with VerticalScroll():
+                    yield Static(Text("By site", style="bold"))
+                    yield DataTable(id="by-site", cursor_type="row", zebra_stripes=True)
+                    yield Static(Text("By inspector", style="bold"))
+                    yield DataTable(id="by-inspector", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for table_id, heading in (("#by-site", "Site"), ("#by-inspector", "Inspector")):
+            self.query_one(table_id, DataTable).add_columns(heading, "Cases", "Complete", "In progress", "% complete", "% answered")
+        self.query_one("#figures-title", Static).update(
+            Text.assemble(("Figures ", "bold"), (str(self.app.db_path), "bold cyan"), ("  ·  counting…", "dim"))
+        )
+        self.recount()
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    @work(thread=True, exclusive=True, group="figures", exit_on_error=False)
+    def recount(self) -> None:
+        try:
+            store = self.app.reader()
+            try:
+                token = change_token(store)
+                sites = completion(store, "site")
+                inspectors = completion(store, "inspector")
+                figures = live_figures(store)
+            finally:
+                store.close()
+        except (AuditError, sqlite3.Error) as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), title="Could not count", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._show, token, sites, inspectors, figures)
+
+    @work(thread=True, exclusive=True, group="figures-poll", exit_on_error=False)
+    def check_for_changes(self) -> None:
+        try:
+            store = self.app.reader()
+            try:
+                token = change_token(store)
+            finally:
+                store.close()
+        except (AuditError, sqlite3.Error):
+            return
+        if token != self.token:
+            self.app.call_from_thread(self.recount)
+
+    def _show(self, token: tuple, sites: list[tuple], inspectors: list[tuple], figures: FigureResult) -> None:
+        self.token = token
+        cases = token[0]
+        self.query_one("#figures-title", Static).update(
+            Text.assemble(("Figures ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {cases:,} case(s)",
+                          ("  ·  live: recounted when cases change", "dim"))
+        )
+        for table_id, rows in (("#by-site", sites), ("#by-inspector", inspectors)):
+            table = self.query_one(table_id, DataTable)
+            table.clear()
+            for group, count, complete, answered, applicable in rows:
+                table.add_row(
+                    Text(group or "(none)"), f"{count:,}", f"{complete:,}", f"{count - complete:,}",
+                    Text(f"{percent(complete, count) or 0}%", justify="right"),
+                    Text(f"{percent(answered or 0, applicable or 0) or 0}%", justify="right"),
+                )
+        parts: list[Any] = []
+        if figures.reports:
+            parts.append(Text("From " + "; ".join(figures.reports), style="dim"))
+        parts += [Text(note, style="yellow") for note in figures.notes]
+        if parts:
+            parts.append(Text(""))
+        parts += [figure_renderable(table) for table in figures.tables]
+        self.query_one("#figures-body", Static).update(Group(*parts))
+
+    def action_recount(self) -> None:
+        self.recount()
+
+    def action_switch_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-completion" if tabs.active == "tab-figures" else "tab-figures"
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,165 @@
+"""The new-case dialog: case_ref, site, inspector and rubric, checked by the store."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from audit.errors import AuditError
+from audit.rubric import Rubric, load_rubric, search_path
+from audit.store import Case, StoreError
+
+
+@dataclass(frozen=True)
+class RubricChoice:
+    rubric: Rubric
+    source: str  # "this database" or the file it was read from
+
+    @property
+    def label(self) -> Text:
+        where = "in this database" if self.source == "this database" else f"from {Path(self.source).name}"
+        return Text.assemble((f"{self.rubric.id} v{self.rubric.version}", "bold"), f"  {self.rubric.title}", (f"  ({where})", "dim"))
+
+
+class NewCaseScreen(ModalScreen[Case | None]):
+    """Dismisses with the created case, or None when cancelled."""
+
+    HELP = (
+        "Type the case's reference, its site and the inspector, pick the rubric with the arrow keys, "
+        "then press enter (from any field) to create the case and start answering. Escape cancels."
+    )
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="new_case.cancel")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.choices: list[RubricChoice] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="new-case-dialog", classes="dialog"):
+            yield Label("New case", classes="dialog-title")
+            with Grid(id="new-case-fields"):
+                yield Label("Case reference")
+                yield Input(id="case_ref", placeholder="e.g. T001")
+                yield Label("Site")
+                yield Input(id="site", placeholder="e.g. sheffield")
+                yield Label("Inspector")
+                yield Input(id="inspector", placeholder="your initials or name")
+            yield Label("Rubric  (arrow keys to choose)")
+            yield OptionList(Option("finding rubrics…", disabled=True), id="rubric")
+            yield Static(id="new-case-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Create and start", variant="primary", id="create")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#case_ref", Input).focus()
+        self.find_rubrics()
+
+    @work(thread=True, exit_on_error=False)
+    def find_rubrics(self) -> None:
+        """Rubrics already in the database, then the rubric files on the search path."""
+        choices: dict[str, RubricChoice] = {}
+        latest: Case | None = None
+        skipped: list[str] = []
+        try:
+            store = self.app.reader()
+            try:
+                for row in store.rubrics():
+                    choices[row["sha256"]] = RubricChoice(store.rubric(row["sha256"]), "this database")
+                recent = store.list_cases(order_by="created_at", descending=True, limit=1)
+                latest = recent[0] if recent else None
+            finally:
+                store.close()
+        except (AuditError, sqlite3.Error) as exc:
+            skipped.append(str(exc))
+        for folder in search_path("rubrics"):
+            for path in sorted(folder.glob("*.y*ml")):
+                try:
+                    rubric = load_rubric(path)
+                except AuditError:
+                    skipped.append(path.name)
+                    continue
+                choices.setdefault(rubric.sha256, RubricChoice(rubric, str(path)))
+        self.app.call_from_thread(self._show_rubrics, list(choices.values()), latest, skipped)
+
+    def _show_rubrics(self, choices: list[RubricChoice], latest: Case | None, skipped: list[str]) -> None:
+        self.choices = choices
+        options = self.query_one("#rubric", OptionList)
+        options.clear_options()
+        for index, choice in enumerate(choices):
+            options.add_option(Option(choice.label, id=str(index)))
+        if not choices:
+            options.add_option(Option("no rubric files found; put one in ./rubrics", disabled=True))
+        shas = [c.rubric.sha256 for c in choices]
+        if latest is not None:
+            if latest.rubric_sha256 in shas:
+                options.highlighted = shas.index(latest.rubric_sha256)
+            for field, value in (("site", latest.site), ("inspector", latest.inspector or "")):
+                box = self.query_one(f"#{field}", Input)
+                if not box.value:
+                    box.value = value
+        elif len(choices) == 1:
+            options.highlighted = 0
+        else:
+            options.highlighted = None  # an empty database: make the choice a conscious one
+        if not self.query_one("#site", Input).value and self.app.store.site:
+            self.query_one("#site", Input).value = self.app.store.site
+        if skipped:
+            self.notify("Skipped rubric files that do not load: " + ", ".join(skipped), severity="warning", markup=False)
+
+    # -- checking as you type --------------------------------------------------------------
+    @on(Input.Changed, "#case_ref, #site")
+    def _check_duplicate(self) -> None:
+        ref = self.query_one("#case_ref", Input).value.strip()
+        site = self.query_one("#site", Input).value.strip()
+        existing = self.app.store.find_case(site, ref) if ref and site else None
+        self._error(f"{ref} already exists at {site}; use another reference or open that case from the list." if existing else "")
+
+    def _error(self, message: str) -> None:
+        self.query_one("#new-case-error", Static).update(Text(message))
+
+    # -- creating ----------------------------------------------------------------------------
+    @on(Input.Submitted)
+    @on(OptionList.OptionSelected, "#rubric")
+    @on(Button.Pressed, "#create")
+    def submit(self) -> None:
+        ref = self.query_one("#case_ref", Input).value.strip()
+        site = self.query_one("#site", Input).value.strip()
+        inspector = self.query_one("#inspector", Input).value.strip()
+        rubric_list = self.query_one("#rubric", OptionList)
+        for field, value, message in (
+            ("case_ref", ref, "Give the case's reference."),
+            ("site", site, "Give the site the case belongs to."),
+        ):
+            if not value:
+                self._error(message)
+                self.query_one(f"#{field}", Input).focus()
+                return
+        if rubric_list.highlighted is None or not self.choices:
+            self._error("Choose a rubric: move to the list with tab, pick one with the arrow keys.")
+            rubric_list.focus()
+            return
+        if self.app.refuse_write():
+            return
+        rubric = self.choices[rubric_list.highlighted].rubric
+        try:
+            case = self.app.store.create_case(ref, site, rubric, inspector or None)
+        except StoreError as exc:
+            self._error(str(exc))
+            self.query_one("#case_ref", Input).focus()
+            return
+        self.dismiss(case)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
