@@ -1,0 +1,326 @@
+"""``audit export``: real files written by the command, read back with openpyxl, csv and json."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.chart import BarChart
+
+from audit.cli import main
+from audit.store import NewCase, Store
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHIPPED = str(PROJECT / "exports" / "iom-thematic-2019.yaml")
+CHARTS = {"4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
+RISKY = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)", "\tstart", "\rstart", "=1+1"]
+
+
+def write_db(path: Path, rubric, answer_sets: list[dict], refs: list[str] | None = None) -> Path:
+    store = Store.open(path)
+    refs = refs or [f"C{i:03d}" for i in range(len(answer_sets))]
+    store.insert_cases(
+        [NewCase(case_ref=ref, site="sheffield", rubric=rubric, answers=a, inspector="jb") for ref, a in zip(refs, answer_sets)],
+        who="test", reason="test",
+    )
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory, thematic_rubric, core_rubric) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("dbs")
+    thematic = [
+        {"sentence_type": "community", "lead_agency": "crc", "assessment_completed": "yes", "factors": ["family", "drugs"],
+         "services_drugs": "yes", "services_family": "no", "reoffended": "yes", "reoffending_frequency": "na",
+         "planning_safety": "na", "assessment_safety": "yes"},
+        {"sentence_type": "post_release", "lead_agency": "nps", "assessment_completed": "yes", "factors": ["drugs"],
+         "services_drugs": "no", "reoffended": "yes", "reoffending_frequency": "reduced", "planning_safety": "yes",
+         "assessment_safety": "no"},
+        {"sentence_type": "post_release", "lead_agency": "nps", "assessment_completed": "no", "reoffended": "no"},
+    ]
+    core = [
+        {"iom_status": "yes", "principal_offence": "robbery", "factors": ["drugs"], "services_drugs": "yes", "assessment_engaging": "yes"},
+        {"iom_status": "yes", "principal_offence": "theft", "factors": ["family"], "assessment_engaging": "no"},
+        {"iom_status": "no", "principal_offence": "theft", "factors": ["drugs"], "services_drugs": "no", "assessment_engaging": "yes"},
+    ]
+    paths = {
+        "thematic": write_db(folder / "thematic.db", thematic_rubric, thematic),
+        "core": write_db(folder / "core.db", core_rubric, core),
+    }
+    store = Store.open(paths["thematic"], create=False)
+    first = store.list_cases(order_by="case_ref", descending=False)[0]
+    store.set_note(first.uuid, "lead_agency", "=1+1 evidence from the police record")
+    store.close()
+    return paths
+
+
+def export(databases, out: Path, *extra: str, report: str = SHIPPED, names=("thematic", "core")) -> int:
+    args = ["export", report, *[a for n in names for a in ("--data", f"{n}={databases[n]}")], "-o", str(out), *extra]
+    return main(args)
+
+
+@pytest.fixture(scope="module")
+def workbook_path(databases, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "figures.xlsx"
+    assert export(databases, out) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def workbook(workbook_path):
+    return openpyxl.load_workbook(workbook_path)
+
+
+def find_row(ws, label: str) -> int:
+    for row in ws.iter_rows(min_col=1, max_col=1):
+        if row[0].value == label:
+            return row[0].row
+    raise AssertionError(f"no row {label!r} in {ws.title}")
+
+
+def test_output_is_private(workbook_path):
+    assert stat.S_IMODE(workbook_path.stat().st_mode) == 0o600
+    assert [p.name for p in workbook_path.parent.iterdir()] == ["figures.xlsx"]  # no temp file left
+
+
+def test_workbook_sheets(workbook):
+    assert workbook.sheetnames == [
+        "Contents", "Fig 2.2", "Fig 4.1", "Fig 4.2", "Fig 4.3", "Fig 4.4", "Fig 4.5", "Fig 4.6", "Fig 4.7", "Fig 4.8",
+        "Fig 4.9", "Fig 5.1", "Fig 5.2", "A2", "Codebook", "Data thematic", "Codes thematic", "Data core", "Codes core",
+    ]
+    contents = workbook["Contents"]
+    assert contents["A5"].value == "2.2" and contents["C5"].value == "Fig 2.2"
+    assert contents["C5"].hyperlink.location == "'Fig 2.2'!A1"
+
+
+def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
+    ws = workbook["Fig 4.3"]
+    assert ws["A1"].value == "Figure 4.3: The factors most linked to the service user’s offending"
+    assert ws["B4"].value == "Thematic IOM sample" and ws["E4"].value == "Core programme IOM cases"
+    assert [ws.cell(5, c).value for c in range(2, 8)] == ["Number", "Percentage", "Base"] * 2
+    assert ws.freeze_panes == "B6"
+    row = find_row(ws, "Drug misuse")
+    count, share, base = (ws.cell(row, c) for c in (2, 3, 4))
+    assert (count.value, base.value) == (2, 2) and count.data_type == "n"
+    assert share.value == 1 and share.number_format == "0%" and share.data_type == "n"
+    row = find_row(ws, "Family and relationships")
+    assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 6).value == 0.5  # core IOM: 1 of 2
+    texts = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if isinstance(c.value, str)]
+    assert any("It excludes cases where the question does not apply" in t for t in texts)
+    assert any(t.startswith('Core programme IOM cases: cases in the HMI Probation core inspection programme 2018/2019 where iom_status == "yes"') for t in texts)
+
+
+def test_not_applicable_row_has_a_count_and_no_percentage(workbook):
+    ws = workbook["Fig 5.1"]
+    assert ws["A6"].value.startswith("Is there evidence that the service user")
+    row = find_row(ws, "Not applicable")
+    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [1, None, None]
+    reduced = find_row(ws, "Reduced")
+    assert [ws.cell(reduced, c).value for c in (2, 3, 4)] == [1, 1, 1]
+
+
+def test_figure_5_2_shows_percentage_then_number(workbook):
+    ws = workbook["Fig 5.2"]
+    assert [ws.cell(5, c).value for c in range(2, 6)] == ["Percentage", "Number", "Percentage", "Number"]
+    row = find_row(ws, "Assessment: Does assessment focus sufficiently on engaging the service user?")
+    assert [ws.cell(row, c).value for c in range(2, 6)] == [1, 1, 0.5, 2]
+
+
+def test_total_row_of_figure_2_2(workbook):
+    ws = workbook["Fig 2.2"]
+    row = find_row(ws, "Total")
+    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [2, None, 2]
+    assert ws.cell(row, 1).font.b
+
+
+def test_charts_beside_the_reports_charts_only(workbook):
+    for name in workbook.sheetnames:
+        if not name.startswith("Fig"):
+            continue
+        charts = workbook[name]._charts
+        if name[4:] in CHARTS:
+            assert len(charts) == 1 and isinstance(charts[0], BarChart), name
+        else:
+            assert charts == [], name
+
+
+def test_no_formula_anywhere(workbook):
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+
+
+def test_codebook_and_data_sheets(workbook):
+    book = [[c.value for c in row] for row in workbook["Codebook"].iter_rows()]
+    assert book[0] == ["Dataset", "Rubric", "Version", "Section", "Question", "Question text", "Type", "Applies if",
+                       "Option code", "Option label", "Counts in base"]
+    na = next(r for r in book if r[0] == "thematic" and r[4] == "planning_safety" and r[8] == "na")
+    assert na[9] == "Not applicable" and na[10] == "no (never in a base)"
+    assert na[7] == 'sentence_type != "non_statutory"'
+    assert any(r[0] == "core" and r[4] == "iom_status" for r in book)
+    labels = [[c.value for c in row] for row in workbook["Data thematic"].iter_rows()]
+    codes = [[c.value for c in row] for row in workbook["Codes thematic"].iter_rows()]
+    assert len(labels) == 4 and labels[0][:5] == ["case_ref", "site", "inspector", "status", "rubric_version"]
+    column = labels[0].index("factors")
+    assert labels[1][column] == "Family and relationships; Drug misuse" and codes[1][column] == "family;drugs"
+    lead = labels[0].index("lead_agency")
+    assert (labels[1][lead], codes[1][lead]) == ("CRC", "crc")
+    assert "Notes thematic" not in workbook.sheetnames
+
+
+def test_notes_only_when_asked(databases, tmp_path):
+    out = tmp_path / "notes.xlsx"
+    assert export(databases, out, "--include-notes") == 0
+    ws = openpyxl.load_workbook(out)["Notes thematic"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows == [["case_ref", "site", "question", "note"], ["C000", "sheffield", "lead_agency", "=1+1 evidence from the police record"]]
+    assert ws["D2"].data_type == "s"
+
+
+# --- formula injection ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def risky(tmp_path_factory, thematic_rubric) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("risky")
+    db = write_db(folder / "risky.db", thematic_rubric,
+                  [{"sentence_type": "community", "lead_agency": "crc"} for _ in RISKY], refs=RISKY)
+    report = folder / "risky.yaml"
+    report.write_text(
+        "id: risky\ntitle: '=TITLE()'\ndatasets:\n  thematic: {rubric: iom-thematic-2019, label: '@dataset'}\nfigures:\n"
+        "  - id: '1'\n    title: '+1 title'\n    chart: bar\n    columns:\n      - {dataset: thematic, label: '-col'}\n"
+        "    sections:\n      - title: '@section'\n        rows:\n"
+        "          - {options: lead_agency, labels: {crc: '=EVIL()', nps: '#N/A'}}\n"
+        "          - {total: '\tTotal'}\n"
+    )
+    return {"thematic": db, "report": report}
+
+
+def test_xlsx_never_turns_text_into_formulas(risky, tmp_path):
+    out = tmp_path / "risky.xlsx"
+    assert export(risky, out, "--include-notes", report=str(risky["report"]), names=("thematic",)) == 0
+    workbook = openpyxl.load_workbook(out)
+    texts = {}
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    texts[cell.value] = cell.data_type
+    for value in ["=EVIL()", "#N/A", "@section", "-col", "Figure 1: +1 title", "=TITLE()", "\tTotal", *[r for r in RISKY if r[0] != "\r"]]:
+        assert texts.get(value) == "s", value
+    refs = [c.value for c in workbook["Data thematic"]["A"]][1:]
+    assert sorted(refs) == sorted(r.replace("\r", "\n") for r in RISKY)  # XML reads a carriage return as a newline
+
+
+def test_csv_prefixes_risky_text_with_an_apostrophe(risky, tmp_path):
+    out = tmp_path / "risky.csv"
+    assert export(risky, out, report=str(risky["report"]), names=("thematic",)) == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["row"] for r in rows} == {"'=EVIL()", "#N/A", "Police", "'\tTotal"}
+    assert {r["section"] for r in rows} == {"'@section"} and {r["column"] for r in rows} == {"'-col"}
+    assert {r["title"] for r in rows} == {"'+1 title"}
+
+
+# --- the other formats ------------------------------------------------------------------------
+
+
+def test_tidy_csv(databases, tmp_path):
+    out = tmp_path / "figures.csv"
+    assert export(databases, out) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    with open(out, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [dict(zip(header, r)) for r in reader]
+    assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+    drug = [r for r in rows if r["figure"] == "4.6" and r["section"] == "Drug misuse" and r["row"] == "Yes"]
+    assert [(r["column"], r["count"], r["base"], r["percent"]) for r in drug] == [
+        ("Thematic IOM sample", "1", "2", "50"), ("Core programme IOM cases", "1", "1", "100")]
+    total = next(r for r in rows if r["figure"] == "2.2" and r["row"] == "Total")
+    assert (total["count"], total["base"], total["percent"], total["column"]) == ("2", "2", "", "")
+    na = next(r for r in rows if r["figure"] == "5.1" and r["row"] == "Not applicable")
+    assert (na["count"], na["base"], na["percent"]) == ("1", "", "")
+    assert len({r["figure"] for r in rows}) == 13
+
+
+def test_markdown_tables(databases, tmp_path):
+    out = tmp_path / "figures.md"
+    assert export(databases, out) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "### Figure 4.3: The factors most linked to the service user’s offending" in text
+    assert ("|  | Thematic IOM sample: Number | Thematic IOM sample: Percentage | Thematic IOM sample: Base | "
+            "Core programme IOM cases: Number | Core programme IOM cases: Percentage | Core programme IOM cases: Base |") in text
+    assert "| Drug misuse | 2 | 100% | 2 | 1 | 50% | 2 |" in text
+    assert "| **Drug misuse** |" in text  # 4.6's sub-table heading
+    assert "| Not applicable | 1 | - | - |" in text
+
+
+def test_json(databases, tmp_path):
+    out = tmp_path / "figures.json"
+    assert export(databases, out) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["report"] == "iom-thematic-2019" and document["warnings"] == []
+    figure = next(f for f in document["figures"] if f["figure"] == "4.1")
+    assert figure["chart"] == "bar" and figure["columns"] == [{"label": "", "cases": "cases in the thematic case assessment (60 cases at seven sites)"}]
+    assert figure["rows"][1] == {"section": "", "row": "NPS", "kind": "code", "cells": [{"count": 2, "base": 3, "percent": 67}]}
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def test_missing_dataset_is_a_warning_not_an_error(databases, tmp_path, capsys):
+    out = tmp_path / "thematic-only.csv"
+    assert export(databases, out, names=("thematic",)) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"warning: figure {f} skipped: dataset 'core' was not given (add --data core=DB)" for f in ("2.2", "4.3", "4.6", "5.2")]
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "thematic={thematic}", "-o", "{out}.txt"], "'.txt' is not an export format; end the file name with one of .xlsx, .csv, .md, .json"),
+        (["--data", "thematic", "-o", "{out}.csv"], "--data 'thematic': write NAME=DB, e.g. --data thematic=thematic.db"),
+        (["--data", "thematc={thematic}", "-o", "{out}.csv"], "--data: unknown dataset 'thematc' (did you mean 'thematic'?); this report's datasets are thematic, core"),
+        (["--data", "core={thematic}", "-o", "{out}.csv"], "holds cases of rubric 'iom-thematic-2019', but dataset 'core' is rubric 'hmip-core-2018'"),
+        (["--data", "thematic={thematic}", "--data", "thematic={core}", "-o", "{out}.csv"], "dataset 'thematic' is given twice"),
+        (["--data", "thematic={missing}", "-o", "{out}.csv"], "does not exist; check the path"),
+        (["--data", "thematic={thematic}", "--include-notes", "-o", "{out}.csv"], "--include-notes: evidence notes go only into an .xlsx workbook"),
+        (["-o", "{out}.csv"], "no data given; add --data NAME=DB for thematic, core"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_and_write_nothing(databases, tmp_path, capsys, args, message):
+    values = {"thematic": databases["thematic"], "core": databases["core"], "missing": tmp_path / "nope.db", "out": tmp_path / "out"}
+    argv = ["export", SHIPPED, *[a.format(**values) for a in args]]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("error: "), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_error_exits_2(databases, capsys):
+    assert main(["export", SHIPPED, "--data", f"thematic={databases['thematic']}"]) == 2
+    assert "Missing option '-o'" in capsys.readouterr().err
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp_file(databases, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "figures.xlsx"
+    out.write_bytes(b"previous export")
+
+    def broken_save(self, filename):
+        Path(filename).write_bytes(b"half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("openpyxl.Workbook.save", broken_save)
+    assert export(databases, out) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"previous export"
+    assert [p.name for p in tmp_path.iterdir()] == ["figures.xlsx"]
