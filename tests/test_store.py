@@ -301,6 +301,50 @@ def test_each_answer_is_committed_when_given(store, case, tmp_db_path):
     assert not store.db.conn.in_transaction
 
 
+@pytest.mark.parametrize(
+    ("qid", "typed", "stored", "shown"),
+    [
+        ("rosh", " Very High ", "very_high", "Very high"),
+        ("rosh", "MEDIUM", "medium", "Medium"),
+        ("planning_safety", "Not applicable", "na", "Not applicable"),
+        ("factors", "Drug misuse;attitudes; ;", ["attitudes", "drugs"], "Attitudes to offending; Drug misuse"),
+        ("factors", ["ete", "ETE", "Accommodation"], ["ete", "accommodation"], "Education, training and employment; Accommodation"),
+        ("age", " 23 ", 23, "23"),
+        ("age", "23.0", 23, "23"),
+        ("previous_convictions", "0", 0, "0"),
+        ("sentence_type", "post_release", "post_release", "Post-release supervision"),
+    ],
+)
+def test_set_answer_accepts_what_people_type(store, case, qid, typed, stored, shown):
+    from audit.values import display
+
+    store.set_answer(case.uuid, "sentence_type", "community")
+    store.set_answer(case.uuid, "assessment_completed", "yes")
+    store.set_answer(case.uuid, qid, typed)
+    assert store.answers(case.uuid)[qid] == stored
+    assert display(store.rubric_for(case).question(qid), stored) == shown
+
+
+@pytest.mark.parametrize(
+    ("qid", "typed", "reason"),
+    [
+        ("age", "twenty", "'twenty' is not a whole number"),
+        ("age", 23.5, "is not a whole number"),
+        ("age", True, "expected a whole number, got True"),
+        ("previous_convictions", "-1", "-1 is out of range 0-500"),
+        ("factors", "drugs, ete", "'drugs, ete' is not an option code or label"),
+        ("rosh", 3, "3 is not an option; use one of low, medium, high, very_high"),
+        ("planning_safety", "N/A", "'N/A' is not an option code or label; use one of yes, no, na"),
+    ],
+)
+def test_set_answer_refuses_what_does_not_fit(store, case, qid, typed, reason):
+    with pytest.raises(StoreError) as caught:
+        store.set_answer(case.uuid, qid, typed)
+    assert str(caught.value).startswith(f"question '{qid}': ")
+    assert reason in str(caught.value)
+    assert store.answer_rows(case.uuid) == {}
+
+
 def test_bad_values_are_refused_and_nothing_is_written(store, case):
     with pytest.raises(StoreError, match="question 'age': 500 is out of range 10-120"):
         store.set_answer(case.uuid, "age", 500)
