@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from audit.errors import AuditError
-from audit.store import FILE_MODE, Store, StoreError, _precheck
+from audit.store import FILE_MODE, Store, StoreError, _precheck, _remove_sidecars
 
 BACKUP_SUFFIX = ".bak-"
 
@@ -57,6 +57,15 @@ def backup_database(db: str | Path, dest: str | Path | None = None) -> Path:
     db = Path(db)
     if not db.exists():
         raise AuditError(f"{db}: does not exist; check the path")
+    # a read-only look at a WAL file creates -wal/-shm beside it; remove those we caused
+    created = [p for p in (Path(f"{db}-wal"), Path(f"{db}-shm")) if not p.exists()]
+    try:
+        return _backup(db, dest)
+    finally:
+        _remove_sidecars(created)
+
+
+def _backup(db: Path, dest: str | Path | None) -> Path:
     _precheck(db)
     Store._inspect(db, check=False)  # foreign or newer files; the copy's integrity_check finds corruption
     if dest is None:

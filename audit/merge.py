@@ -35,7 +35,9 @@ from typing import Any, Callable, Sequence
 
 from audit.errors import AuditError, Problem, Problems
 from audit.rubric import Rubric
-from audit.store import CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _precheck, current_user, decode, now
+from audit.store import (
+    CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _precheck, _remove_sidecars, current_user, decode, now,
+)
 from audit.values import display
 
 Progress = Callable[[str, int, int], None]
@@ -268,6 +270,19 @@ def merge_databases(
 ) -> MergeResult:
     """Merge every source into ``target`` in one transaction; see the module docstring."""
     target_path = Path(target)
+    # a read-only look at a WAL file creates -wal/-shm beside it; remove those we caused
+    sidecars = [[p for p in (Path(f"{s}-wal"), Path(f"{s}-shm")) if not p.exists()] for s in sources]
+    try:
+        return _merge(target_path, sources, dry_run, allow_rubric_change, backup, who, progress)
+    finally:
+        for created in sidecars:
+            _remove_sidecars(created)
+
+
+def _merge(
+    target_path: Path, sources: Sequence[str | Path], dry_run: bool, allow_rubric_change: bool, backup: bool,
+    who: str | None, progress: Progress | None,
+) -> MergeResult:
     found, target_info = check_inputs(target_path, sources, allow_rubric_change=allow_rubric_change)
     existed = target_info is not None
     if existed:
@@ -277,7 +292,7 @@ def merge_databases(
     else:
         store = Store.open(target_path)  # created with mode 0600
     result = MergeResult(
-        target=str(target), sources=[SourceSummary(s.shown, s.db_uuid, s.site, s.cases) for s in found],
+        target=str(target_path), sources=[SourceSummary(s.shown, s.db_uuid, s.site, s.cases) for s in found],
         created=not existed, dry_run=dry_run,
     )
     try:
@@ -557,8 +572,9 @@ class _Merger:
             changed, logged = self._merge_answer(target_case, rubric, mine, theirs, target_history, copy_history, source)
             answers_changed |= changed
             wrote |= changed or logged
-        # the source's own trail of this case, where TARGET lacks it
-        for row in copy_history:
+        # the source's own trail of what it changed, where TARGET lacks it (a copy that
+        # changed nothing brings nothing, so the same content always merges as 'unchanged')
+        for row in copy_history if wrote or answers_changed else ():
             if row[:8] not in recorded:
                 self.db.execute(
                     f"INSERT INTO main.history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
