@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 from audit.counting import percent
 from audit.store import Store
+from tests.test_demo import audit_command
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "exports" / "iom-thematic-2019.yaml"
@@ -191,11 +191,6 @@ PRINTED_CELLS = FIGURE_2_2 + FIGURE_4_3 + FIGURE_4_6 + FIGURE_4_7 + FIGURE_5_1 +
 # --- the demo and its export ---------------------------------------------------------------
 
 
-def audit_command() -> list[str]:
-    script = Path(sys.executable).parent / "audit"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "audit.cli"]
-
-
 def run_audit(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*audit_command(), *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
 
@@ -208,47 +203,9 @@ def demo(tmp_path_factory) -> Path:
     return folder
 
 
-def tabulate_directly(demo: Path) -> dict[tuple[str, str, str, str], dict[str, str]]:
-    """INTERIM, until ``audit export`` exists: the export's definitions tabulated straight from the stores."""
-    from audit.figures import load_report
-
-    report = load_report(REPORT)
-    stores = {"thematic": Store.open(demo / "thematic.db"), "core": Store.open(demo / "core.db")}
-    cells = {}
-    for figure in report.figures:
-        for column in figure.columns:
-            store = stores[column.dataset]
-            cases = None
-            if column.rule is not None:
-                names = sorted(column.rule.names)
-                values: dict[str, dict] = {}
-                for case_uuid, qid, value in store.iter_answers(names, counted_only=False):
-                    values.setdefault(case_uuid, {})[qid] = value
-                cases = {u for u, v in values.items() if column.rule.evaluate(v) is True}
-            for section in figure.sections:
-                for row in section.rows:
-                    tally = Tally(store, row.question, cases)
-                    if row.kind == "total":
-                        count, base = tally.base, tally.base
-                    elif row.kind == "range":
-                        count = sum(1 for v in tally.values.values() if (row.low is None or v >= row.low) and (row.high is None or v <= row.high))
-                        base = tally.base
-                    else:
-                        count, base = tally.count(*row.codes), tally.base
-                    shown = percent(count, base) if row.kind != "total" and row.in_base else None
-                    cells[(figure.id, section.title, row.label, column.label)] = {
-                        "count": str(count), "base": str(base), "percent": "" if shown is None else str(shown),
-                    }
-    for store in stores.values():
-        store.close()
-    return cells
-
-
 @pytest.fixture(scope="module")
 def exported(demo) -> dict[tuple[str, str, str, str], dict[str, str]]:
     """The tidy CSV that ``audit export`` writes, keyed by (figure, section, row, column)."""
-    if not (ROOT / "audit" / "commands" / "export.py").exists():
-        return tabulate_directly(demo)
     out = demo / "figures.csv"
     result = run_audit(
         "export", str(REPORT), "--data", f"thematic={demo / 'thematic.db'}", "--data", f"core={demo / 'core.db'}", "-o", str(out)
