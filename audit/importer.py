@@ -19,6 +19,7 @@ none. Each case is evaluated once; the evaluation is handed to the store.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import os
@@ -111,25 +112,20 @@ class ErrorList:
 
 
 @dataclass
-class Cell:
-    """One answer as found in the file: the question, where it is, and the raw value."""
-
-    question_id: str
-    column: str  # "column F (factors)" or "answers.factors"
-    raw: Any
-
-
-@dataclass
 class Row:
     place: str  # "cases.csv row 14" / "cases.jsonl line 3"
     case_ref: Any
     site: Any
     inspector: Any
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[tuple[str, Any]] = field(default_factory=list)  # (question id, raw value), known questions only
     field_where: dict[str, str] = field(default_factory=dict)  # case field -> column text
+    columns: dict[str, str] | None = None  # question id -> column text (CSV); JSONL: answers.<id>
 
     def at(self, column: str) -> str:
         return f"{self.place}, {column}" if column else self.place
+
+    def column(self, question_id: str) -> str:
+        return self.columns[question_id] if self.columns is not None else f"answers.{question_id}"
 
 
 @dataclass
@@ -175,18 +171,29 @@ def read_source(path: str | Path) -> SourceText:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        where = f"row {line}" if kind == "csv" and b'"' not in data[: exc.start] else f"line {line}"
-        byte = data[exc.start]
-        raise AuditError(
-            f"{shown} {where}: not UTF-8 text (byte 0x{byte:02X} at offset {exc.start}, "
-            f"perhaps Windows-1252 or Latin-1); {save_hint}"
-        ) from None
+        raise AuditError(_not_utf8(shown, data, exc, save_hint)) from None
     if "\x00" in text:
         raise AuditError(f"{shown}: contains NUL bytes, so it is not a text file; {save_hint}")
     if not text.strip().strip(",;\t\r\n "):
         raise AuditError(f"{shown}: the file is empty; it needs {'a header row and ' if kind == 'csv' else ''}one case per {'row' if kind == 'csv' else 'line'}")
     return SourceText(path, shown, text, kind)
+
+
+def _not_utf8(shown: str, data: bytes, exc: UnicodeDecodeError, save_hint: str) -> str:
+    """Which lines are not UTF-8: the first few by number, and how many in all."""
+    bad = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(number)
+    byte = data[exc.start]
+    listed = ", ".join(str(n) for n in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    noun = "line" if len(bad) == 1 else "lines"
+    return (
+        f"{shown}: not UTF-8 text ({noun} {listed}; the first bad byte is 0x{byte:02X}, perhaps Windows-1252 "
+        f"or Latin-1, e.g. an accented letter); {save_hint}"
+    )
 
 
 def _text_value(value: Any) -> Any:
@@ -207,6 +214,7 @@ class _JsonlReader:
         self.rubric = rubric
         self.errors = errors
         self.lines = source.text.split("\n")
+        self.known = frozenset(rubric.question_ids)
         # an unknown key is reported once, at its first line, with how many other lines have it
         self.unknown: dict[str, tuple[_Entry | None, list[int]]] = {}
 
@@ -244,10 +252,11 @@ class _JsonlReader:
             if not isinstance(answers, dict):
                 self.errors.add(f"{place}, answers", f"expected an object of question id: answer, got {_json_kind(answers)}", MALFORMED)
                 answers = {}
-            has_question = self.rubric.has_question
+            known = self.known
+            cells = row.cells
             for qid, raw in answers.items():
-                if has_question(qid):
-                    row.cells.append(Cell(qid, f"answers.{qid}", raw))
+                if qid in known:
+                    cells.append((qid, raw))
                 else:
                     self._unknown(qid, number, place, top_level=False)
             yield row
@@ -375,6 +384,7 @@ class _CsvReader:
         field_index = self.fields
         field_where = {name: f"column {column_letter(i)} ({name})" for name, i in field_index.items()}
         ref_at, site_at, inspector_at = (field_index.get(name) for name in CASE_FIELDS)
+        column_of = {qid: column for _, qid, column in self.columns}
         for offset, record in enumerate(self.records[1:]):
             number = offset + 2  # the header is row 1, as in a spreadsheet
             if not any(cell.strip() for cell in record):
@@ -396,7 +406,8 @@ class _CsvReader:
                 record[inspector_at].strip() if inspector_at is not None else None,
             )
             row.field_where = field_where
-            row.cells = [Cell(qid, column, record[index]) for index, qid, column in self.columns if record[index].strip()]
+            row.columns = column_of
+            row.cells = [(qid, record[index]) for index, qid, _ in self.columns if record[index].strip()]
             yield row
 
 
@@ -407,25 +418,25 @@ class _Coercer:
     """``coerce`` with a memo: real files repeat the same few codes and labels endlessly."""
 
     def __init__(self, rubric: Rubric):
-        self.rubric = rubric
+        self.questions = {q.id: q for q in rubric.questions}
         self.memo: dict[tuple, tuple[bool, Any]] = {}
         self.memoable = {q.id for q in rubric.questions if q.is_choice or q.type == "integer"}
 
     def __call__(self, question_id: str, raw: Any) -> Any:
         if question_id not in self.memoable:
-            return coerce(self.rubric.question(question_id), raw)
+            return coerce(self.questions[question_id], raw)
         if isinstance(raw, list):
             if not all(isinstance(item, str) for item in raw):
-                return coerce(self.rubric.question(question_id), raw)
+                return coerce(self.questions[question_id], raw)
             key = (question_id, list, tuple(raw))
         elif isinstance(raw, (dict,)):
-            return coerce(self.rubric.question(question_id), raw)
+            return coerce(self.questions[question_id], raw)
         else:
             key = (question_id, type(raw), raw)  # the type keeps True apart from 1
         found = self.memo.get(key)
         if found is None:
             try:
-                found = (True, coerce(self.rubric.question(question_id), raw))
+                found = (True, coerce(self.questions[question_id], raw))
             except ValueProblem as exc:
                 found = (False, str(exc))
             self.memo[key] = found
@@ -436,22 +447,37 @@ class _Coercer:
 
 
 def _value_message(question: Question, raw: Any, reason: str) -> str:
-    if question.is_choice and isinstance(raw, str):
-        choices = [*question.option_codes, *(o.label for o in question.options.values())]
-        parts = [p.strip() for p in raw.split(";")] if question.type == "multi" else [raw.strip()]
-        bad = next((p for p in parts if p and question.option_code_for(p) is None), None)
-        if bad is not None:
-            reason += did_you_mean(bad, choices)
+    """The reason a value was refused, with JSON spelling for JSON values and a did-you-mean for near misses."""
+    codes = ", ".join(question.option_codes)
+    if question.is_choice:
+        if isinstance(raw, str):
+            items = [p.strip() for p in raw.split(";")] if question.type == "multi" else [raw.strip()]
+        elif isinstance(raw, list) and question.type == "multi":
+            items = raw
+        else:
+            hint = ' (write "yes" or "no", in quotes)' if isinstance(raw, bool) else ""
+            expected = "a list of option codes" if question.type == "multi" else "an option code or label"
+            return f"{json.dumps(raw)} is not {expected}{hint}; use {'codes from' if question.type == 'multi' else 'one of'} {codes}"
+        for item in items:
+            if not isinstance(item, str):
+                return f"{json.dumps(item)} in {json.dumps(raw)} is not an option code; use codes from {codes}"
+            if item and question.option_code_for(item) is None:
+                choices = [*question.option_codes, *(o.label for o in question.options.values())]
+                return reason + did_you_mean(item, choices)
+        return reason
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        wanted = "a whole number" if question.type == "integer" else "text"
+        return f"{json.dumps(raw)} is not {wanted}"
     return reason
 
 
 def _shown_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(str(v) for v in value) + "]"
-    return f"'{value}'"
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
-def _why_excluded(evaluation: Evaluation, question_id: str, row: Row, columns: dict[str, str]) -> str:
+def _why_excluded(evaluation: Evaluation, question_id: str, row: Row) -> str:
     """Which rule keeps a question from applying, and which answers make it so."""
     rubric = evaluation.rubric
     rule = evaluation.excluded_by(question_id)
@@ -461,7 +487,7 @@ def _why_excluded(evaluation: Evaluation, question_id: str, row: Row, columns: d
     owner = f"section '{section.id}' applies" if rule is section.rule else "it applies"
     reasons = []
     for name in sorted(rule.names, key=lambda n: rubric.position(n) if rubric.has_question(n) else -1):
-        where = f" ({columns[name]})" if name in columns else ""
+        where = f" ({row.column(name)})" if name in evaluation.answers else ""
         if name in evaluation.visible:
             reasons.append(f"{name} is {_shown_value(evaluation.visible[name])}{where}")
         elif name not in evaluation.applicable and rubric.has_question(name):
@@ -508,7 +534,7 @@ def check_file(
     cases: list[NewCase] = []
     answer_total = 0
     coerce_cell = _Coercer(rubric)
-    question = rubric.question
+    question = coerce_cell.questions.__getitem__
     total = len(reader)
     rows_read = 0
     for row in reader.rows():
@@ -549,27 +575,30 @@ def check_file(
             row_ok = False
         # answers
         answers: dict[str, Any] = {}
-        columns: dict[str, str] = {}
-        for cell in row.cells:
+        refused: set[str] = set()
+        for qid, raw in row.cells:
             try:
-                value = coerce_cell(cell.question_id, cell.raw)
+                value = coerce_cell(qid, raw)
             except ValueProblem as exc:
-                errors.add(row.at(cell.column), _value_message(question(cell.question_id), cell.raw, str(exc)), BAD_VALUE)
+                errors.add(row.at(row.column(qid)), _value_message(question(qid), raw, str(exc)), BAD_VALUE)
+                refused.add(qid)
                 row_ok = False
                 continue
             if value is not None:
-                answers[cell.question_id] = value
-                columns[cell.question_id] = cell.column
+                answers[qid] = value
         evaluation = evaluate(rubric, answers)
         applicable = evaluation.applicable
         for qid in answers:
             if qid not in applicable:
+                row_ok = False
+                rule = evaluation.excluded_by(qid) if refused else None
+                if rule is not None and rule.names & refused:
+                    continue  # it hangs on an answer already refused above: fixing that one decides it
                 errors.add(
-                    row.at(columns[qid]),
-                    f"{qid} is answered {_shown_value(answers[qid])} but {_why_excluded(evaluation, qid, row, columns)}",
+                    row.at(row.column(qid)),
+                    f"{qid} is answered {_shown_value(answers[qid])} but {_why_excluded(evaluation, qid, row)}",
                     NOT_APPLICABLE,
                 )
-                row_ok = False
         # duplicates, within the file and against the database
         if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
             key = (row_site, case_ref)
@@ -639,6 +668,10 @@ def import_file(
     if not db_existed and not db_path.parent.exists():
         raise AuditError(f"{db_path}: folder {db_path.parent} does not exist; create it first")
     store: Store | None = None
+    # A bulk load makes millions of objects and no reference cycles: the cyclic
+    # collector would only re-walk them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         existing: set[tuple[str, str]] = set()
         if db_existed:
@@ -659,6 +692,8 @@ def import_file(
             raise
         return ImportResult(len(checked.cases), checked.answers, str(db_path), file_shown)
     finally:
+        if collecting:
+            gc.enable()
         if store is not None:
             store.close()
 
