@@ -117,15 +117,10 @@ class _OptionsRow(_Strict):
     codes: list[str] | None = Field(default=None, min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("codes", mode="before")
-    @classmethod
-    def _codes_text(cls, value: Any) -> Any:
-        return _codes(value)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _label_codes(cls, value: Any) -> Any:
-        return {_code(k): _text(v) for k, v in value.items()} if isinstance(value, dict) else value
+    _codes_as_text = field_validator("codes", mode="before")(lambda cls, v: _codes(v))
+    _labels_as_text = field_validator("labels", mode="before")(
+        lambda cls, v: {_code(k): _text(t) for k, t in v.items()} if isinstance(v, dict) else v
+    )
 
 
 class _QuestionRow(_Strict):
@@ -137,15 +132,8 @@ class _QuestionRow(_Strict):
     min: int | None = None
     max: int | None = None
 
-    @field_validator("count", mode="before")
-    @classmethod
-    def _count_codes(cls, value: Any) -> Any:
-        return _codes(value)
-
-    @field_validator("label", mode="before")
-    @classmethod
-    def _label_text(cls, value: Any) -> Any:
-        return _text(value)
+    _count_as_text = field_validator("count", mode="before")(lambda cls, v: _codes(v))
+    _label = field_validator("label", mode="before")(lambda cls, v: _text(v))
 
 
 class _TotalRow(_Strict):
