@@ -269,7 +269,7 @@ def test_json(databases, tmp_path):
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["report"] == "iom-thematic-2019" and document["warnings"] == []
     figure = next(f for f in document["figures"] if f["figure"] == "4.1")
-    assert figure["chart"] == "bar" and figure["columns"] == [{"label": "", "cases": "cases in the thematic case assessment (60 cases at seven sites)"}]
+    assert figure["chart"] == "bar" and figure["columns"] == [{"label": "", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
     assert figure["rows"][1] == {"section": "", "row": "NPS", "kind": "code", "cells": [{"count": 2, "base": 3, "percent": 67}]}
 
 
