@@ -509,12 +509,14 @@ class CheckedFile:
 
 
 def check_file(
-    path: str | Path, rubric: Rubric, *, site: str | None = None, existing: set[tuple[str, str]] | None = None,
+    path: str | Path, rubric: Rubric, *, site: str | None = None, existing: dict[tuple[str, str], tuple[str, str]] | None = None,
     existing_label: str = "the database", errors: ErrorList | None = None, progress: Progress | None = None,
 ) -> CheckedFile:
     """Read and check every case of an import file without writing anything.
 
-    ``existing`` holds (site, case_ref) pairs already in the target database.
+    ``existing`` maps :func:`case_key` to the (site, case_ref) of each case already
+    in the target database. Duplicates are found ignoring case and stray spaces:
+    "T001" at "Sheffield" is taken to be "t001" at "sheffield".
     """
     source = read_source(path)
     errors = errors if errors is not None else ErrorList()
@@ -529,8 +531,8 @@ def check_file(
         if not reader.ok:
             return CheckedFile(source, [], 0, errors)
         header_missing = reader.header_missing
-    existing = existing or set()
-    seen: dict[tuple[str, str], str] = {}
+    existing = existing or {}
+    seen: dict[tuple[str, str], tuple[str, str, str]] = {}
     cases: list[NewCase] = []
     answer_total = 0
     coerce_cell = _Coercer(rubric)
@@ -601,23 +603,23 @@ def check_file(
                 )
         # duplicates, within the file and against the database
         if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
-            key = (row_site, case_ref)
+            key = case_key(row_site, case_ref)
+            clash = None
             if key in seen:
+                place, there_site, there_ref = seen[key]
+                clash = f"is also on {place}", "each case needs its own reference"
+            else:
+                seen[key] = (f"{unit} {row.place.rsplit(' ', 1)[-1]}", row_site, case_ref)
+                if key in existing:
+                    there_site, there_ref = existing[key]
+                    clash = f"is already in {existing_label}", "remove the row, or change the reference"
+            if clash is not None:
                 errors.add(
                     row.at(fields_where.get("case_ref", "")),
-                    f"case_ref '{case_ref}' at site '{row_site}' is also on {seen[key]}; each case needs its own reference",
+                    f"case_ref '{case_ref}' at site '{row_site}' {clash[0]}{_spelt(there_site, there_ref, row_site, case_ref)}; {clash[1]}",
                     DUPLICATE,
                 )
                 row_ok = False
-            else:
-                seen[key] = f"{unit} {row.place.rsplit(' ', 1)[-1]}"
-                if key in existing:
-                    errors.add(
-                        row.at(fields_where.get("case_ref", "")),
-                        f"case_ref '{case_ref}' at site '{row_site}' is already in {existing_label}; remove the row, or change the reference",
-                        DUPLICATE,
-                    )
-                    row_ok = False
         if row_ok and not errors:
             cases.append(
                 NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None, evaluation=evaluation)
@@ -638,8 +640,18 @@ def check_file(
     return CheckedFile(source, cases, answer_total, errors)
 
 
-def existing_refs(store: Store) -> set[tuple[str, str]]:
-    return {(site, ref) for site, ref in store.db.execute("SELECT site, case_ref FROM cases")}
+def case_key(site: str, case_ref: str) -> tuple[str, str]:
+    """What makes two cases the same case: site and case_ref, ignoring case and stray spaces."""
+    return (" ".join(site.split()).casefold(), " ".join(case_ref.split()).casefold())
+
+
+def _spelt(site: str, ref: str, row_site: str, row_ref: str) -> str:
+    return "" if (site, ref) == (row_site, row_ref) else f" (as '{ref}' at '{site}')"
+
+
+def existing_refs(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
+    """case_key -> (site, case_ref) of every case in the database."""
+    return {case_key(site, ref): (site, ref) for site, ref in store.db.execute("SELECT site, case_ref FROM cases")}
 
 
 # --- importing -----------------------------------------------------------------------------
@@ -673,7 +685,7 @@ def import_file(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        existing: set[tuple[str, str]] = set()
+        existing: dict[tuple[str, str], tuple[str, str]] = {}
         if db_existed:
             store = Store.open(db_path)  # refuses foreign, corrupt and newer files, before the long read
             existing = existing_refs(store)
@@ -710,9 +722,10 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
     with store.transaction():
         # checked before the long read, checked again under the write lock: another
         # writer may have added one of these cases meanwhile
-        raced = {(c.site, c.case_ref) for c in checked.cases} & existing_refs(store)
+        now_there = existing_refs(store)
+        raced = sorted({(c.site, c.case_ref) for c in checked.cases if case_key(c.site, c.case_ref) in now_there})
         if raced:
-            shown = ", ".join(f"{ref} at {site}" for site, ref in sorted(raced)[:10])
+            shown = ", ".join(f"{ref} at {site}" for site, ref in raced[:10])
             raise AuditError(
                 f"{store.path}: {len(raced)} case(s) were added by someone else while {checked.source.shown} was checked ({shown}); "
                 "nothing was imported; run the import again to see them listed"

@@ -815,3 +815,16 @@ def test_a_progress_bar_shows_on_a_terminal_for_big_files_only(tmp_path):
     assert code == 0 and "Checking" in err and "Writing" in err and "3308/3308" in err
     code, err = run("pipe.db", tty=False)
     assert code == 0 and err == ""
+
+
+def test_duplicates_are_found_ignoring_case_and_spaces(tmp_path, existing_db, thematic_rubric):
+    path = tmp_path / "c.csv"
+    write_excel_csv(path, ["case_ref", "site"], [["t900", "Sheffield"], ["A1", "surrey"], [" a1", "SURREY "]])
+    with pytest.raises(Problems) as excinfo:
+        import_file(existing_db, path, thematic_rubric)
+    assert errors_of(excinfo) == [
+        f"{path} row 2, column A (case_ref): case_ref 't900' at site 'Sheffield' is already in {existing_db} "
+        "(as 'T900' at 'sheffield'); remove the row, or change the reference",
+        f"{path} row 4, column A (case_ref): case_ref 'a1' at site 'SURREY' is also on row 3 (as 'A1' at 'surrey'); "
+        "each case needs its own reference",
+    ]
