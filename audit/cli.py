@@ -14,16 +14,16 @@ import click
 
 from audit.errors import AuditError, Problems
 
-# name -> "module:attribute" of a click command
+# name -> ("module:attribute" of a click command, one-line help for `audit --help`)
 COMMANDS = {
-    "tui": "audit.commands.tui:tui",
-    "demo": "audit.commands.demo:demo",
-    "rubric": "audit.commands.rubric:rubric",
-    "import": "audit.commands.importing:import_command",
-    "tabulate": "audit.commands.tabulate:tabulate",
-    "export": "audit.commands.export:export",
-    "merge": "audit.commands.merge:merge",
-    "backup": "audit.commands.backup:backup",
+    "tui": ("audit.commands.tui:tui", "Open the terminal UI on a database (default ./audit.db)."),
+    "demo": ("audit.commands.demo:demo", "Write demo databases that reproduce the report's figures."),
+    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric."),
+    "import": ("audit.commands.importing:import_command", "Load cases from a .jsonl or wide .csv file, all or nothing."),
+    "tabulate": ("audit.commands.tabulate:tabulate", "Counts and percentages for one question."),
+    "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
+    "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
+    "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
 }
 
 
@@ -32,10 +32,9 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        if name not in COMMANDS:
             return None
-        module_name, attribute = target.split(":")
+        module_name, attribute = COMMANDS[name][0].split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -43,6 +42,11 @@ class LazyGroup(click.Group):
                 return None
             raise
         return getattr(module, attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # listed from the table, so `audit --help` imports no command (and not the UI)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

@@ -117,7 +117,8 @@ def parse_rule(source: str) -> Rule:
     """Parse a rule, refusing every construct outside the whitelist."""
     if not isinstance(source, str) or not source.strip():
         raise RuleError(" ".join(str(source or "").split()), None, "the rule is empty; write a comparison such as q == \"yes\"")
-    text = " ".join(source.split())  # rules may be folded over several YAML lines
+    # rules may be folded over several YAML lines; spaces inside quotes are kept
+    text = " ".join(line.strip() for line in source.strip().splitlines())
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 1and: not for users' eyes
             warnings.simplefilter("ignore", SyntaxWarning)

@@ -679,6 +679,12 @@ class Store:
         case = self.case(case_uuid)
         rubric = self.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
+        if value is not None:
+            evaluation = evaluate(rubric, self.answers(case_uuid))
+            if not evaluation.applies(question_id):
+                rule = evaluation.excluded_by(question_id)
+                because = f" (rule `{rule.source}` is not true)" if rule else ""
+                raise StoreError(f"question '{question_id}' does not apply to case {case.case_ref}{because}; answer the questions it depends on first")
         stamp = now()
         with self.transaction():
             old = self.db.execute(

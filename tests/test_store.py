@@ -290,6 +290,7 @@ def test_schema_version_zero_does_not_exist(tmp_db_path):
 
 def test_each_answer_is_committed_when_given(store, case, tmp_db_path):
     store.set_answer(case.uuid, "sentence_type", "Community sentence")  # a label is accepted
+    store.set_answer(case.uuid, "assessment_completed", "yes")
     store.set_answer(case.uuid, "factors", "drugs; Thinking and behaviour")
     other = sqlite3.connect(tmp_db_path)  # a second connection: sees committed data only
     try:
@@ -576,3 +577,11 @@ def test_docs_database_md_names_every_table_and_view_column(tmp_db_path):
             assert f"`{column}`" in doc, f"{table}.{column}"
     for column in view:
         assert f"`{column}`" in doc, f"answers_readable.{column}"
+
+
+def test_an_answer_to_a_question_that_does_not_apply_is_refused(store, case):
+    store.set_answer(case.uuid, "sentence_type", "non_statutory")
+    with pytest.raises(StoreError, match=r"question 'age' does not apply to case T001 \(rule `sentence_type != \"non_statutory\"` is not true\)"):
+        store.set_answer(case.uuid, "age", 30)
+    assert "age" not in store.answer_rows(case.uuid)
+    store.set_answer(case.uuid, "age", None)  # clearing is always allowed
