@@ -26,22 +26,23 @@ class ConfirmRetireScreen(ModalScreen[bool]):
         Binding("escape,k", "decide(False)", "Keep old answer", id="retire.cancel"),
     ]
 
-    def __init__(self, question_text: str, new_value: str, affected: list[tuple[str, str, str]]) -> None:
-        """``affected``: (question id, question text, current answer label) for each answer to retire."""
+    def __init__(self, change: Text, affected: list[tuple[str, str, str]]) -> None:
+        """``change`` says what the inspector is doing; ``affected`` lists (question id, question
+        text, current answer label) for each answer that would be retired."""
         super().__init__()
-        self.question_text = question_text
-        self.new_value = new_value
+        self.change = change
         self.affected = affected
 
     def compose(self) -> ComposeResult:
         count = len(self.affected)
         with Vertical(id="retire-dialog", classes="dialog"):
             yield Label(f"This change retires {count} answer{'s' if count != 1 else ''}", classes="dialog-title")
+            many = count != 1
             yield Static(
                 Text.assemble(
-                    "Answering ", (shorten(self.question_text, 70), "italic"), " with ", (self.new_value or "(blank)", "bold"),
-                    f" means {'these questions no longer apply' if count != 1 else 'this question no longer applies'}. "
-                    "Their answers will be kept in the history but never counted:",
+                    self.change,
+                    f" means {'these questions no longer apply' if many else 'this question no longer applies'}. "
+                    f"{'Their answers' if many else 'Its answer'} will be kept in the history but never counted:",
                 )
             )
             with VerticalScroll(id="retire-list"):

@@ -38,6 +38,12 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
+        for keys, description in self.key_rows():
+            table.add_row(Text(keys), Text(description))
+        return table
+
+    def key_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every described binding active on the screen below."""
         seen: dict[str, list[str]] = {}
         order: list[str] = []
         for key, active in self.below.active_bindings.items():
@@ -50,9 +56,7 @@ class HelpScreen(ModalScreen[None]):
             shown = binding.key_display or key_name(key)
             if shown not in seen[binding.description]:
                 seen[binding.description].append(shown)
-        for description in order:
-            table.add_row(" / ".join(seen[description]), description)
-        return table
+        return [(" / ".join(seen[description]), description) for description in order]
 
     def action_close(self) -> None:
         self.dismiss(None)

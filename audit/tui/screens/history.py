@@ -28,7 +28,7 @@ def history_cells(rubric: Rubric, entry: dict) -> tuple:
         old, new = stored_label(question, old), stored_label(question, new)
     elif field == "status":
         old, new = status_label(old) if old else "", status_label(new) if new else ""
-    what = f"{qid}: {shorten(question.text, 40)}" if question else (qid or "")
+    what = shorten(question.text, 38) if question else (qid or "")
     return (
         Text(local_time(entry["changed_at"], seconds=True)),
         Text(entry["changed_by"] or ""),

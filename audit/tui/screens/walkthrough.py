@@ -22,11 +22,11 @@ from textual.widgets import Footer, Input, Label, Static
 from audit.engine import Evaluation, evaluate
 from audit.rubric import Question, Rubric
 from audit.store import STATUS_COMPLETE, Case, StoreError
-from audit.tui.format import clock, status_label
+from audit.tui.format import clock, shorten, status_label
 from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
 from audit.tui.widgets.answer import LETTER_CODES
 from audit.tui.widgets.outline import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO, Outline, outline_text
-from audit.values import display
+from audit.values import coerce, display
 
 PLACEHOLDERS = {
     "text": "type the answer, then enter",
@@ -85,7 +85,7 @@ class WalkthroughScreen(Screen):
         Binding("escape", "back", "Cases", id="walk.back"),
     ]
 
-    class AnswerSaved(Message):
+    class AnswerSaved(Message, bubble=False):
         """An answer was committed to the database."""
 
         def __init__(self, question_id: str, value: Any, retired: list[str]) -> None:
@@ -94,7 +94,7 @@ class WalkthroughScreen(Screen):
             self.value = value
             self.retired = retired
 
-    class QuestionShown(Message):
+    class QuestionShown(Message, bubble=False):
         """A question is on screen (posted after the refresh that draws it)."""
 
         def __init__(self, question_id: str) -> None:
@@ -312,12 +312,11 @@ class WalkthroughScreen(Screen):
             return
         from audit.tui.screens.confirm import ConfirmRetireScreen
 
-        question = self.rubric.question(qid)
         listed = [
             (other, self.rubric.question(other).text, display(self.rubric.question(other), self._value(other)))
             for other in affected
         ]
-        shown_value = display(question, self._coerced(question, value))
+        change = self._describe_change(qid, value)
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:
@@ -328,16 +327,22 @@ class WalkthroughScreen(Screen):
                 self.feedback_text = ""
                 self._feedback("Not changed: the earlier answer is kept and nothing was saved.", "yellow")
 
-        self.app.push_screen(ConfirmRetireScreen(question.text, shown_value, listed), decided)
+        self.app.push_screen(ConfirmRetireScreen(change, listed), decided)
 
-    @staticmethod
-    def _coerced(question: Question, value: Any) -> Any:
-        from audit.values import ValueProblem, coerce
-
-        try:
-            return coerce(question, value)
-        except ValueProblem:
-            return value
+    def _describe_change(self, qid: str, value: Any) -> Text:
+        """'Unticking “Drug misuse”', 'Changing “question” to “label”' (value already checked by preview)."""
+        question = self.rubric.question(qid)
+        asked = ("“" + shorten(question.text, 70) + "”", "italic")
+        if value is None:
+            return Text.assemble("Clearing the answer to ", asked)
+        if question.type == "multi":
+            old, new = set(self._value(qid) or []), set(value)
+            removed = [question.label_for(c) for c in question.option_codes if c in old - new]
+            added = [question.label_for(c) for c in question.option_codes if c in new - old]
+            verb, labels = ("Unticking", removed) if removed else ("Ticking", added)
+            return Text.assemble(f"{verb} ", ("“" + "”, “".join(labels) + "”", "bold"), " in ", asked)
+        coerced = coerce(question, value)
+        return Text.assemble("Changing ", asked, " to ", ("“" + display(question, coerced) + "”", "bold"))
 
     def _save(self, qid: str, value: Any, advance: bool) -> None:
         try:

@@ -76,6 +76,11 @@ class Outline(Tree[str]):
                 self._section_shown[section_id] = label
                 self._section_nodes[section_id].set_label(label)
 
+    def state_of(self, question_id: str) -> str | None:
+        """The state the outline shows for a question."""
+        shown = self._shown_states.get(question_id)
+        return shown[0] if shown else None
+
     def point_at(self, question_id: str) -> None:
         node = self._question_nodes.get(question_id)
         if node is None:

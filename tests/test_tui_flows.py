@@ -1,0 +1,506 @@
+"""Whole flows through the real Textual app, driven by key presses (App.run_test + Pilot),
+checked against the SQLite file the app writes."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from audit.cli import main as cli_main
+from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Store
+from audit.tui.app import AuditApp
+from audit.tui.screens.case_list import CaseListScreen
+from audit.tui.screens.confirm import ConfirmRetireScreen
+from audit.tui.screens.help import HelpScreen
+from audit.tui.screens.history import HistoryScreen
+from audit.tui.screens.new_case import NewCaseScreen
+from audit.tui.screens.review import ReviewScreen
+from audit.tui.screens.walkthrough import WalkthroughScreen
+from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
+from audit.tui.widgets.case_table import CaseTable
+from audit.tui.widgets.outline import ANSWERED, NOT_APPLICABLE, RETIRED
+
+SIZE = (120, 40)
+PLANNING = ["planning_engaging", "planning_reoffending", "planning_iom_requirements", "planning_roles", "planning_safety"]
+FACTORS = ["attitudes", "family", "thinking", "lifestyle", "drugs", "alcohol", "ete", "accommodation"]
+SERVICES = [f"services_{code}" for code in FACTORS]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def settle(pilot) -> None:
+    """Let workers finish and the screen catch up."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def make_case(path: Path, rubric, answers: dict, ref: str = "T001", site: str = "sheffield") -> str:
+    store = Store.open(path)
+    try:
+        case = store.create_case(ref, site, rubric, "jb")
+        for qid, value in answers.items():
+            store.set_answer(case.uuid, qid, value)
+        return case.uuid
+    finally:
+        store.close()
+
+
+def read(path: Path):
+    return Store.open(path, create=False)
+
+
+async def open_first_case(pilot) -> WalkthroughScreen:
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, CaseListScreen)
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, WalkthroughScreen)
+    return screen
+
+
+async def create_case_by_keys(pilot, ref: str, site: str, inspector: str, rubric_id: str) -> None:
+    await pilot.press("n")
+    await settle(pilot)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, NewCaseScreen)
+    await pilot.press(*ref, "tab", *site, "tab", *inspector, "tab")
+    index = [choice.rubric.id for choice in dialog.choices].index(rubric_id)
+    await pilot.press(*["down"] * (index + 1))
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def answer_to_the_end(pilot, screen: WalkthroughScreen) -> dict:
+    """Answer every question asked with its first option (two ticks for a multi), by keys."""
+    given: dict = {}
+    while True:
+        qid = screen.current
+        question = screen.rubric.question(qid)
+        if question.type == "multi":
+            await pilot.press("1", "2", "enter")
+            given[qid] = question.option_codes[:2]
+        elif question.is_choice:
+            await pilot.press("1")
+            given[qid] = question.option_codes[0]
+        elif question.type == "integer":
+            number = question.range[0] + 7
+            await pilot.press(*str(number), "enter")
+            given[qid] = number
+        else:
+            await pilot.press(*"seen", "enter")
+            given[qid] = "seen"
+        await pilot.pause()
+        if screen.current == qid:  # the last question stays on screen
+            return given
+
+
+def test_create_answer_complete_then_find_every_answer_after_a_restart(tmp_db_path):
+    async def first_session() -> dict:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await create_case_by_keys(pilot, "T001", "sheffield", "jb", "iom-thematic-2019")
+            screen = pilot.app.screen
+            assert isinstance(screen, WalkthroughScreen)
+            assert screen.current == "sentence_type"
+            given = await answer_to_the_end(pilot, screen)
+            await pilot.press("r")
+            await settle(pilot)
+            assert isinstance(app.screen, ReviewScreen)
+            assert app.screen.missing == []
+            await pilot.press("c")
+            await settle(pilot)
+            await pilot.press("escape", "escape")
+            await settle(pilot)
+            assert isinstance(app.screen, CaseListScreen)
+        return given
+
+    given = run(first_session())
+    assert len(given) > 30
+
+    # the file alone, read by a new connection: every answer, counted, and the case complete
+    with read(tmp_db_path) as store:
+        (case,) = store.list_cases()
+        assert (case.case_ref, case.site, case.inspector, case.status) == ("T001", "sheffield", "jb", STATUS_COMPLETE)
+        assert store.answers(case.uuid) == given
+        assert case.answered_count == case.applicable_count == len(given)
+
+    async def second_session() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(CaseTable)
+            assert table.row_count == 1
+            assert [str(cell) for cell in table.get_row_at(0)][:5] == ["T001", "sheffield", "jb", "complete", "100%"]
+            screen = await open_first_case(pilot)
+            assert screen.current == "sentence_type"  # nothing left to do: starts at the top
+            seen = {}
+            while True:
+                qid = screen.current
+                question = screen.rubric.question(qid)
+                if question.is_choice:
+                    seen[qid] = screen.query_one(ChoiceAnswer).chosen_value
+                else:
+                    seen[qid] = int(screen.query_one(AnswerInput).value)
+                await pilot.press("enter")
+                if screen.current == qid:
+                    break
+            assert seen == given
+            assert set(screen.query_one(ChoiceAnswer).render().plain.split("\n")[0]) >= set("(•)")
+
+    run(second_session())
+
+
+def test_non_statutory_skips_planning_and_the_profile(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {})
+    shown: list[str] = []
+    saved: list[tuple[str, object]] = []
+
+    def hook(message) -> None:
+        if isinstance(message, WalkthroughScreen.QuestionShown):
+            shown.append(message.question_id)
+        elif isinstance(message, WalkthroughScreen.AnswerSaved):
+            saved.append((message.question_id, message.value))
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+            screen = await open_first_case(pilot)
+            await pilot.press("3")  # Non-statutory supervision
+            await settle(pilot)
+            assert saved == [("sentence_type", "non_statutory")]
+            for _ in range(40):  # walk to the end with enter
+                before = screen.current
+                await pilot.press("enter")
+                if screen.current == before:
+                    break
+            outline = screen.query_one("#outline")
+            for qid in PLANNING + ["index_offence", "age", "ro_knew_reasons", "reoffended"]:
+                assert qid not in screen.evaluation.applicable
+                assert outline.state_of(qid) == NOT_APPLICABLE
+
+    run(scenario())
+    asked = set(shown)
+    assert asked.isdisjoint(PLANNING + ["index_offence", "rosh", "age", "gender", "reoffended", "on_licence"])
+    # the questions every case is asked, in rubric order, each shown once the walk reaches it
+    expected = ["sentence_type", "lead_agency", "lead_professional", "domestic_abuse", "assessment_completed", "complied", "deselected"]
+    assert [qid for qid in dict.fromkeys(shown) if qid in expected] == expected
+
+
+def test_factors_drive_the_eight_services_questions(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "assessment_completed": "yes"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("factors")
+            await pilot.pause()
+            assert not set(SERVICES) & screen.evaluation.applicable
+            await pilot.press("5", "6")  # Drug misuse, Alcohol misuse: each tick saved
+            await settle(pilot)
+            with read(tmp_db_path) as store:
+                assert store.answers(screen.case_uuid)["factors"] == ["drugs", "alcohol"]
+            assert sorted(set(SERVICES) & screen.evaluation.applicable) == ["services_alcohol", "services_drugs"]
+            await pilot.press("space")  # the highlighted option (alcohol) again: unticked
+            await settle(pilot)
+            assert screen.evaluation.answers["factors"] == ["drugs"]
+            assert sorted(set(SERVICES) & screen.evaluation.applicable) == ["services_drugs"]
+            # enter walks on: the only services question asked is the ticked factor's
+            asked = []
+            for _ in range(15):
+                await pilot.press("enter")
+                asked.append(screen.current)
+            assert [q for q in asked if q.startswith("services_")] == ["services_drugs"]
+
+    run(scenario())
+
+
+@pytest.fixture
+def factors_case(tmp_db_path, thematic_rubric) -> Path:
+    answers = {
+        "sentence_type": "community", "lead_agency": "crc", "assessment_completed": "yes",
+        "factors": ["drugs", "alcohol"], "services_drugs": "yes", "services_alcohol": "no",
+        "planning_engaging": "yes", "planning_roles": "no",
+    }
+    make_case(tmp_db_path, thematic_rubric, answers)
+    return tmp_db_path
+
+
+def history_count(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT count(*) FROM history").fetchone()[0]
+
+
+def answer_row(path: Path, qid: str) -> tuple:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT value, state, applies, counted FROM answers WHERE question_id = ?", [qid]).fetchone()
+
+
+def test_unticking_a_factor_asks_first_and_cancel_saves_nothing(factors_case):
+    before = history_count(factors_case)
+
+    async def scenario() -> None:
+        app = AuditApp(factors_case)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("factors")
+            await pilot.pause()
+            await pilot.press("5")  # untick Drug misuse: services_drugs would stop applying
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmRetireScreen)
+            assert [qid for qid, _, _ in dialog.affected] == ["services_drugs"]
+            assert "Drug misuse" in dialog.change.plain
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+            assert screen.query_one(ChoiceAnswer).chosen_value == ["drugs", "alcohol"]  # the old value again
+            assert "Not changed" in str(screen.query_one("#q-feedback").render())
+
+    run(scenario())
+    assert history_count(factors_case) == before
+    assert answer_row(factors_case, "factors")[0] == '["drugs", "alcohol"]'
+    assert answer_row(factors_case, "services_drugs") == ('"yes"', "current", 1, 1)
+
+
+def test_unticking_a_factor_confirmed_retires_the_answer(factors_case):
+    async def scenario() -> None:
+        app = AuditApp(factors_case)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("factors")
+            await pilot.pause()
+            await pilot.press("5")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmRetireScreen)
+            await pilot.press("r")
+            await settle(pilot)
+            assert app.screen is screen
+            assert screen.query_one(ChoiceAnswer).chosen_value == ["alcohol"]
+            assert screen.query_one("#outline").state_of("services_drugs") == RETIRED
+            assert screen.query_one("#outline").state_of("services_alcohol") == ANSWERED
+
+    run(scenario())
+    assert answer_row(factors_case, "factors")[0] == '["alcohol"]'
+    assert answer_row(factors_case, "services_drugs") == ('"yes"', "retired", 0, 0)  # kept, never counted
+    with read(factors_case) as store:
+        assert [qid for _, qid, _ in store.iter_answers(["services_drugs", "services_alcohol"])] == ["services_alcohol"]
+        (case,) = store.list_cases()
+        trail = [(h["question_id"], h["field"], h["old_value"], h["new_value"], h["reason"]) for h in store.history(case.uuid)]
+        assert ("services_drugs", "state", "current", "retired", "stopped applying") in trail
+
+
+def test_changing_sentence_type_lists_every_answer_it_would_retire_and_cancel_keeps_them(factors_case):
+    async def scenario() -> None:
+        app = AuditApp(factors_case)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("sentence_type")
+            await pilot.pause()
+            await pilot.press("3")  # non-statutory: planning no longer applies
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmRetireScreen)
+            assert [qid for qid, _, _ in dialog.affected] == ["planning_engaging", "planning_roles"]
+            await pilot.press("k")
+            await settle(pilot)
+            assert screen.current == "sentence_type"
+            assert screen.query_one(ChoiceAnswer).chosen_value == "community"
+
+    run(scenario())
+    assert answer_row(factors_case, "sentence_type")[0] == '"community"'
+    assert answer_row(factors_case, "planning_roles") == ('"no"', "current", 1, 1)
+
+
+def test_review_refuses_completion_with_gaps_jumps_to_one_and_reopens(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "non_statutory", "lead_agency": "police"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            review = app.screen
+            assert isinstance(review, ReviewScreen)
+            assert review.missing == ["lead_professional", "domestic_abuse", "assessment_completed", "complied", "deselected"]
+            await pilot.press("c")
+            await settle(pilot)
+            assert "Not yet" in str(review.query_one("#review-feedback").render())
+            await pilot.press("down", "enter")  # jump to the second gap
+            await settle(pilot)
+            assert app.screen is screen and screen.current == "domestic_abuse"
+            for _ in range(5):
+                await pilot.press("u", "n")  # next to do, answer No
+            await pilot.press("r", "c")
+            await settle(pilot)
+            assert app.screen.case.status == STATUS_COMPLETE
+            await pilot.press("o")
+            await settle(pilot)
+            assert app.screen.case.status == STATUS_IN_PROGRESS
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert store.case(uuid).status == STATUS_IN_PROGRESS
+        statuses = [(h["old_value"], h["new_value"]) for h in store.history(uuid) if h["field"] == "status"]
+        assert statuses == [(STATUS_IN_PROGRESS, STATUS_COMPLETE), (STATUS_COMPLETE, STATUS_IN_PROGRESS)]
+
+
+def test_typed_answers_are_checked_and_notes_are_saved(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("age")
+            await pilot.pause()
+            await pilot.press("4", "0", "0", "enter")
+            await pilot.pause()
+            assert screen.current == "age"  # refused, still here
+            assert "out of range 10-120" in str(screen.query_one("#q-feedback").render())
+            await pilot.press("backspace", "backspace", "backspace", "2", "3", "enter")
+            await pilot.pause()
+            assert screen.current == "gender"
+            await pilot.press("e", *"OASys p4", "enter")  # evidence note for gender
+            await pilot.pause()
+            assert isinstance(app.focused, ChoiceAnswer)
+            await pilot.press("2")
+            await pilot.pause()
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        rows = store.answer_rows(uuid)
+        assert rows["age"]["value"] == 23
+        assert (rows["gender"]["value"], rows["gender"]["note"]) == ("female", "OASys p4")
+
+
+def test_history_shows_labels_and_question_text(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("sentence_type")
+            await pilot.press("2")  # Post-release supervision
+            await pilot.press("h")
+            await settle(pilot)
+            assert isinstance(app.screen, HistoryScreen)
+            rows = [[str(cell) for cell in app.screen.query_one("#history").get_row_at(i)]
+                    for i in range(app.screen.query_one("#history").row_count)]
+            changed = [r for r in rows if r[4] == "Community sentence"]
+            assert changed and changed[0][5] == "Post-release supervision"
+            assert changed[0][2].startswith("What type of sentence")
+
+    run(scenario())
+
+
+def test_question_mark_lists_the_screens_keys(tmp_db_path):
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("?")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            rows = app.screen.key_rows()
+            assert ("n", "New case") in rows and ("/", "Filter") in rows and ("?", "Keys") in rows
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, CaseListScreen)
+
+    run(scenario())
+
+
+def test_new_case_refuses_a_duplicate_ref_at_the_same_site(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {}, ref="T001", site="sheffield")
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            dialog = app.screen
+            assert dialog.query_one("#site").value == "sheffield"  # from the last case
+            await pilot.press(*"T001")
+            assert "already exists" in str(dialog.query_one("#new-case-error").render())
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.screen is dialog
+            assert "already exists at site 'sheffield'" in str(dialog.query_one("#new-case-error").render())
+            await pilot.press("backspace", "2")  # T002 is new
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, WalkthroughScreen)
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert sorted(c.case_ref for c in store.list_cases()) == ["T001", "T002"]
+
+
+def test_a_corrupt_file_is_refused_after_the_background_check(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+    with read(tmp_db_path) as store:  # more pages, so damage can miss the schema pages
+        from audit.store import NewCase
+
+        store.insert_cases([NewCase(f"X{i:04d}", "leeds", thematic_rubric, {"sentence_type": "community"}) for i in range(400)],
+                           who="test")
+    with sqlite3.connect(tmp_db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    with open(tmp_db_path, "r+b") as handle:  # scribble over a page near the end
+        handle.seek(page_size * (pages - 3) + 16)
+        handle.write(b"\xff" * 200)
+
+    async def scenario() -> AuditApp:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+        return app
+
+    app = run(scenario())
+    assert app.return_code == 1
+    assert "is corrupt" in app.failure and "restore it from a backup" in app.failure
+
+
+def test_audit_tui_refuses_a_file_that_is_not_an_audit_database(tmp_path, capsys):
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    assert cli_main(["tui", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "not an audit database" in err and "Traceback" not in err
+    assert cli_main(["tui", str(tmp_path / "missing" / "audit.db")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_every_binding_has_an_id():
+    import inspect
+
+    import audit.tui.app as app_module
+    from audit.tui.screens import case_list, confirm, figures, help, history, new_case, review, site_picker, walkthrough
+    from audit.tui.widgets import answer, case_table, outline
+    from textual.binding import Binding
+
+    modules = [app_module, case_list, confirm, figures, help, history, new_case, review, site_picker, walkthrough,
+               answer, case_table, outline]
+    checked = 0
+    for module in modules:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            for binding in cls.__dict__.get("BINDINGS", []):
+                assert isinstance(binding, Binding) and binding.id, f"{cls.__name__}: {binding}"
+                checked += 1
+    assert checked > 40
