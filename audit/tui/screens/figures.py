@@ -91,6 +91,12 @@ def completion(store: Store, by: str) -> list[tuple]:
     ).fetchall()
 
 
+def base_note() -> str:
+    from audit.tabulate import BASE_NOTE
+
+    return BASE_NOTE
+
+
 def change_token(store: Store) -> tuple:
     """Changes whenever a case is added or edited (both columns are indexed or cheap)."""
     return tuple(store.db.execute("SELECT count(*), max(updated_at) FROM cases").fetchone())
@@ -212,6 +218,7 @@ class FiguresScreen(Screen):
         parts: list[Any] = []
         if figures.reports:
             parts.append(Text("From " + "; ".join(figures.reports), style="dim"))
+            parts.append(Text(base_note(), style="dim italic"))
         parts += [Text(note, style="yellow") for note in figures.notes]
         if parts:
             parts.append(Text(""))
