@@ -414,36 +414,41 @@ class _CsvReader:
 # --- checking ------------------------------------------------------------------------------
 
 
+class _Refused:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
 class _Coercer:
     """``coerce`` with a memo: real files repeat the same few codes and labels endlessly."""
 
     def __init__(self, rubric: Rubric):
         self.questions = {q.id: q for q in rubric.questions}
-        self.memo: dict[tuple, tuple[bool, Any]] = {}
+        # free text is not remembered: every value may differ
         self.memoable = {q.id for q in rubric.questions if q.is_choice or q.type == "integer"}
+        self.memo: dict[tuple, Any] = {}
 
     def __call__(self, question_id: str, raw: Any) -> Any:
-        if question_id not in self.memoable:
-            return coerce(self.questions[question_id], raw)
-        if isinstance(raw, list):
-            if not all(isinstance(item, str) for item in raw):
-                return coerce(self.questions[question_id], raw)
-            key = (question_id, list, tuple(raw))
-        elif isinstance(raw, (dict,)):
-            return coerce(self.questions[question_id], raw)
+        cls = raw.__class__
+        if cls is list and all(item.__class__ is str for item in raw):
+            key: tuple = (question_id, list, tuple(raw))
+        elif cls in (str, int, float, bool):
+            key = (question_id, cls, raw)  # the type keeps True apart from 1
         else:
-            key = (question_id, type(raw), raw)  # the type keeps True apart from 1
-        found = self.memo.get(key)
-        if found is None:
+            return coerce(self.questions[question_id], raw)
+        found = self.memo.get(key, self)
+        if found is self:
             try:
-                found = (True, coerce(self.questions[question_id], raw))
+                found = coerce(self.questions[question_id], raw)
             except ValueProblem as exc:
-                found = (False, str(exc))
-            self.memo[key] = found
-        ok, value = found
-        if not ok:
-            raise ValueProblem(value)
-        return list(value) if isinstance(value, list) else value
+                found = _Refused(str(exc))
+            if question_id in self.memoable:
+                self.memo[key] = found
+        if found.__class__ is _Refused:
+            raise ValueProblem(found.reason)
+        return found[:] if found.__class__ is list else found
 
 
 def _value_message(question: Question, raw: Any, reason: str) -> str:
