@@ -54,7 +54,9 @@ class ImportResult:
     file: str
 
     def summary(self) -> str:
-        return f"imported {self.cases} cases ({self.answers} answers) into {self.db} from {self.file}"
+        cases = "1 case" if self.cases == 1 else f"{self.cases} cases"
+        answers = "1 answer" if self.answers == 1 else f"{self.answers} answers"
+        return f"imported {cases} ({answers}) into {self.db} from {self.file}"
 
 
 # --- collecting errors ---------------------------------------------------------------------
@@ -82,12 +84,10 @@ class ErrorList:
         self.shown = shown
         self.entries: list[_Entry] = []
         self.total = 0
-        self.kinds: Counter[str] = Counter()
         self.hidden_kinds: Counter[str] = Counter()
 
     def add(self, where: str, message: str, kind: str) -> _Entry | None:
         self.total += 1
-        self.kinds[kind] += 1
         if len(self.entries) < self.shown:
             entry = _Entry(where, message)
             self.entries.append(entry)
@@ -98,14 +98,14 @@ class ErrorList:
     def __bool__(self) -> bool:
         return self.total > 0
 
-    def problems(self, file: str, db: str, db_existed: bool) -> Problems:
+    def problems(self, file: str, db: str, db_existed: bool, note: str = "") -> Problems:
         listed = [Problem(e.where, e.message) for e in self.entries]
         if self.hidden_kinds:
             detail = ", ".join(f"{n:,} {kind}" for kind, n in self.hidden_kinds.most_common())
             listed.append(Problem("", f"... and {self.total - len(self.entries):,} more errors ({detail})"))
         noun = "error" if self.total == 1 else "errors"
         unchanged = f"{db} is unchanged" if db_existed else f"{db} was not created"
-        return Problems(listed, summary=f"{file}: {self.total:,} {noun}; nothing was imported and {unchanged}")
+        return Problems(listed, summary=f"{file}: {self.total:,} {noun}; nothing was imported and {unchanged}{note}")
 
 
 # --- rows, as read from either format ------------------------------------------------------
@@ -309,7 +309,11 @@ class _CsvReader:
         self.source = source
         self.rubric = rubric
         self.errors = errors
-        self.records = list(csv.reader(io.StringIO(source.text, newline=""), strict=False))
+        reader = csv.reader(io.StringIO(source.text, newline=""), strict=False)
+        try:
+            self.records = list(reader)
+        except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+            raise AuditError(f"{source.shown} line {reader.line_num}: cannot be read as CSV ({exc}); check for an unclosed quote") from None
         self.header_missing: set[str] = set()  # case fields reported once for the header, not per row
         self.ok = self._read_header(site_option)
 
@@ -323,6 +327,9 @@ class _CsvReader:
     def _read_header(self, site_option: str | None) -> bool:
         header = self.records[0] if self.records else []
         shown = self.source.shown
+        if not any(cell.strip() for cell in header):
+            self.errors.add(f"{shown} row 1", "is empty; the first row must be the header case_ref,site[,inspector],<question id>...", MALFORMED)
+            return False
         if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
             separator = "';'" if ";" in header[0] else "tabs"
             self.errors.add(f"{shown} row 1", f"the header is separated by {separator}, not commas; {SAVE_AS_CSV}", MALFORMED)
@@ -392,12 +399,12 @@ class _CsvReader:
             place = f"{shown} row {number}"
             cells = len(record)
             if cells < self.width or (cells > header_cells and any(c.strip() for c in record[header_cells:])):
-                self.errors.add(
-                    place,
-                    f"has {cells} cells but the header has {header_cells}; check for a missing or extra comma, "
-                    "or quote cells that contain commas",
-                    MALFORMED,
+                spread = max(cell.count("\n") for cell in record)
+                hint = (
+                    f"; one of its cells runs over {spread + 1} lines: check for an unclosed quote" if spread
+                    else "; check for a missing or extra comma, or quote cells that contain commas"
                 )
+                self.errors.add(place, f"has {cells} cells but the header has {header_cells}{hint}", MALFORMED)
                 continue
             row = Row(
                 place,
@@ -696,7 +703,8 @@ def import_file(
             existing = existing_refs(store)
         checked = check_file(path, rubric, site=site, existing=existing, existing_label=str(db_path), progress=progress)
         if checked.errors:
-            raise checked.errors.problems(file_shown, str(db_path), db_existed)
+            note = " (rows are numbered as in a spreadsheet: the header is row 1)" if checked.source.kind == "csv" else ""
+            raise checked.errors.problems(file_shown, str(db_path), db_existed, note)
         if store is None:
             store = Store.open(db_path, site=site.strip() if site else None)
         try:

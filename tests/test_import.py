@@ -431,7 +431,7 @@ def test_planted_csv_errors_are_all_listed_and_the_database_is_unchanged(tmp_pat
     for where, message in expected:
         assert any(line.startswith(str(tmp_path / where)) and message in line for line in listed), (where, message, text)
     assert len(listed) == len(expected), text
-    assert excinfo.value.summary == f"{path}: {len(expected)} errors; nothing was imported and {existing_db} is unchanged"
+    assert excinfo.value.summary == f"{path}: {len(expected)} errors; nothing was imported and {existing_db} is unchanged (rows are numbered as in a spreadsheet: the header is row 1)"
     assert sha256(existing_db) == before
     assert not Path(f"{existing_db}-wal").exists() or Path(f"{existing_db}-wal").stat().st_size == 0
     assert list(stored(existing_db)) == [("sheffield", "T900")]
@@ -719,7 +719,7 @@ def test_the_list_is_capped_but_every_error_is_counted(tmp_path, thematic_rubric
     assert sum("does not apply" in line for line in listed) == 100
     # the first 200 come from rows 2-201; the 100 past them are all bad 'complied'
     assert re.fullmatch(r"\.\.\. and 100 more errors \(100 unknown option or wrong value\)", listed[-1]), listed[-1]
-    assert excinfo.value.summary == f"{path}: 300 errors; nothing was imported and {tmp_path / 'x.db'} was not created"
+    assert excinfo.value.summary == f"{path}: 300 errors; nothing was imported and {tmp_path / 'x.db'} was not created (rows are numbered as in a spreadsheet: the header is row 1)"
 
 
 # --- the command line ------------------------------------------------------------------------------
@@ -744,7 +744,7 @@ def test_cli_refusal_lists_errors_on_stderr_and_exits_1(tmp_path, capsys, existi
         f"error: {path} row 1, column D (agee): unknown question id 'agee' (did you mean 'age'?) in rubric iom-thematic-2019; rename or delete the column",
         f"error: {path} row 2, column C (complied): 'maybe' is not an option code or label; use one of yes, no",
         f"error: {path} row 2, column A (case_ref): case_ref 'T900' at site 'sheffield' is already in {existing_db}; remove the row, or change the reference",
-        f"error: {path}: 3 errors; nothing was imported and {existing_db} is unchanged",
+        f"error: {path}: 3 errors; nothing was imported and {existing_db} is unchanged (rows are numbered as in a spreadsheet: the header is row 1)",
     ]
     assert sha256(existing_db) == before
 
@@ -828,3 +828,26 @@ def test_duplicates_are_found_ignoring_case_and_spaces(tmp_path, existing_db, th
         f"{path} row 4, column A (case_ref): case_ref 'a1' at site 'SURREY' is also on row 3 (as 'A1' at 'surrey'); "
         "each case needs its own reference",
     ]
+
+
+def test_an_unclosed_quote_is_pointed_out(tmp_path, thematic_rubric):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b'case_ref,site,inspector,complied\r\nT1,surrey,"jb,yes\r\nT2,surrey,ak,no\r\nT3,surrey,ak,no\r\n')
+    with pytest.raises(Problems) as excinfo:
+        import_file(tmp_path / "x.db", path, thematic_rubric)
+    assert errors_of(excinfo) == [f"{path} row 2: has 3 cells but the header has 4; one of its cells runs over 4 lines: check for an unclosed quote"]
+
+
+def test_a_blank_first_row_is_not_a_header(tmp_path, thematic_rubric):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"\xef\xbb\xbf,,\r\ncase_ref,site,complied\r\nT1,surrey,yes\r\n")
+    with pytest.raises(Problems) as excinfo:
+        import_file(tmp_path / "x.db", path, thematic_rubric)
+    assert errors_of(excinfo) == [f"{path} row 1: is empty; the first row must be the header case_ref,site[,inspector],<question id>..."]
+
+
+def test_a_one_case_summary_is_singular(tmp_path, capsys):
+    path = tmp_path / "one.jsonl"
+    write_lines(path, [json.dumps({"case_ref": "A", "site": "surrey", "answers": {"complied": "yes"}})])
+    code, out, _ = cli(capsys, str(tmp_path / "x.db"), str(path), "--rubric", "iom-thematic-2019")
+    assert code == 0 and out == f"imported 1 case (1 answer) into {tmp_path / 'x.db'} from {path}\n"
