@@ -63,6 +63,8 @@ def import_command(db: str, file: str, rubric_id: str, site: str | None) -> None
     Option labels may be given instead of codes, in any case. With --site S,
     rows with an empty site (or a file with no site column) are S's, and a row
     naming any other site is an error (sites are compared ignoring case).
+    A case_ref may be used once per site, in FILE and in DB together
+    (compared ignoring case and stray spaces).
 
     All or nothing: if any row is wrong, nothing is imported, DB is left
     exactly as it was (or not created), and every error is listed with its
