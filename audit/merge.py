@@ -321,13 +321,18 @@ class _Merger:
         self.by_index = {s.index: s for s in sources}
         self.summaries = {s.index: summary for s, summary in zip(sources, result.sources)}
         self.staged_total = 0
-        self.total_work = 2 * sum(s.cases for s in sources)
+        self.total_cases = sum(s.cases for s in sources)
+        self.phase = ""
         self.done = 0
 
     def _advance(self, label: str, amount: int = 0) -> None:
+        """Report progress: cases read (phase 'reading ...'), then cases written ('writing ...')."""
+        phase = label.split()[0]
+        if phase != self.phase:
+            self.phase, self.done = phase, 0
         self.done += amount
         if self.progress:
-            self.progress(label, min(self.done, self.total_work), self.total_work)
+            self.progress(label, min(self.done, self.total_cases), self.total_cases)
 
     # -- staging --------------------------------------------------------------------------
     def _stage_all(self) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-#: a progress bar is worth showing only for merges this big (cases read plus cases written)
-PROGRESS_THRESHOLD = 4000
+#: a progress bar is worth showing only for merges of this many cases or more
+PROGRESS_THRESHOLD = 2000
 
 REPORT_FIELDS = [
     "kind", "site", "case_ref", "case_uuid", "question_id", "question", "field",
@@ -40,10 +40,9 @@ class _Progress:
         phase = label.split()[0]
         if phase != self.phase:
             self.close()
-            self.phase, self.shown = phase, done
+            self.phase, self.shown = phase, 0
             self.bar = click.progressbar(length=total, label=phase.capitalize(), file=sys.stderr, show_pos=True)
             self.bar.__enter__()
-            self.bar.update(done)
         step = done - self.shown
         if step > 0:
             self.bar.update(step)
