@@ -11,7 +11,7 @@ from audit.backup import backup_database
 from audit.cli import main
 from audit.errors import AuditError
 from audit.store import Store
-from tests.test_merge import BASE, dump, integrity, make_db, mode, new_case, sha256
+from tests.test_merge import BASE, dump, integrity, make_db, mode, new_case, run_sql, sha256
 
 
 @pytest.fixture
@@ -75,11 +75,7 @@ def test_the_backup_is_safe_while_the_ui_writes(db, thematic_rubric):
 
 
 def test_refusals_write_nothing(tmp_path, capsys):
-    foreign = tmp_path / "foreign.db"
-    conn = sqlite3.connect(foreign)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
+    foreign = run_sql(tmp_path / "foreign.db", "CREATE TABLE t (x)")
     text = tmp_path / "notes.txt"
     text.write_text("not a database")
     before = {p: sha256(p) for p in (foreign, text)}

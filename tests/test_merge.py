@@ -54,6 +54,17 @@ def integrity(path: Path) -> str:
         conn.close()
 
 
+def run_sql(path: Path, sql: str) -> Path:
+    """Change a file behind the store's back (a foreign database, a newer schema)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+    return path
+
+
 def new_case(rubric: Rubric, ref: str, site: str, answers: dict, *, uuid: str | None = None, inspector: str = "jb") -> NewCase:
     case = NewCase(case_ref=ref, site=site, rubric=rubric, answers=dict(answers), inspector=inspector)
     if uuid:
@@ -453,17 +464,10 @@ def test_missing_corrupt_foreign_and_newer_sources_are_all_listed_and_nothing_is
     truncated.write_bytes(sites[1].read_bytes()[:3000])
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(8192))
-    foreign = tmp_path / "foreign.db"
-    conn = sqlite3.connect(foreign)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
+    foreign = run_sql(tmp_path / "foreign.db", "CREATE TABLE t (x)")
     newer = tmp_path / "newer.db"
     shutil.copy(sites[1], newer)
-    conn = sqlite3.connect(newer)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    run_sql(newer, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     files = [target, truncated, junk, foreign, newer, sites[1]]
     err = refused([target, sites[1], tmp_path / "missing.db", truncated, junk, foreign, newer], files, capsys)
     lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -478,10 +482,7 @@ def test_missing_corrupt_foreign_and_newer_sources_are_all_listed_and_nothing_is
 def test_a_target_with_a_newer_schema_is_refused(tmp_path, sites, capsys):
     target = tmp_path / "national.db"
     merge_databases(target, [sites[0]])
-    conn = sqlite3.connect(target)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
+    run_sql(target, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     assert "newer audit" in refused([target, sites[1]], [target, sites[1]], capsys)
 
 
@@ -618,3 +619,13 @@ def test_seven_site_imports_merged_equal_one_import_and_merging_again_changes_no
     before = dump(merged)
     again = merge_databases(merged, parts)
     assert not again.changed and dump(merged) == before
+
+
+def test_a_bad_report_path_is_refused_before_anything_is_merged(tmp_path, sites, capsys):
+    target = tmp_path / "national.db"
+    merge_databases(target, [sites[0]])
+    err = refused([target, sites[1], "--report", target], [target, sites[1]], capsys)
+    assert "end its name with .csv" in err
+    err = refused([target, sites[1], "--report", tmp_path / "missing" / "r.csv"], [target, sites[1]], capsys)
+    assert "does not exist" in err
+    assert len(case_rows(target)) == 3

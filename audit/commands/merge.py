@@ -80,6 +80,8 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
     """
     from audit.merge import merge_databases
 
+    if report_path:
+        check_report_path(report_path, [target, *sources])
     progress = _Progress(sys.stderr.isatty())
     try:
         result = merge_databases(target, list(sources), dry_run=dry_run, allow_rubric_change=allow_rubric_change,
@@ -93,6 +95,20 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
     if report_path:
         click.echo(f"report: {len(result.conflicts)} conflict(s) and {len(result.duplicates)} possible duplicate(s) "
                    f"written to {report_path}")
+
+
+def check_report_path(report_path: str, databases: list[str]) -> None:
+    """Refuse, before merging, a report that would replace a database or could not be written."""
+    from audit.errors import AuditError
+
+    report = Path(report_path)
+    if report.suffix.lower() != ".csv":
+        raise AuditError(f"{report_path}: the report is a CSV file; end its name with .csv")
+    if not (report.parent if str(report.parent) else Path(".")).is_dir():
+        raise AuditError(f"{report_path}: folder {report.parent} does not exist; create it first")
+    for database in databases:
+        if report.resolve() == Path(database).resolve():
+            raise AuditError(f"{report_path}: is one of the databases being merged; choose another name for the report")
 
 
 def describe(result) -> list[str]:
