@@ -649,6 +649,7 @@ def check_file(
         progress("checking", total, total)
     if errors:
         cases = []  # nothing will be written: free the memory
+    source.text = ""  # read and checked: the cases hold all that is needed now
     return CheckedFile(source, cases, answer_total, errors)
 
 
