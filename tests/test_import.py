@@ -54,6 +54,16 @@ def errors_of(excinfo) -> list[str]:
     return [str(p) for p in excinfo.value.problems]
 
 
+def refused(tmp_path: Path, rubric, content: bytes, name: str = "c.csv") -> tuple[Path, list[str]]:
+    """Write ``content`` as an import file, import it into a new database, and return the errors listed."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(Problems) as excinfo:
+        import_file(tmp_path / "x.db", path, rubric)
+    assert not (tmp_path / "x.db").exists()
+    return path, errors_of(excinfo)
+
+
 def cli(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["import", *args])
     out, err = capsys.readouterr()
@@ -575,11 +585,8 @@ def test_a_semicolon_separated_csv_says_how_to_save_it(tmp_path, thematic_rubric
 
 
 def test_malformed_json_gives_line_and_column(tmp_path, thematic_rubric):
-    path = tmp_path / "c.jsonl"
-    path.write_text('{"case_ref": "T1", "site": "s", "answers": {}}\n{"case_ref": "T2" "site": "s"}\n"just text"\n')
-    with pytest.raises(Problems) as excinfo:
-        import_file(tmp_path / "x.db", path, thematic_rubric)
-    assert errors_of(excinfo) == [
+    path, errors = refused(tmp_path, thematic_rubric, '{"case_ref": "T1", "site": "s", "answers": {}}\n{"case_ref": "T2" "site": "s"}\n"just text"\n'.encode(), "c.jsonl")
+    assert errors == [
         f"{path} line 2, column 19: not valid JSON (Expecting ',' delimiter); each line must be one complete JSON object",
         f"{path} line 3: expected a JSON object {{\"case_ref\": ..., \"site\": ..., \"answers\": {{...}}}}, got text",
     ]
@@ -593,12 +600,9 @@ def test_column_letters_match_a_spreadsheet():
 
 
 def test_row_numbers_are_spreadsheet_rows_even_with_line_breaks_in_cells(tmp_path, thematic_rubric):
-    path = tmp_path / "c.csv"
-    path.write_bytes(b'case_ref,site,inspector,complied\r\nT1,sheffield,"two\r\nlines",yes\r\nT2,sheffield,x,maybe\r\n')
-    with pytest.raises(Problems) as excinfo:
-        import_file(tmp_path / "x.db", path, thematic_rubric)
+    path, errors = refused(tmp_path, thematic_rubric, b'case_ref,site,inspector,complied\r\nT1,sheffield,"two\r\nlines",yes\r\nT2,sheffield,x,maybe\r\n')
     # line 4 of the file, but row 3 of the sheet
-    assert errors_of(excinfo) == [f"{path} row 3, column D (complied): 'maybe' is not an option code or label; use one of yes, no"]
+    assert errors == [f"{path} row 3, column D (complied): 'maybe' is not an option code or label; use one of yes, no"]
 
 
 def test_unknown_columns_are_reported_once_and_other_rows_still_checked(tmp_path, thematic_rubric):
@@ -649,11 +653,8 @@ def test_trailing_empty_cells_are_fine_but_extra_values_and_short_rows_are_not(t
 
 
 def test_an_unnamed_column_with_values_is_an_error(tmp_path, thematic_rubric):
-    path = tmp_path / "c.csv"
-    path.write_bytes(b"case_ref,site,,complied\r\nT1,surrey,,yes\r\nT2,surrey,note,no\r\n")
-    with pytest.raises(Problems) as excinfo:
-        import_file(tmp_path / "x.db", path, thematic_rubric)
-    assert errors_of(excinfo) == [
+    path, errors = refused(tmp_path, thematic_rubric, b"case_ref,site,,complied\r\nT1,surrey,,yes\r\nT2,surrey,note,no\r\n")
+    assert errors == [
         f"{path} row 1, column C: the column has no header but row 3 has a value ('note'); name it with a question id or delete it"
     ]
 
@@ -831,19 +832,13 @@ def test_duplicates_are_found_ignoring_case_and_spaces(tmp_path, existing_db, th
 
 
 def test_an_unclosed_quote_is_pointed_out(tmp_path, thematic_rubric):
-    path = tmp_path / "c.csv"
-    path.write_bytes(b'case_ref,site,inspector,complied\r\nT1,surrey,"jb,yes\r\nT2,surrey,ak,no\r\nT3,surrey,ak,no\r\n')
-    with pytest.raises(Problems) as excinfo:
-        import_file(tmp_path / "x.db", path, thematic_rubric)
-    assert errors_of(excinfo) == [f"{path} row 2: has 3 cells but the header has 4; one of its cells runs over 4 lines: check for an unclosed quote"]
+    path, errors = refused(tmp_path, thematic_rubric, b'case_ref,site,inspector,complied\r\nT1,surrey,"jb,yes\r\nT2,surrey,ak,no\r\nT3,surrey,ak,no\r\n')
+    assert errors == [f"{path} row 2: has 3 cells but the header has 4; one of its cells runs over 4 lines: check for an unclosed quote"]
 
 
 def test_a_blank_first_row_is_not_a_header(tmp_path, thematic_rubric):
-    path = tmp_path / "c.csv"
-    path.write_bytes(b"\xef\xbb\xbf,,\r\ncase_ref,site,complied\r\nT1,surrey,yes\r\n")
-    with pytest.raises(Problems) as excinfo:
-        import_file(tmp_path / "x.db", path, thematic_rubric)
-    assert errors_of(excinfo) == [f"{path} row 1: is empty; the first row must be the header case_ref,site[,inspector],<question id>..."]
+    path, errors = refused(tmp_path, thematic_rubric, b"\xef\xbb\xbf,,\r\ncase_ref,site,complied\r\nT1,surrey,yes\r\n")
+    assert errors == [f"{path} row 1: is empty; the first row must be the header case_ref,site[,inspector],<question id>..."]
 
 
 def test_a_one_case_summary_is_singular(tmp_path, capsys):
