@@ -6,6 +6,7 @@ once, each as ``file:line: question 'id': message``.
 
 from __future__ import annotations
 
+import functools
 import graphlib
 import hashlib
 import os
@@ -226,7 +227,7 @@ class Rubric(BaseModel):
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self._text.encode("utf-8")).hexdigest()
+        return _text_sha256(self._text)
 
     @property
     def questions(self) -> list[Question]:
@@ -281,6 +282,13 @@ class Rubric(BaseModel):
 
 
 # --- loading -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _text_sha256(text: str) -> str:
+    # a rubric's identity is asked for once per case on bulk paths; hash each text once
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 
 def _pydantic_problems(doc: YamlDocument, error: ValidationError, prefix: Loc, context: str) -> list[Problem]:

@@ -535,12 +535,16 @@ class Store:
         """Insert checked cases and their answers in one transaction; returns how many."""
         stamp = now()
         inserted = 0
+        known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
+        encoded: dict[str, str] = {}  # most answers repeat a few codes: encode each once
         with self.transaction():
             case_rows: list[tuple] = []
             answer_rows: list[tuple] = []
             history_rows: list[tuple] = []
             for new in cases:
-                sha = self.add_rubric(new.rubric)
+                sha = known_rubrics.get(id(new.rubric))
+                if sha is None:
+                    sha = known_rubrics[id(new.rubric)] = self.add_rubric(new.rubric)
                 tally = count_case(new.rubric, new.answers, new.evaluation)
                 case_rows.append(
                     (
@@ -551,10 +555,15 @@ class Store:
                 )
                 applicable = tally.evaluation.applicable
                 for qid, value in new.answers.items():
-                    if is_answered(value):
-                        answer_rows.append(
-                            (new.uuid, qid, encode(value), who, stamp, int(qid in applicable), int(qid in tally.counted))
-                        )
+                    if not is_answered(value):
+                        continue
+                    if isinstance(value, str):
+                        text = encoded.get(value)
+                        if text is None:
+                            text = encoded[value] = encode(value)
+                    else:
+                        text = encode(value)
+                    answer_rows.append((new.uuid, qid, text, who, stamp, int(qid in applicable), int(qid in tally.counted)))
                 history_rows.append((new.uuid, "case", None, origin_file or new.case_ref, who, stamp, reason))
                 inserted += 1
                 if len(answer_rows) >= 20000:
