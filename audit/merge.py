@@ -362,34 +362,53 @@ class _Merger:
 
     def _stage(self, source: _Source, case_columns: str, answer_columns: str) -> None:
         db = self.db
+        src = source.index
+        known = [row[0] for row in db.execute("SELECT sha256 FROM staged_rubrics")]
+
+        def unknown(column: str) -> str:  # rubrics not staged from an earlier source
+            return f"WHERE {column} NOT IN ({', '.join('?' * len(known))})" if known else ""
+
+        queries = [  # (staging table, SELECT from the source's schema S, parameters)
+            ("staged_cases", f"SELECT {case_columns}, {src}, 0 FROM S.cases", []),
+            ("staged_answers", f"SELECT {answer_columns}, {src} FROM S.answers", []),
+            ("staged_history", f"SELECT id, {', '.join(HISTORY_COLUMNS)}, {src} FROM S.history", []),
+            ("staged_rubrics", f"SELECT * FROM S.rubrics {unknown('sha256')}", known),
+            ("staged_questions", f"SELECT * FROM S.questions {unknown('rubric_sha256')}", known),
+            ("staged_options", f"SELECT * FROM S.options {unknown('rubric_sha256')}", known),
+        ]
+        uri = f"{source.path.as_uri()}?mode=ro"
         try:
-            db.execute("ATTACH DATABASE ? AS merge_source", [f"{source.path.as_uri()}?mode=ro"])
-        except sqlite3.Error as exc:
-            raise StoreError(f"{source.shown}: cannot be opened read-only ({exc})") from None
-        try:
-            with db.atomic():  # one read snapshot of the source, even if its UI is writing
-                src = source.index
-                db.execute(f"INSERT INTO staged_cases SELECT {case_columns}, {src}, 0 FROM merge_source.cases")
-                db.execute(f"INSERT INTO staged_answers SELECT {answer_columns}, {src} FROM merge_source.answers")
-                db.execute(
-                    f"INSERT INTO staged_history SELECT id, {', '.join(HISTORY_COLUMNS)}, {src} FROM merge_source.history"
-                )
-                db.execute(
-                    "INSERT INTO staged_rubrics SELECT * FROM merge_source.rubrics "
-                    "WHERE sha256 NOT IN (SELECT sha256 FROM staged_rubrics)"
-                )
-                db.execute(
-                    "INSERT INTO staged_questions SELECT * FROM merge_source.questions "
-                    "WHERE rubric_sha256 NOT IN (SELECT rubric_sha256 FROM staged_questions)"
-                )
-                db.execute(
-                    "INSERT INTO staged_options SELECT * FROM merge_source.options "
-                    "WHERE rubric_sha256 NOT IN (SELECT rubric_sha256 FROM staged_options)"
-                )
+            if _attach_reads_uris(db.conn):
+                self._stage_attached(uri, queries)
+            else:
+                self._stage_streamed(uri, queries)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
+
+    def _stage_attached(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
+        """Set-based: ATTACH the source read-only and INSERT ... SELECT from it."""
+        db = self.db
+        db.execute("ATTACH DATABASE ? AS merge_source", [uri])
+        try:
+            with db.atomic():  # one read snapshot of the source, even if its UI is writing
+                for table, select, params in queries:
+                    db.execute(f"INSERT INTO {table} {select.replace('S.', 'merge_source.')}", params)
         finally:
             db.execute("DETACH DATABASE merge_source")
+
+    def _stage_streamed(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
+        """For an SQLite built without URI support in ATTACH (which would otherwise create a file
+        named after the URI): read through a read-only connection of our own instead."""
+        source = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+        try:
+            source.execute("BEGIN")  # one read snapshot
+            with self.db.atomic():
+                for table, select, params in queries:
+                    cursor = source.execute(select.replace("S.", ""), params)
+                    marks = ", ".join("?" * len(cursor.description))
+                    self.db.conn.executemany(f"INSERT INTO {table} VALUES ({marks})", cursor)
+        finally:
+            source.close()
 
     # -- the transaction ------------------------------------------------------------------
     def run(self, *, backup_of: Path | None) -> None:
@@ -633,15 +652,13 @@ class _Merger:
         wrote = False
         for name in differing:
             winner, loser = (staged[name], target_case[name]) if source_wins else (target_case[name], staged[name])
-            if name in REPORTED_CASE_FIELDS:
-                if self._already_resolved(uuid, None, name, loser, winner):
-                    continue
+            if name in REPORTED_CASE_FIELDS and not self._already_resolved(uuid, None, name, loser, winner):
                 self._conflict(target_case, "", name, name, target_case[name], staged[name], target_case[name] or "",
                                staged[name] or "", target_case["updated_at"], staged["updated_at"], None, None,
                                source_wins, source)
                 self._history(uuid, None, name, loser, winner, CONFLICT_REASON, source)
                 wrote = True
-            elif source_wins:
+            elif name not in REPORTED_CASE_FIELDS and source_wins:
                 self._history(uuid, None, name, target_case[name], staged[name], MERGE_REASON, source)
                 wrote = True
             if source_wins:
@@ -770,7 +787,14 @@ class _Merger:
         )
 
 
-# --- ranking -------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _attach_reads_uris(conn: sqlite3.Connection) -> bool:
+    """Whether ATTACH on this connection reads 'file:...?mode=ro' as a URI (SQLITE_USE_URI)."""
+    return any(row[0] == "USE_URI=1" for row in conn.execute("PRAGMA compile_options"))
+
+
 
 
 def _value_rank(answer: dict) -> tuple[str, str, str, str]:

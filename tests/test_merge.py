@@ -629,3 +629,34 @@ def test_a_bad_report_path_is_refused_before_anything_is_merged(tmp_path, sites,
     err = refused([target, sites[1], "--report", tmp_path / "missing" / "r.csv"], [target, sites[1]], capsys)
     assert "does not exist" in err
     assert len(case_rows(target)) == 3
+
+
+def test_without_uri_support_in_attach_sources_are_read_through_their_own_connection(tmp_path, sites, monkeypatch):
+    """Some SQLite builds lack SQLITE_USE_URI: ATTACH would then create a file named 'file:...'."""
+    import audit.merge as merge_module
+
+    attached = tmp_path / "attached.db"
+    merge_databases(attached, list(sites))
+    monkeypatch.setattr(merge_module, "_attach_reads_uris", lambda conn: False)
+    streamed = tmp_path / "streamed.db"
+    hashes = {p: sha256(p) for p in sites}
+    merge_databases(streamed, list(sites))
+    assert case_rows(streamed) == case_rows(attached) and answer_rows(streamed) == answer_rows(attached)
+    assert {p: sha256(p) for p in sites} == hashes
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("file:")]
+
+
+def test_a_case_field_held_differently_is_a_conflict_and_the_later_copy_wins(tmp_path, thematic_rubric):
+    a, b, uuid = two_copies(tmp_path, thematic_rubric)
+    time.sleep(0.002)
+    run_sql(b, f"UPDATE cases SET inspector = 'moderator', updated_at = '2099-01-01T00:00:00.000000Z' WHERE uuid = '{uuid}'")
+    target = tmp_path / "t.db"
+    result = merge_databases(target, [a, b])
+    assert [(c.field, c.target_label, c.source_label, c.kept) for c in result.conflicts] == [("inspector", "jb", "moderator", "source")]
+    with Store.open(target, create=False) as store:
+        assert store.case(uuid).inspector == "moderator"
+        assert [(h["field"], h["old_value"], h["new_value"]) for h in store.history(uuid) if h["reason"] == CONFLICT_REASON] == [
+            ("inspector", "jb", "moderator")
+        ]
+    before = dump(target)
+    assert not merge_databases(target, [a, b]).changed and dump(target) == before
