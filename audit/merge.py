@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from audit.errors import AuditError, Problem, Problems
 from audit.rubric import Rubric
@@ -157,8 +158,24 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
 
 
+@contextmanager
+def _looking_at(path: Path) -> Iterator[None]:
+    """A read-only look at a WAL file creates empty -wal/-shm files beside it: remove those we
+    caused, as soon as the look is over (as Store.open does for a refused file)."""
+    created = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
+    try:
+        yield
+    finally:
+        _remove_sidecars(created)
+
+
 def _describe(path: Path, *, check: bool) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
     """(db_uuid, site, case count, rubrics of its cases) of an audit database, read-only; refuses anything else."""
+    with _looking_at(path):
+        return _read_description(path, check=check)
+
+
+def _read_description(path: Path, *, check: bool) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
     _precheck(path)
     Store._inspect(path, check=check)
     try:
@@ -270,19 +287,6 @@ def merge_databases(
 ) -> MergeResult:
     """Merge every source into ``target`` in one transaction; see the module docstring."""
     target_path = Path(target)
-    # a read-only look at a WAL file creates -wal/-shm beside it; remove those we caused
-    sidecars = [[p for p in (Path(f"{s}-wal"), Path(f"{s}-shm")) if not p.exists()] for s in sources]
-    try:
-        return _merge(target_path, sources, dry_run, allow_rubric_change, backup, who, progress)
-    finally:
-        for created in sidecars:
-            _remove_sidecars(created)
-
-
-def _merge(
-    target_path: Path, sources: Sequence[str | Path], dry_run: bool, allow_rubric_change: bool, backup: bool,
-    who: str | None, progress: Progress | None,
-) -> MergeResult:
     found, target_info = check_inputs(target_path, sources, allow_rubric_change=allow_rubric_change)
     existed = target_info is not None
     if existed:
@@ -378,12 +382,16 @@ class _Merger:
         ]
         uri = f"{source.path.as_uri()}?mode=ro"
         try:
-            if _attach_reads_uris(db.conn):
-                self._stage_attached(uri, queries)
-            else:
-                self._stage_streamed(uri, queries)
+            with _looking_at(source.path):
+                self._stage_from(uri, queries)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
+
+    def _stage_from(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
+        if _attach_reads_uris(self.db.conn):
+            self._stage_attached(uri, queries)
+        else:
+            self._stage_streamed(uri, queries)
 
     def _stage_attached(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
         """Set-based: ATTACH the source read-only and INSERT ... SELECT from it."""
