@@ -660,3 +660,20 @@ def test_a_case_field_held_differently_is_a_conflict_and_the_later_copy_wins(tmp
         ]
     before = dump(target)
     assert not merge_databases(target, [a, b]).changed and dump(target) == before
+
+
+def test_a_merge_into_a_target_the_ui_has_open_is_seen_by_the_ui(tmp_path, sites, thematic_rubric):
+    target = tmp_path / "national.db"
+    merge_databases(target, [sites[0]])
+    ui = Store.open(target)  # the lead browsing the national database
+    try:
+        case = ui.create_case("L1", "leeds", thematic_rubric, "lead")  # with its own write just before
+        result = merge_databases(target, [sites[1]])
+        assert result.sources[0].added == 3 and result.backup is not None
+        assert ui.case_count() == 7  # the UI's connection sees the merged cases
+        ui.set_answer(case.uuid, "complied", "yes")  # and can still write
+    finally:
+        ui.close()
+    with Store.open(result.backup, create=False) as before:
+        assert before.case_count() == 4  # the backup holds the UI's case, not the merge's
+    assert integrity(target) == "ok"
