@@ -56,6 +56,11 @@ class AuditApp(App[None]):
         return CaseListScreen()
 
     def on_mount(self) -> None:
+        # the check reads the whole file: let the case list draw first (or give it a second)
+        self.set_timer(1.0, self.first_paint_done)
+
+    def first_paint_done(self) -> None:
+        """Start the integrity check once, after the first page of cases is on screen."""
         if self.integrity == UNCHECKED:
             self.integrity = CHECKING
             self.check_integrity()

@@ -13,15 +13,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from audit.errors import AuditError
-from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case
+from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
 from audit.tui.format import local_time, status_label
 from audit.tui.widgets.case_table import CaseTable
+from audit.tui.widgets.key_bar import KeyBar
 
 PAGE_SIZE = 100
 FILTER_DELAY = 0.12  # seconds of quiet typing before the filter is applied
@@ -41,6 +43,16 @@ SORT_CYCLE = ["updated_at", "case_ref", "site", "inspector", "status", "progress
 STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE]
 
 
+def read_page(store: Store, query: "CaseQuery", offset: int) -> tuple[int, int, list[Case]]:
+    """(offset, total, cases) of one page; an offset past the end shows the last page."""
+    args = dict(search=query.search, site=query.site, status=query.status)
+    total = store.case_count(**args)
+    if offset >= total:
+        offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
+    rows = store.list_cases(**args, order_by=query.order_by, descending=query.descending, limit=PAGE_SIZE, offset=offset)
+    return offset, total, rows
+
+
 @dataclass(frozen=True)
 class CaseQuery:
     search: str = ""
@@ -57,12 +69,22 @@ class CaseQuery:
 class CaseListScreen(Screen):
     """Pick a case to audit, or start a new one."""
 
+    class PageShown(Message, bubble=False):
+        """A page of cases is on screen (posted after the refresh that draws it)."""
+
+        def __init__(self, total: int, rows: int) -> None:
+            super().__init__()
+            self.total = total
+            self.rows = rows
+
     HELP = (
         "The cases in this database, newest edit first. Enter opens a case; n starts a new one. "
         "/ filters by ref, site or inspector as you type; o changes the order and r reverses it; "
         "s shows one site (for a merged database); c shows in-progress or complete cases only. "
         "Moving past the last row loads the next page."
     )
+
+    AUTO_FOCUS = "#cases"
 
     BINDINGS = [
         Binding("n", "new_case", "New case", id="cases.new"),
@@ -83,6 +105,7 @@ class CaseListScreen(Screen):
         self.page_offset = 0
         self.case_total = 0
         self.loaded = False  # a page has been shown at least once
+        self._first_resume = True
         self._filter_timer: Timer | None = None
         self._cursor_case: str | None = None  # uuid to put the cursor on after the next load
 
@@ -92,22 +115,29 @@ class CaseListScreen(Screen):
         yield CaseTable(id="cases")
         yield Static(id="list-empty")
         yield Static(id="list-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(CaseTable)
         self._add_columns()
-        table.focus()
         store = self.app.store
         place = store.site or "all sites"
         self.query_one("#list-title", Static).update(
             Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {place}")
         )
         self.watch(self.app, "integrity", self._show_status, init=False)
+        # The first page is read here, before the first frame: one bounded, indexed query
+        # (no keypress can be waiting yet), so the list appears with its rows.
+        try:
+            self._show_page(self.query_state, *read_page(self.app.store, self.query_state, 0), "first")
+        except (AuditError, sqlite3.Error) as exc:
+            self.app.notify(str(exc), title="Could not read cases", severity="error", markup=False)
 
     def on_screen_resume(self) -> None:
         # every return to the list (from a case, a new case, the figures) shows fresh numbers
-        self.reload()
+        if self.loaded and not self._first_resume:
+            self.reload()
+        self._first_resume = False
 
     # -- loading -------------------------------------------------------------------------
     def reload(self, *, cursor: str = "keep") -> None:
@@ -122,12 +152,7 @@ class CaseListScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                args = dict(search=query.search, site=query.site, status=query.status)
-                total = store.case_count(**args)
-                if offset >= total:
-                    offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
-                rows = store.list_cases(**args, order_by=query.order_by, descending=query.descending,
-                                        limit=PAGE_SIZE, offset=offset)
+                offset, total, rows = read_page(store, query, offset)
             finally:
                 store.close()
         except (AuditError, sqlite3.Error) as exc:
@@ -157,6 +182,11 @@ class CaseListScreen(Screen):
             table.move_cursor(row=max(target, 0), animate=False)
         self.loaded = True
         self._show_status()
+        self.call_after_refresh(self._page_drawn, total, len(rows))
+
+    def _page_drawn(self, total: int, rows: int) -> None:
+        self.post_message(self.PageShown(total, rows))
+        self.app.first_paint_done()
 
     @staticmethod
     def _cells(case: Case) -> tuple:

@@ -21,12 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from audit.counting import percent
 from audit.errors import AuditError
 from audit.rubric import search_path
 from audit.store import STATUS_COMPLETE, Store
+from audit.tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 3.0
 
@@ -159,7 +160,7 @@ class FiguresScreen(Screen):
                     yield DataTable(id="by-site", cursor_type="row", zebra_stripes=True)
                     yield Static(Text("By inspector", style="bold"))
                     yield DataTable(id="by-inspector", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for table_id, heading in (("#by-site", "Site"), ("#by-inspector", "Inspector")):
@@ -167,6 +168,7 @@ class FiguresScreen(Screen):
         self.query_one("#figures-title", Static).update(
             Text.assemble(("Figures ", "bold"), (str(self.app.db_path), "bold cyan"), ("  ·  counting…", "dim"))
         )
+        self.query_one("#figures-scroll").focus()
         self.recount()
         self.set_interval(POLL_SECONDS, self.check_for_changes)
 

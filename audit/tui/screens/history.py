@@ -9,11 +9,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from audit.errors import AuditError
 from audit.rubric import Rubric
 from audit.tui.format import local_time, shorten, status_label, stored_label
+from audit.tui.widgets.key_bar import KeyBar
 
 FIELD_NAMES = {"value": "answer", "note": "evidence note", "state": "answer state", "status": "case status", "case": "case"}
 
@@ -51,7 +52,7 @@ class HistoryScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="history-title")
         yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

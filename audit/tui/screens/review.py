@@ -8,11 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, StoreError
 from audit.tui.format import shorten, status_label
+from audit.tui.widgets.key_bar import KeyBar
 
 
 class ReviewScreen(ModalScreen[str | None]):
@@ -31,6 +32,8 @@ class ReviewScreen(ModalScreen[str | None]):
     def __init__(self, case_uuid: str) -> None:
         super().__init__()
         self.case_uuid = case_uuid
+        self.case = None
+        self.missing: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="review-dialog", classes="dialog"):
@@ -38,7 +41,7 @@ class ReviewScreen(ModalScreen[str | None]):
             yield Static(id="review-summary")
             yield OptionList(id="missing")
             yield Static(id="review-feedback")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_review()
@@ -82,6 +85,8 @@ class ReviewScreen(ModalScreen[str | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides the key: only the status change that fits is offered
+        if self.case is None:
+            return action not in ("complete", "reopen")
         if action == "complete":
             return self.case.status != STATUS_COMPLETE
         if action == "reopen":

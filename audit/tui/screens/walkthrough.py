@@ -14,10 +14,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from audit.engine import Evaluation, evaluate
 from audit.rubric import Question, Rubric
@@ -27,6 +27,7 @@ from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
 from audit.tui.widgets.answer import LETTER_CODES
 from audit.tui.widgets.outline import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO, Outline, outline_text
 from audit.values import coerce, display
+from audit.tui.widgets.key_bar import KeyBar
 
 PLACEHOLDERS = {
     "text": "type the answer, then enter",
@@ -112,7 +113,7 @@ class WalkthroughScreen(Screen):
         yield Static(id="case-header")
         with Horizontal(id="walk-body"):
             yield Outline(id="outline")
-            with VerticalScroll(id="question-panel"):
+            with Vertical(id="question-panel"):
                 yield Static(id="q-place")
                 yield Static(id="q-text")
                 yield Static(id="q-prompts")
@@ -123,7 +124,7 @@ class WalkthroughScreen(Screen):
                 with Vertical(id="note-box"):
                     yield Label("Evidence notes  (tab or e; saved on enter or when you leave)", id="note-label")
                     yield Input(id="note", placeholder="what in the case file supports this answer")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         store = self.app.store
