@@ -504,3 +504,45 @@ def test_every_binding_has_an_id():
                 assert isinstance(binding, Binding) and binding.id, f"{cls.__name__}: {binding}"
                 checked += 1
     assert checked > 40
+
+
+def test_figures_are_the_tabulation_and_follow_new_answers(tmp_db_path, thematic_rubric, monkeypatch):
+    import audit.tui.screens.figures as figures_module
+    from audit.tabulate import tabulate_report
+    from audit.figures import load_report
+    from audit.rubric import search_path
+
+    monkeypatch.setattr(figures_module, "POLL_SECONDS", 0.1)
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "lead_agency": "crc"}, ref="T001")
+    second = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "lead_agency": "nps"}, ref="T002")
+
+    def lead_agency_cells(screen) -> dict:
+        (table,) = [t for t in screen.figures.tables if t.figure == "4.1"]
+        return {row.label: (row.cells[0].count, row.cells[0].base, row.cells[0].percent) for row in table.rows}
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("f")
+            await settle(pilot)
+            screen = app.screen
+            assert lead_agency_cells(screen) == {"CRC": (1, 2, 50), "NPS": (1, 2, 50), "Police": (0, 2, 0)}
+            # the same numbers as the export's tabulation of this file
+            with read(tmp_db_path) as store:
+                (report_path,) = [p for folder in search_path("exports") for p in folder.glob("iom-thematic-2019.yaml")][:1]
+                exported = tabulate_report(load_report(report_path), {"thematic": store})
+            assert [t.rows for t in exported.tables] == [t.rows for t in screen.figures.tables]
+            # another connection (a colleague, an import) changes an answer: the screen follows
+            with read(tmp_db_path) as store:
+                store.set_answer(second, "lead_agency", "crc")
+            for _ in range(20):
+                await pilot.pause(0.1)
+                await settle(pilot)
+                if lead_agency_cells(screen)["CRC"][0] == 2:
+                    break
+            assert lead_agency_cells(screen) == {"CRC": (2, 2, 100), "NPS": (0, 2, 0), "Police": (0, 2, 0)}
+            completion = screen.query_one("#by-site")
+            assert [str(c) for c in completion.get_row_at(0)][:4] == ["sheffield", "2", "0", "2"]
+
+    run(scenario())

@@ -147,6 +147,7 @@ class FiguresScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.token: tuple | None = None
+        self.figures = FigureResult()  # what is on screen
 
     def compose(self) -> ComposeResult:
         yield Static(id="figures-title")
@@ -203,6 +204,7 @@ class FiguresScreen(Screen):
 
     def _show(self, token: tuple, sites: list[tuple], inspectors: list[tuple], figures: FigureResult) -> None:
         self.token = token
+        self.figures = figures
         cases = token[0]
         self.query_one("#figures-title", Static).update(
             Text.assemble(("Figures ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {cases:,} case(s)",
@@ -213,7 +215,8 @@ class FiguresScreen(Screen):
             table.clear()
             for group, count, complete, answered, applicable in rows:
                 table.add_row(
-                    Text(group or "(none)"), f"{count:,}", f"{complete:,}", f"{count - complete:,}",
+                    Text(group or "(none)"), Text(f"{count:,}", justify="right"), Text(f"{complete:,}", justify="right"),
+                    Text(f"{count - complete:,}", justify="right"),
                     Text(f"{percent(complete, count) or 0}%", justify="right"),
                     Text(f"{percent(answered or 0, applicable or 0) or 0}%", justify="right"),
                 )
@@ -233,6 +236,7 @@ class FiguresScreen(Screen):
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
         tabs.active = "tab-completion" if tabs.active == "tab-figures" else "tab-figures"
+        self.query_one("#figures-scroll" if tabs.active == "tab-figures" else "#by-site").focus()
 
     def action_back(self) -> None:
         self.dismiss()

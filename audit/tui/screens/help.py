@@ -32,7 +32,8 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(Text(getattr(self.below, "HELP", "") or "", style="italic"), id="help-text")
                 yield Static(self._keys(), id="help-keys")
-            yield Static(Text("esc or ? closes", style="dim"))
+            yield Static(Text("Also: the arrow keys move, tab moves between fields, ctrl+q quits.  esc or ? closes this.",
+                              style="dim"))
 
     def _keys(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -48,7 +49,8 @@ class HelpScreen(ModalScreen[None]):
         order: list[str] = []
         for key, active in self.below.active_bindings.items():
             binding = active.binding
-            if not binding.description or binding.system:
+            # audit's own keys all have ids; Textual's built-in ones (scrolling, copy) are summed up below
+            if not binding.description or binding.system or not binding.id:
                 continue
             if binding.description not in seen:
                 seen[binding.description] = []

@@ -76,7 +76,7 @@ class WalkthroughScreen(Screen):
     BINDINGS = [
         Binding("enter", "next", "Next", id="walk.next"),
         Binding("left", "previous", "Previous", id="walk.previous"),
-        Binding("shift+tab", "previous", "Previous", show=False, id="walk.previous_tab"),
+        Binding("shift+tab", "previous", "Previous", id="walk.previous_tab"),
         Binding("u", "next_todo", "Next to do", id="walk.next_todo"),
         Binding("backspace", "clear_answer", "Clear", show=False, id="walk.clear"),
         Binding("e", "focus_note", "Evidence", id="walk.note"),
@@ -244,6 +244,13 @@ class WalkthroughScreen(Screen):
         return PLACEHOLDERS.get(question.type, "type the answer, then enter")
 
     def _hint(self, question: Question, applies: bool) -> Text:
+        hint = self._keys_hint(question, applies)
+        following = self.evaluation.next_applicable(after=question.id)
+        if applies and following in self.evaluation.visible and self.evaluation.unanswered:
+            hint.append("  u jumps to the next question still to do.", style="dim")
+        return hint
+
+    def _keys_hint(self, question: Question, applies: bool) -> Text:
         if not applies:
             rule = self.evaluation.excluded_by(question.id)
             why = f" (rule: {rule.source})" if rule is not None else ""
@@ -352,6 +359,7 @@ class WalkthroughScreen(Screen):
             self._feedback(str(exc), "bold red")
             return
         was_complete = self.case.status == STATUS_COMPLETE
+        had_gaps = bool(self.evaluation.missing_required)
         self._load_answers()
         self.post_message(self.AnswerSaved(qid, result.value, list(result.retired)))
         question = self.rubric.question(qid)
@@ -360,6 +368,8 @@ class WalkthroughScreen(Screen):
             said += f". Retired {len(result.retired)} answer(s) that no longer apply (kept in the history)."
         if was_complete and result.status != STATUS_COMPLETE:
             said += " The case is back in progress: a required question now needs an answer."
+        elif had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE:
+            said += "  Every required question is answered: press r to review and mark the case complete."
         self.feedback_text = said
         following = self.evaluation.next_applicable(after=qid) if advance else None
         if advance and following is None:

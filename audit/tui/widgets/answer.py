@@ -135,6 +135,8 @@ class ChoiceAnswer(Widget, can_focus=True):
 class AnswerInput(Input):
     """A typed answer (number, text, date); enter submits it to the screen."""
 
+    BINDINGS = [Binding("enter", "submit", "Save and next", id="answer.submit")]
+
     def show(self, text: str, *, kind: str, placeholder: str) -> None:
         self.type = "integer" if kind == "integer" else "text"
         self.placeholder = placeholder

@@ -36,12 +36,19 @@ class KeyBar(Static):
     def _redraw(self) -> None:
         if not self.is_attached:
             return
-        text = Text(no_wrap=True, overflow="ellipsis")
-        seen: set[str] = set()
+        # one entry per action, with every key that does it: "←/shift+tab Previous"
+        keys: dict[str, list[str]] = {}
+        shown: dict[str, tuple[str, bool]] = {}
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if not binding.show or binding.action in seen:
+            if not binding.show:
                 continue
-            seen.add(binding.action)
-            text.append(f" {self.app.get_key_display(binding)}", style="bold #ffa62b" if enabled else "dim")
-            text.append(f" {binding.description} ", style="" if enabled else "dim")
+            keys.setdefault(binding.action, [])
+            display = self.app.get_key_display(binding)
+            if display not in keys[binding.action]:
+                keys[binding.action].append(display)
+            shown.setdefault(binding.action, (binding.description, enabled))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for action, (description, enabled) in shown.items():
+            text.append(f" {'/'.join(keys[action])}", style="bold #ffa62b" if enabled else "dim")
+            text.append(f" {description} ", style="" if enabled else "dim")
         self.update(text)
