@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -63,10 +64,20 @@ def test_writes_both_databases_private_and_says_how_to_open_them(demo_dir):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     out = (demo_dir / "stdout.txt").read_text()
     assert f"audit tui {demo_dir}/thematic.db" in out
-    assert (
-        f"audit export exports/iom-thematic-2019.yaml --data thematic={demo_dir}/thematic.db "
+    export_line = (
+        f"audit export iom-thematic-2019 --data thematic={demo_dir}/thematic.db "
         f"--data core={demo_dir}/core.db -o figures.xlsx"
-    ) in out
+    )
+    assert export_line in out
+    # the printed command works from any folder, not only the project's
+    elsewhere = demo_dir / "elsewhere"
+    elsewhere.mkdir()
+    args = export_line.split()[1:]
+    args[args.index("figures.xlsx")] = str(elsewhere / "figures.csv")
+    ran = subprocess.run([*audit_command(), *args], cwd=elsewhere, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert (elsewhere / "figures.csv").read_text(encoding="utf-8").startswith("figure,title,section,row,column,count,base,percent")
+    shutil.rmtree(elsewhere)
     assert not [p for p in demo_dir.iterdir() if p.name.startswith(".")], "temporary files left behind"
 
 

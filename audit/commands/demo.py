@@ -30,4 +30,4 @@ def demo(folder: str, force: bool) -> None:
     click.echo("Open the thematic sample in the terminal UI:")
     click.echo(f"  audit tui {thematic}")
     click.echo("Export the report's figure tables:")
-    click.echo(f"  audit export exports/iom-thematic-2019.yaml --data thematic={thematic} --data core={core} -o figures.xlsx")
+    click.echo(f"  audit export iom-thematic-2019 --data thematic={thematic} --data core={core} -o figures.xlsx")
