@@ -295,6 +295,12 @@ class CaseListScreen(Screen):
         from audit.tui.screens.walkthrough import WalkthroughScreen
 
         self._cursor_case = case_uuid
+        try:  # a case whose rubric cannot be read is refused here, with the store's message
+            store = self.app.store
+            store.rubric_for(store.case(case_uuid))
+        except AuditError as exc:
+            self.app.notify(str(exc), title="Cannot open this case", severity="error", markup=False)
+            return
         self.app.push_screen(WalkthroughScreen(case_uuid))
 
     def action_new_case(self) -> None:

@@ -26,7 +26,7 @@ from audit.tui.format import clock, shorten, status_label
 from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
 from audit.tui.widgets.answer import LETTER_CODES
 from audit.tui.widgets.outline import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO, Outline, outline_text
-from audit.values import coerce, display
+from audit.values import ValueProblem, coerce, display
 from audit.tui.widgets.key_bar import KeyBar
 
 PLACEHOLDERS = {
@@ -192,6 +192,8 @@ class WalkthroughScreen(Screen):
 
     def show_question(self, qid: str, *, focus: bool = True) -> None:
         if self.current and self.current != qid:
+            if not self._leave_typed_answer():
+                return
             self._save_note()
         self.current = qid
         question = self.rubric.question(qid)
@@ -267,7 +269,8 @@ class WalkthroughScreen(Screen):
         if question.is_choice:
             letters = [key for key, code in LETTER_CODES.items() if code in question.options]
             keys = "a number" + (f" (or {' / '.join(letters)})" if letters else "")
-            return Text(f"Press {keys} to answer and move on; enter skips; ← goes back.", style="dim")
+            more = "; beyond 10 options: ↑ ↓ then space" if len(question.options) > 10 else ""
+            return Text(f"Press {keys} to answer and move on{more}; enter skips; ← goes back.", style="dim")
         return Text("Enter saves and moves on; shift+tab goes back.", style="dim")
 
     def _feedback(self, message: str, style: str = "green") -> None:
@@ -298,12 +301,43 @@ class WalkthroughScreen(Screen):
         qid = self.current
         if qid is None or qid not in self.evaluation.applicable:
             return
-        old = self._value(qid)
-        text = event.value.strip()
-        if text == ("" if old is None else str(old)):
+        if not self._typed_changed(qid, event.value):
             self.action_next()
             return
-        self.give_answer(qid, text or None, advance=True)
+        self.give_answer(qid, event.value.strip() or None, advance=True)
+
+    def _typed_changed(self, qid: str, text: str) -> bool:
+        """Whether the typed text means another value than the one stored (an invalid text does)."""
+        try:
+            return coerce(self.rubric.question(qid), text) != self._value(qid)
+        except ValueProblem:
+            return True
+
+    def _leave_typed_answer(self) -> bool:
+        """Moving away from a number or text typed without enter: save it, or say why not.
+
+        Returns False (stay) when it cannot be saved as it is, or when saving it would
+        retire other answers, which needs the inspector's enter and confirmation.
+        """
+        qid = self.current
+        if qid is None or qid not in self.evaluation.applicable or self.rubric.question(qid).is_choice:
+            return True
+        text = self.query_one(AnswerInput).value
+        if not self._typed_changed(qid, text):
+            return True
+        if self.app.refuse_write():
+            return False
+        try:
+            affected = self.app.store.preview_answer(self.case_uuid, qid, text.strip() or None)
+        except StoreError as exc:
+            self._feedback("Not saved: " + str(exc).split(": ", 1)[-1] + ". Correct it, or clear it to leave.", "bold red")
+            self.query_one(AnswerInput).focus()
+            return False
+        if affected:
+            self._feedback("This change alters which questions apply: press enter to review and save it.", "yellow")
+            self.query_one(AnswerInput).focus()
+            return False
+        return self._save(qid, text.strip() or None, advance=False, show=False)
 
     def give_answer(self, qid: str, value: Any, *, advance: bool) -> None:
         """Save an answer, asking first if it would retire earlier answers."""
@@ -352,12 +386,13 @@ class WalkthroughScreen(Screen):
         coerced = coerce(question, value)
         return Text.assemble("Changing ", asked, " to ", ("“" + display(question, coerced) + "”", "bold"))
 
-    def _save(self, qid: str, value: Any, advance: bool) -> None:
+    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True) -> bool:
+        """Commit one answer, then draw the result (``show``) or leave it for the next question drawn."""
         try:
             result = self.app.store.set_answer(self.case_uuid, qid, value)  # committed on return
         except StoreError as exc:
             self._feedback(str(exc), "bold red")
-            return
+            return False
         was_complete = self.case.status == STATUS_COMPLETE
         had_gaps = bool(self.evaluation.missing_required)
         self._load_answers()
@@ -371,10 +406,14 @@ class WalkthroughScreen(Screen):
         elif had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE:
             said += "  Every required question is answered: press r to review and mark the case complete."
         self.feedback_text = said
+        if not show:  # leaving this question: say it on the next one
+            self.feedback_text = f"{said} (question {self.rubric.position(qid) + 1})"
+            return True
         following = self.evaluation.next_applicable(after=qid) if advance else None
         if advance and following is None:
             self.feedback_text = said + "  That was the last question: press r to review and mark the case complete."
         self.show_question(following or qid)
+        return True
 
     # -- notes ---------------------------------------------------------------------------
     def _save_note(self) -> None:
@@ -480,6 +519,8 @@ class WalkthroughScreen(Screen):
 
     def action_back(self) -> None:
         """Escape: from the notes or the outline back to the answer; from the answer to the case list."""
+        if not self._leave_typed_answer():
+            return
         self._save_note()
         away = self.focused in (self.query_one("#note", Input), self.query_one(Outline))
         if away and self.current in self.evaluation.applicable:

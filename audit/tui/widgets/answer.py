@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -73,9 +74,13 @@ class ChoiceAnswer(Widget, can_focus=True):
             return set()
         return set(self.chosen_value) if self.is_multi else {self.chosen_value}
 
-    def render(self) -> Text:
+    def render(self) -> Table:
+        # a grid, so a long label wraps under itself, not under the keys
         chosen = self._chosen()
-        text = Text()
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", style="dim", no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column()
         for index, (code, label) in enumerate(self.choices):
             key = option_key(index) or " "
             letter = next((k for k, c in LETTER_CODES.items() if c == code), None)
@@ -87,14 +92,8 @@ class ChoiceAnswer(Widget, can_focus=True):
             style = "bold" if code in chosen else ""
             if index == self.cursor_index and self.has_focus:
                 style += " reverse"
-            line = Text.assemble((f" {keys:>4}  ", "dim"), (f"{mark} {label}", style))
-            if index:
-                text.append("\n")
-            text.append_text(line)
-        return text
-
-    def get_content_height(self, container, viewport, width: int) -> int:
-        return max(len(self.choices), 1)
+            grid.add_row(f" {keys}", Text(mark, style=style), Text(label, style=style))
+        return grid
 
     def on_focus(self) -> None:
         self.refresh()
