@@ -535,7 +535,7 @@ def test_figures_are_the_tabulation_and_follow_new_answers(tmp_db_path, thematic
             # another connection (a colleague, an import) changes an answer: the screen follows
             with read(tmp_db_path) as store:
                 store.set_answer(second, "lead_agency", "crc")
-            for _ in range(20):
+            for _ in range(100):  # polled every 0.1 s here; give a loaded machine time
                 await pilot.pause(0.1)
                 await settle(pilot)
                 if lead_agency_cells(screen)["CRC"][0] == 2:

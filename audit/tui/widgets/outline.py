@@ -98,5 +98,5 @@ class Outline(Tree[str]):
             self.post_message(self.Jump(event.node.data))
 
 
-def outline_text(number: int, text: str, width: int = 36) -> str:
+def outline_text(number: int, text: str, width: int = 32) -> str:
     return f"{number:>2} {shorten(text, width)}"
