@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from audit.store import NewCase, Store
 from audit.tui.app import AuditApp
@@ -19,7 +20,10 @@ CASES = 250
 
 async def settle(pilot) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
+            continue
         await pilot.pause()
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from audit.cli import main as cli_main
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Store
@@ -36,7 +38,10 @@ def run(coro):
 async def settle(pilot) -> None:
     """Let workers finish and the screen catch up."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
+            continue
         await pilot.pause()
 
 
@@ -63,6 +68,18 @@ async def open_first_case(pilot) -> WalkthroughScreen:
     screen = pilot.app.screen
     assert isinstance(screen, WalkthroughScreen)
     return screen
+
+
+@asynccontextmanager
+async def walkthrough(path: Path, at: str | None = None, **run_options):
+    """The app on ``path``, its first case open (at question ``at``): yields (app, pilot, screen)."""
+    app = AuditApp(path)
+    async with app.run_test(size=SIZE, **run_options) as pilot:
+        screen = await open_first_case(pilot)
+        if at is not None:
+            screen.show_question(at)
+            await pilot.pause()
+        yield app, pilot, screen
 
 
 async def create_case_by_keys(pilot, ref: str, site: str, inspector: str, rubric_id: str) -> None:
@@ -169,9 +186,7 @@ def test_non_statutory_skips_planning_and_the_profile(tmp_db_path, thematic_rubr
             saved.append((message.question_id, message.value))
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE, message_hook=hook) as pilot:
-            screen = await open_first_case(pilot)
+        async with walkthrough(tmp_db_path, message_hook=hook) as (app, pilot, screen):
             await pilot.press("3")  # Non-statutory supervision
             await settle(pilot)
             assert saved == [("sentence_type", "non_statutory")]
@@ -197,11 +212,7 @@ def test_factors_drive_the_eight_services_questions(tmp_db_path, thematic_rubric
     make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "assessment_completed": "yes"})
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("factors")
-            await pilot.pause()
+        async with walkthrough(tmp_db_path, at="factors") as (app, pilot, screen):
             assert not set(SERVICES) & screen.evaluation.applicable
             await pilot.press("5", "6")  # Drug misuse, Alcohol misuse: each tick saved
             await settle(pilot)
@@ -247,11 +258,7 @@ def test_unticking_a_factor_asks_first_and_cancel_saves_nothing(factors_case):
     before = history_count(factors_case)
 
     async def scenario() -> None:
-        app = AuditApp(factors_case)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("factors")
-            await pilot.pause()
+        async with walkthrough(factors_case, at="factors") as (app, pilot, screen):
             await pilot.press("5")  # untick Drug misuse: services_drugs would stop applying
             await settle(pilot)
             dialog = app.screen
@@ -272,11 +279,7 @@ def test_unticking_a_factor_asks_first_and_cancel_saves_nothing(factors_case):
 
 def test_unticking_a_factor_confirmed_retires_the_answer(factors_case):
     async def scenario() -> None:
-        app = AuditApp(factors_case)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("factors")
-            await pilot.pause()
+        async with walkthrough(factors_case, at="factors") as (app, pilot, screen):
             await pilot.press("5")
             await settle(pilot)
             assert isinstance(app.screen, ConfirmRetireScreen)
@@ -299,11 +302,7 @@ def test_unticking_a_factor_confirmed_retires_the_answer(factors_case):
 
 def test_changing_sentence_type_lists_every_answer_it_would_retire_and_cancel_keeps_them(factors_case):
     async def scenario() -> None:
-        app = AuditApp(factors_case)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("sentence_type")
-            await pilot.pause()
+        async with walkthrough(factors_case, at="sentence_type") as (app, pilot, screen):
             await pilot.press("3")  # non-statutory: planning no longer applies
             await settle(pilot)
             dialog = app.screen
@@ -323,9 +322,7 @@ def test_review_refuses_completion_with_gaps_jumps_to_one_and_reopens(tmp_db_pat
     uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "non_statutory", "lead_agency": "police"})
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
+        async with walkthrough(tmp_db_path) as (app, pilot, screen):
             await pilot.press("r")
             await settle(pilot)
             review = app.screen
@@ -357,11 +354,7 @@ def test_typed_answers_are_checked_and_notes_are_saved(tmp_db_path, thematic_rub
     uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("age")
-            await pilot.pause()
+        async with walkthrough(tmp_db_path, at="age") as (app, pilot, screen):
             await pilot.press("4", "0", "0", "enter")
             await pilot.pause()
             assert screen.current == "age"  # refused, still here
@@ -386,9 +379,7 @@ def test_history_shows_labels_and_question_text(tmp_db_path, thematic_rubric):
     make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
+        async with walkthrough(tmp_db_path) as (app, pilot, screen):
             screen.show_question("sentence_type")
             await pilot.press("2")  # Post-release supervision
             await pilot.press("h")
@@ -551,11 +542,7 @@ def test_a_number_typed_without_enter_is_saved_on_leaving_or_keeps_you_there(tmp
     uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
 
     async def scenario() -> None:
-        app = AuditApp(tmp_db_path)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await open_first_case(pilot)
-            screen.show_question("previous_convictions")
-            await pilot.pause()
+        async with walkthrough(tmp_db_path, at="previous_convictions") as (app, pilot, screen):
             await pilot.press("4", "2", "shift+tab")  # typed, not entered, then back a question
             await pilot.pause()
             assert screen.current == "rosh"

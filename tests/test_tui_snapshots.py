@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual.worker import WorkerCancelled
 
 import audit.store
 from audit.store import NewCase, Store
@@ -62,7 +63,10 @@ def snapshot_db(tmp_path, monkeypatch, thematic_rubric):
 
 async def settle(pilot) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
+            continue
         await pilot.pause()
 
 
