@@ -27,6 +27,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widgets import Label
+from textual.worker import WorkerCancelled
 
 from audit.rubric import load_rubric_by_id
 from audit.store import Store
@@ -90,6 +91,15 @@ async def _audit_start(path: Path) -> tuple[float, float]:
             await pilot.pause(0.005)
         checked = time.perf_counter()
     return stamps["list"] - start, checked - start
+
+
+async def _settle(pilot) -> None:
+    for _ in range(3):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # replaced by a newer exclusive worker
+            continue
+        await pilot.pause()
 
 
 def _best(values: list[float]) -> float:
@@ -205,13 +215,11 @@ async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], in
 
     app = AuditApp(path, check_integrity=False)
     async with app.run_test(size=SIZE, message_hook=hook) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _settle(pilot)
         for ref in cases:
             await pilot.press("slash", *ref, "enter")
             await pilot.pause(0.3)
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await _settle(pilot)
             await pilot.press("enter")
             await pilot.pause()
             screen = app.screen
@@ -234,8 +242,7 @@ async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], in
                     break
             key_at.clear()
             await pilot.press("escape")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await _settle(pilot)
     return samples, saved
 
 
