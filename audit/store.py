@@ -21,15 +21,19 @@ import sqlite3
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from audit.counting import CaseCount, count_case
-from audit.engine import Evaluation, evaluate, is_answered
 from audit.errors import AuditError
-from audit.rubric import Rubric, parse_rubric
-from audit.values import ValueProblem, coerce
+
+if TYPE_CHECKING:
+    from audit.counting import CaseCount
+    from audit.engine import Evaluation
+    from audit.rubric import Rubric
+
+# The rubric engine (pydantic models and all) is imported where it is first
+# used, not here: the UI's case list needs only SQL and opens ~70 ms sooner.
 
 APPLICATION_ID = 0x41756474  # "Audt": marks a file as ours before any table is read
 SCHEMA_VERSION = 1
@@ -103,7 +107,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     # case_ref is unique per site for new cases; a merge may bring in a second
     # case with the same ref (a moderation double-audit), which is kept and flagged.
     db["cases"].create_index(["site", "case_ref"])
-    db["cases"].create_index(["updated_at"])
+    db["cases"].create_index(["updated_at", "uuid"])  # the case list's default order, ties included
     db["answers"].create(
         {
             "case_uuid": str, "question_id": str, "value": str, "note": str,
@@ -485,6 +489,8 @@ class Store:
             row = self.db.execute("SELECT text, rubric_id FROM rubrics WHERE sha256 = ?", [sha256]).fetchone()
             if row is None:
                 raise StoreError(f"{self.path}: no rubric with sha256 {sha256[:12]} in this database")
+            from audit.rubric import parse_rubric
+
             self._rubrics[sha256] = parse_rubric(row[0], f"{self.path}:rubric {row[1]}")
         return self._rubrics[sha256]
 
@@ -533,6 +539,9 @@ class Store:
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Insert checked cases and their answers in one transaction; returns how many."""
+        from audit.counting import count_case
+        from audit.engine import is_answered
+
         stamp = now()
         inserted = 0
         known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
@@ -607,7 +616,7 @@ class Store:
         key = "(answered_count * 1.0 / max(applicable_count, 1))" if order_by == "progress" else order_by
         direction = "DESC" if descending else "ASC"
         rows = self.db.execute(
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM cases {where} ORDER BY {key} {direction}, uuid LIMIT ? OFFSET ?",
+            f"SELECT {', '.join(CASE_COLUMNS)} FROM cases {where} ORDER BY {key} {direction}, uuid {direction} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         return [self._case_from_row(r) for r in rows]
@@ -653,11 +662,15 @@ class Store:
         }
 
     def evaluation(self, case_uuid: str) -> Evaluation:
+        from audit.engine import evaluate
+
         case = self.case(case_uuid)
         return evaluate(self.rubric_for(case), self.answers(case_uuid))
 
     def preview_answer(self, case_uuid: str, question_id: str, value: Any) -> list[str]:
         """Answered questions that would stop applying if this answer were given."""
+        from audit.engine import evaluate
+
         case = self.case(case_uuid)
         rubric = self.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
@@ -670,6 +683,8 @@ class Store:
 
     @staticmethod
     def _coerce(rubric: Rubric, question_id: str, value: Any) -> Any:
+        from audit.values import ValueProblem, coerce
+
         if not rubric.has_question(question_id):
             raise StoreError(f"question '{question_id}' is not in rubric {rubric.id}")
         try:
@@ -689,6 +704,8 @@ class Store:
         rubric = self.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         if value is not None:
+            from audit.engine import evaluate
+
             evaluation = evaluate(rubric, self.answers(case_uuid))
             if not evaluation.applies(question_id):
                 rule = evaluation.excluded_by(question_id)
@@ -744,6 +761,8 @@ class Store:
             self.db.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
 
     def _retire_stale(self, case_uuid: str, rubric: Rubric, who: str, stamp: str) -> list[str]:
+        from audit.engine import evaluate
+
         stale = evaluate(rubric, self.answers(case_uuid)).stale
         for qid in stale:
             self.db.execute(
@@ -754,6 +773,8 @@ class Store:
 
     def _recount(self, case: Case, rubric: Rubric, who: str, stamp: str) -> str:
         """Persist the counting module's verdict for every answer of a case."""
+        from audit.counting import count_case
+
         tally: CaseCount = count_case(rubric, self.answers(case.uuid))
         applicable = tally.evaluation.applicable
         rows = self.db.execute("SELECT question_id, applies, counted FROM answers WHERE case_uuid = ?", [case.uuid]).fetchall()
