@@ -266,6 +266,12 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     return sqlite3.connect(str(path), timeout=10)
 
 
+def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    # No sqlite-utils plugins: third-party code has no business with case data,
+    # and scanning for them costs ~10 ms on every start.
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
 class Store:
     """An open audit database. Use :meth:`open` or :meth:`memory`."""
 
@@ -299,7 +305,7 @@ class Store:
             _remove_sidecars(new_sidecars)  # a refused file is left as it was found
             raise
         conn = _connect(path, read_only=False)
-        store = cls(sqlite_utils.Database(conn), shown)
+        store = cls(_database(conn), shown)
         try:
             try:
                 store._configure()
@@ -323,7 +329,7 @@ class Store:
         except OSError as exc:
             raise _refuse(str(path), f"cannot be created ({exc.strerror})") from None
         os.close(fd)
-        store = cls(sqlite_utils.Database(_connect(path, read_only=False)), str(path))
+        store = cls(_database(_connect(path, read_only=False)), str(path))
         try:
             store._initialise(site)
         except BaseException:
@@ -367,7 +373,7 @@ class Store:
     @classmethod
     def memory(cls, site: str | None = None) -> "Store":
         """An in-memory store, for tests."""
-        store = cls(sqlite_utils.Database(memory=True), None)
+        store = cls(sqlite_utils.Database(memory=True, execute_plugins=False), None)
         store._initialise(site)
         return store
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audit.rubric import Question
 from audit.store import STATUS_COMPLETE, decode
-from audit.values import display
+
+if TYPE_CHECKING:  # the rubric engine loads after the case list has painted
+    from audit.rubric import Question
 
 
 def local_time(stamp: str | None, *, seconds: bool = False) -> str:
@@ -46,6 +47,8 @@ def stored_label(question: Question | None, stored: str | None) -> str:
     if question is None:
         return str(value)
     try:
+        from audit.values import display
+
         return display(question, value)
     except Exception:  # an answer from an older rubric version: show it as stored
         return str(value)
