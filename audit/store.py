@@ -537,7 +537,7 @@ class Store:
         if self.find_case(site, case_ref):
             raise StoreError(f"case_ref '{case_ref}' already exists at site '{site}'; open that case or use another ref")
         new = NewCase(case_ref=case_ref, site=site, rubric=rubric, answers={}, inspector=(inspector or "").strip() or None)
-        self.insert_cases([new], who=who or inspector or current_user(), reason="created")
+        self.insert_cases([new], who=who or current_user(), reason="created")
         return self.case(new.uuid)
 
     def insert_cases(
