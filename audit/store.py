@@ -269,6 +269,11 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
 def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     # No sqlite-utils plugins: third-party code has no business with case data,
     # and scanning for them costs ~10 ms on every start.
+    # Autocommit: a write made through the raw connection (e.g. tabulation's TEMP
+    # tables) must not open an implicit transaction that Store.transaction would
+    # then take for an enclosing one, turning the next answers into savepoints
+    # that are never committed.
+    conn.isolation_level = None
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 
@@ -373,7 +378,9 @@ class Store:
     @classmethod
     def memory(cls, site: str | None = None) -> "Store":
         """An in-memory store, for tests."""
-        store = cls(sqlite_utils.Database(memory=True, execute_plugins=False), None)
+        db = sqlite_utils.Database(memory=True, execute_plugins=False)
+        db.conn.isolation_level = None  # as _database does for files
+        store = cls(db, None)
         store._initialise(site)
         return store
 

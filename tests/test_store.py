@@ -302,6 +302,27 @@ def test_each_answer_is_committed_when_given(store, case, tmp_db_path):
     assert not store.db.conn.in_transaction
 
 
+def _committed_answers(path: Path, case_uuid: str) -> set[str]:
+    other = sqlite3.connect(path)  # a second connection: sees committed data only
+    try:
+        return {r[0] for r in other.execute("SELECT question_id FROM answers WHERE case_uuid = ?", [case_uuid])}
+    finally:
+        other.close()
+
+
+def test_an_answer_is_committed_after_reads_that_wrote_temp_tables(store, case, tmp_db_path):
+    # Tabulation fills a TEMP table through the store's raw connection, outside
+    # any store transaction; the implicit transaction that opens must not
+    # silently swallow the next answers as savepoints of it.
+    conn = store.db.conn
+    conn.execute("CREATE TEMP TABLE scratch (case_uuid TEXT)")
+    conn.execute("INSERT INTO temp.scratch SELECT uuid FROM cases")
+    conn.execute("DROP TABLE temp.scratch")
+    store.set_answer(case.uuid, "sentence_type", "community")
+    assert "sentence_type" in _committed_answers(tmp_db_path, case.uuid)
+    assert not store.db.conn.in_transaction
+
+
 @pytest.mark.parametrize(
     ("qid", "typed", "stored", "shown"),
     [
