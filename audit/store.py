@@ -441,10 +441,12 @@ class Store:
         try:
             with self.db.atomic():
                 yield self.db
+            self.db.commit()
         except BaseException:
+            # a failed COMMIT can leave the transaction open: end it, or later
+            # writes would join it as savepoints and never be committed
             self.db.rollback()
             raise
-        self.db.commit()
 
     def __enter__(self) -> "Store":
         return self

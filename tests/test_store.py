@@ -323,6 +323,22 @@ def test_an_answer_is_committed_after_reads_that_wrote_temp_tables(store, case, 
     assert not store.db.conn.in_transaction
 
 
+def test_a_failed_commit_leaves_no_transaction_open(store, case, tmp_db_path):
+    # COMMIT can fail (a lock, a full disk, here a deferred constraint); the
+    # store must not stay inside that transaction, or every later answer
+    # would become a savepoint of it and never be committed.
+    store.db.execute("PRAGMA defer_foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError):
+        with store.transaction():
+            store.db.execute(
+                "INSERT INTO answers (case_uuid, question_id, value, state, applies, counted) VALUES ('no-such-case', 'q', NULL, 'current', 0, 0)"
+            )
+    assert not store.db.conn.in_transaction
+    store.db.execute("PRAGMA defer_foreign_keys = OFF")
+    store.set_answer(case.uuid, "sentence_type", "community")
+    assert "sentence_type" in _committed_answers(tmp_db_path, case.uuid)
+
+
 @pytest.mark.parametrize(
     ("qid", "typed", "stored", "shown"),
     [
