@@ -561,3 +561,26 @@ def test_a_number_typed_without_enter_is_saved_on_leaving_or_keeps_you_there(tmp
     with read(tmp_db_path) as store:
         answers = store.answers(uuid)
         assert answers["previous_convictions"] == 42 and "age" not in answers
+
+
+@pytest.mark.parametrize("key, opens", [("r", ReviewScreen), ("h", HistoryScreen)])
+def test_a_number_typed_without_enter_is_saved_before_review_or_history(tmp_db_path, thematic_rubric, key, opens):
+    from audit.tui.widgets.outline import Outline
+
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        async with walkthrough(tmp_db_path, at="previous_convictions") as (app, pilot, screen):
+            await pilot.press("4", "2", "tab", "tab")  # typed, not entered; tab past the note to the outline
+            await pilot.pause()
+            assert isinstance(app.focused, Outline)
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, opens)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert store.answers(uuid).get("previous_convictions") == 42

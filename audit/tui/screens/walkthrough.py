@@ -503,6 +503,8 @@ class WalkthroughScreen(Screen):
     def action_review(self) -> None:
         from audit.tui.screens.review import ReviewScreen
 
+        if not self._leave_typed_answer():
+            return
         self._save_note()
 
         def back(jump_to: str | None) -> None:
@@ -514,8 +516,11 @@ class WalkthroughScreen(Screen):
     def action_history(self) -> None:
         from audit.tui.screens.history import HistoryScreen
 
+        if not self._leave_typed_answer():
+            return
         self._save_note()
-        self.app.push_screen(HistoryScreen(self.case_uuid))
+        # redrawn on return: an answer typed without enter was saved just now
+        self.app.push_screen(HistoryScreen(self.case_uuid), lambda _: self.show_question(self.current))
 
     def action_back(self) -> None:
         """Escape: from the notes or the outline back to the answer; from the answer to the case list."""
