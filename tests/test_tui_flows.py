@@ -584,3 +584,20 @@ def test_a_number_typed_without_enter_is_saved_before_review_or_history(tmp_db_p
     run(scenario())
     with read(tmp_db_path) as store:
         assert store.answers(uuid).get("previous_convictions") == 42
+
+
+def test_answering_the_last_question_says_what_to_do_next_once(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {
+        "sentence_type": "non_statutory", "lead_agency": "police", "lead_professional": "yes", "domestic_abuse": "no",
+        "assessment_completed": "no", "complied": "yes",
+    })
+
+    async def scenario() -> None:
+        async with walkthrough(tmp_db_path, at="deselected") as (app, pilot, screen):
+            await pilot.press("n")  # the last question that applies, and the last required one
+            await pilot.pause()
+            said = str(screen.query_one("#q-feedback").render())
+            assert said.startswith("Saved: No") and "last question" in said
+            assert said.count("press r to review") == 1, said
+
+    run(scenario())

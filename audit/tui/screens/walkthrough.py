@@ -401,9 +401,10 @@ class WalkthroughScreen(Screen):
         said = "Cleared" if result.value is None else f"Saved: {display(question, result.value)}"
         if result.retired:
             said += f". Retired {len(result.retired)} answer(s) that no longer apply (kept in the history)."
+        gaps_just_closed = had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE
         if was_complete and result.status != STATUS_COMPLETE:
             said += " The case is back in progress: a required question now needs an answer."
-        elif had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE:
+        elif gaps_just_closed:
             said += "  Every required question is answered: press r to review and mark the case complete."
         self.feedback_text = said
         if not show:  # leaving this question: say it on the next one
@@ -411,7 +412,8 @@ class WalkthroughScreen(Screen):
             return True
         following = self.evaluation.next_applicable(after=qid) if advance else None
         if advance and following is None:
-            self.feedback_text = said + "  That was the last question: press r to review and mark the case complete."
+            self.feedback_text = said + ("  That was the last question." if gaps_just_closed else
+                                         "  That was the last question: press r to review and mark the case complete.")
         self.show_question(following or qid)
         return True
 
