@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from audit.errors import AuditError
-from audit.store import FILE_MODE, Store, StoreError, _precheck, _remove_sidecars
+from audit.store import FILE_MODE, Store, StoreError, _connect, _precheck, _remove_sidecars
 
 BACKUP_SUFFIX = ".bak-"
 
@@ -41,10 +41,6 @@ def _check_destination(dest: Path) -> None:
         raise AuditError(f"{dest}: already exists; backups never overwrite a file, so choose another name")
     if not dest.parent.is_dir():
         raise AuditError(f"{dest}: folder {dest.parent} does not exist; create it first")
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
 
 
 def backup_database(db: str | Path, dest: str | Path | None = None) -> Path:
@@ -82,7 +78,10 @@ def _backup(db: Path, dest: str | Path | None) -> Path:
         pass
 
     # mkstemp creates the file with mode 0600
-    handle, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    try:
+        handle, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    except OSError as exc:
+        raise AuditError(f"{dest}: cannot write in folder {dest.parent} ({exc.strerror}); choose a folder you can write to") from None
     os.close(handle)
     partial = Path(partial_name)
     try:
@@ -97,7 +96,7 @@ def _backup(db: Path, dest: str | Path | None) -> Path:
 
 def _copy(db: Path, partial: Path) -> None:
     try:
-        source = _read_only(db)
+        source = _connect(db, read_only=True)
     except sqlite3.Error as exc:
         raise StoreError(f"{db}: cannot be opened for backup ({exc})") from None
     try:
@@ -129,4 +128,7 @@ def _publish(partial: Path, dest: Path) -> None:
         # file systems without hard links (FAT on a USB stick): check, then rename
         if dest.exists():
             raise AuditError(f"{dest}: already exists; backups never overwrite a file, so choose another name") from None
-        os.rename(partial, dest)
+        try:
+            os.rename(partial, dest)
+        except OSError as exc:
+            raise AuditError(f"{dest}: the verified copy could not be given this name ({exc.strerror}); nothing was kept") from None

@@ -37,7 +37,8 @@ from typing import Any, Callable, Iterator, Sequence
 from audit.errors import AuditError, Problem, Problems
 from audit.rubric import Rubric
 from audit.store import (
-    CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _precheck, _remove_sidecars, current_user, decode, now,
+    CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _connect, _precheck, _remove_sidecars, current_user, decode, now,
+    read_only_uri,
 )
 from audit.values import display
 
@@ -154,10 +155,6 @@ class _Source:
         return f"{self.path} ({self.db_uuid})"
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-
-
 @contextmanager
 def _looking_at(path: Path) -> Iterator[None]:
     """A read-only look at a WAL file creates empty -wal/-shm files beside it: remove those we
@@ -179,7 +176,7 @@ def _read_description(path: Path, *, check: bool) -> tuple[str, str | None, int,
     _precheck(path)
     Store._inspect(path, check=check)
     try:
-        conn = _read_only(path)
+        conn = _connect(path, read_only=True)
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot be opened ({exc})") from None
     try:
@@ -380,10 +377,9 @@ class _Merger:
             ("staged_questions", f"SELECT * FROM S.questions {unknown('rubric_sha256')}", known),
             ("staged_options", f"SELECT * FROM S.options {unknown('rubric_sha256')}", known),
         ]
-        uri = f"{source.path.as_uri()}?mode=ro"
         try:
             with _looking_at(source.path):
-                self._stage_from(uri, queries)
+                self._stage_from(read_only_uri(source.path), queries)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
 

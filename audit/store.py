@@ -260,9 +260,44 @@ def _remove_sidecars(created: list[Path]) -> None:
         pass  # best effort: they hold no data
 
 
+def _cannot_write_beside(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because it could not create the -wal/-shm files beside a database."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_READONLY") or name.startswith("SQLITE_CANTOPEN")
+
+
+READ_ONLY_FOLDER = (
+    "cannot be read where it is: its folder is read-only, and SQLite must create a -shm file beside a "
+    "database whose -wal file holds changes; copy the database and its -wal file to a writable folder"
+)
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI for a read-only look at ``path`` (for ``sqlite3.connect(uri=True)`` or ATTACH).
+
+    Reading a WAL database needs a -shm file beside it, which SQLite creates; in a
+    folder nobody may write to (a read-only USB stick, a colleague's share) that
+    fails. When no -wal file holds changes, the main file is the whole database
+    and nothing can be writing it, so it is read as immutable instead.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    probe = sqlite3.connect(uri, uri=True, timeout=10)
+    try:
+        probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        wal = Path(f"{path}-wal")
+        if _cannot_write_beside(exc) and not (wal.exists() and wal.stat().st_size > 0):
+            return f"{uri}&immutable=1"
+    except sqlite3.DatabaseError:
+        pass  # the caller's own queries say what is wrong with the file
+    finally:
+        probe.close()
+    return uri
+
+
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if read_only:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        return sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
     return sqlite3.connect(str(path), timeout=10)
 
 
@@ -315,7 +350,10 @@ class Store:
             try:
                 store._configure()
             except sqlite3.Error as exc:
-                raise _refuse(shown, f"cannot be opened for writing ({exc}); check the file's folder and mode") from None
+                raise _refuse(
+                    shown, f"cannot be opened for writing ({exc}); its folder must be writable too (SQLite keeps "
+                    "-wal and -shm files beside it): check the folder's permissions, or copy the file to a writable folder",
+                ) from None
             try:
                 store._migrate()
             except sqlite3.Error as exc:  # the migration rolled back: nothing was changed
@@ -364,6 +402,8 @@ class Store:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row and str(row[0]).isdigit() else None
         except sqlite3.DatabaseError as exc:
+            if _cannot_write_beside(exc):
+                raise _refuse(shown, READ_ONLY_FOLDER) from None
             raise _refuse(shown, f"is corrupt or not a database ({exc}); restore it from a backup") from None
         finally:
             conn.close()

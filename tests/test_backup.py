@@ -12,6 +12,7 @@ from audit.cli import main
 from audit.errors import AuditError
 from audit.store import Store
 from tests.test_merge import BASE, dump, integrity, make_db, mode, new_case, run_sql, sha256
+from tests.test_store import read_only
 
 
 @pytest.fixture
@@ -100,3 +101,26 @@ def test_a_corrupt_database_is_refused_and_no_copy_is_kept(db, tmp_path):
 
 def test_usage_errors_exit_2():
     assert main(["backup"]) == 2
+
+
+def test_a_database_on_a_read_only_stick_is_backed_up_elsewhere(tmp_path, thematic_rubric):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    db = make_db(stick / "site.db", [new_case(thematic_rubric, f"T{i}", "sheffield", BASE) for i in range(3)])
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    with read_only(stick):
+        listing = sorted(p.name for p in stick.iterdir())
+        copy = backup_database(db, backups)
+        assert sorted(p.name for p in stick.iterdir()) == listing
+    assert dump(copy) == dump(db) and integrity(copy) == "ok"
+
+
+def test_a_backup_into_a_read_only_folder_is_refused_in_one_line(db, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with read_only(locked):
+        assert main(["backup", str(db), str(locked)]) == 1
+        assert list(locked.iterdir()) == []
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err and str(locked) in err, err

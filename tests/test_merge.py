@@ -677,3 +677,44 @@ def test_a_merge_into_a_target_the_ui_has_open_is_seen_by_the_ui(tmp_path, sites
     with Store.open(result.backup, create=False) as before:
         assert before.case_count() == 4  # the backup holds the UI's case, not the merge's
     assert integrity(target) == "ok"
+
+
+@pytest.mark.parametrize("attach_reads_uris", [True, False])
+def test_a_source_on_a_read_only_stick_is_merged(tmp_path, thematic_rubric, monkeypatch, attach_reads_uris):
+    import audit.merge as merge_module
+    from tests.test_store import read_only
+
+    if not attach_reads_uris:
+        monkeypatch.setattr(merge_module, "_attach_reads_uris", lambda conn: False)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    source = make_db(stick / "sheffield.db", [new_case(thematic_rubric, f"S{i}", "sheffield", BASE) for i in range(3)])
+    target = tmp_path / "national.db"
+    with read_only(stick):
+        listing = sorted(p.name for p in stick.iterdir())
+        result = merge_databases(target, [source])
+        assert sorted(p.name for p in stick.iterdir()) == listing
+    assert result.sources[0].added == 3
+    assert case_rows(target) == case_rows(source) and answer_rows(target) == answer_rows(source)
+
+
+def test_a_read_only_source_whose_wal_holds_changes_is_refused_not_half_read(tmp_path, thematic_rubric, capsys):
+    """Read as an immutable file, such a source would silently lose the changes still in its -wal."""
+    from tests.test_store import read_only
+
+    live = make_db(tmp_path / "live.db", [new_case(thematic_rubric, "S0", "sheffield", BASE)])
+    ui = sqlite3.connect(live)
+    ui.execute("PRAGMA wal_autocheckpoint = 0")
+    ui.execute("UPDATE cases SET inspector = 'in the wal'")
+    ui.commit()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    shutil.copy(live, stick / "sheffield.db")
+    shutil.copy(f"{live}-wal", stick / "sheffield.db-wal")  # copied without its -shm
+    ui.close()
+    target = tmp_path / "national.db"
+    with read_only(stick):
+        assert main(["merge", str(target), str(stick / "sheffield.db")]) == 1
+    err = capsys.readouterr().err
+    assert "read-only" in err and "corrupt" not in err and "internal error" not in err, err
+    assert not target.exists()

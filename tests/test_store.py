@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -130,6 +133,51 @@ def _refused(path: Path, *fragments: str) -> None:
         assert fragment in message, message
     assert sha256(path) == digest
     assert sorted(os.listdir(folder)) == files_before  # no -wal/-shm left beside it either
+
+
+@contextlib.contextmanager
+def read_only(path: Path):
+    """Make a folder (or file) unwritable, as a read-only USB stick or share is; skip where we cannot.
+
+    chmod does not stop root, so as root the immutable attribute is used instead.
+    """
+    if os.geteuid() == 0:
+        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+            pytest.skip("cannot make a file read-only for root here (no chattr +i)")
+        undo = lambda: subprocess.run(["chattr", "-i", str(path)], check=True)  # noqa: E731
+    else:
+        before = stat.S_IMODE(os.stat(path).st_mode)
+        os.chmod(path, before & ~0o222)
+        undo = lambda: os.chmod(path, before)  # noqa: E731
+    try:
+        probe = (path if path.is_dir() else path.parent) / ".probe"
+        try:
+            if path.is_dir():
+                probe.touch()
+            else:
+                open(path, "ab").close()
+        except OSError:
+            pass
+        else:
+            probe.unlink(missing_ok=True)
+            pytest.skip("the file system ignores read-only permissions here")
+        yield path
+    finally:
+        undo()
+
+
+def test_an_audit_db_in_a_read_only_folder_is_not_called_corrupt(tmp_path, thematic_rubric):
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    db = make_audit_db(folder / "site.db", thematic_rubric)
+    with read_only(folder):
+        listing, digest = sorted(os.listdir(folder)), sha256(db)
+        with pytest.raises(StoreError) as caught:
+            Store.open(db, create=False)
+        message = str(caught.value)
+        assert "corrupt" not in message and "restore" not in message, message
+        assert "folder" in message and "\n" not in message, message
+        assert sorted(os.listdir(folder)) == listing and sha256(db) == digest
 
 
 def test_random_bytes_are_refused(tmp_path):
