@@ -477,15 +477,20 @@ class Store:
             with self.db.atomic():
                 yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.db.execute("BEGIN IMMEDIATE")
             with self.db.atomic():
                 yield self.db
             self.db.commit()
-        except BaseException:
+        except BaseException as exc:
             # a failed COMMIT can leave the transaction open: end it, or later
             # writes would join it as savepoints and never be committed
             self.db.rollback()
+            if isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorname or "").startswith("SQLITE_READONLY"):
+                raise StoreError(
+                    f"{self.path}: is read-only ({exc}); nothing was saved; make the file and its folder writable "
+                    "(check their owner and mode), or copy it to a writable folder"
+                ) from None
             raise
 
     def __enter__(self) -> "Store":

@@ -846,3 +846,20 @@ def test_a_one_case_summary_is_singular(tmp_path, capsys):
     write_lines(path, [json.dumps({"case_ref": "A", "site": "surrey", "answers": {"complied": "yes"}})])
     code, out, _ = cli(capsys, str(tmp_path / "x.db"), str(path), "--rubric", "iom-thematic-2019")
     assert code == 0 and out == f"imported 1 case (1 answer) into {tmp_path / 'x.db'} from {path}\n"
+
+
+def test_an_import_into_a_read_only_database_is_refused_in_one_line(tmp_path, thematic_rubric, capsys):
+    from tests.test_store import read_only
+
+    db = tmp_path / "site.db"
+    first = tmp_path / "first.csv"
+    first.write_text("case_ref,site,sentence_type\nT1,sheffield,community\n")
+    assert cli(capsys, str(db), str(first), "--rubric", "iom-thematic-2019")[0] == 0
+    second = tmp_path / "second.csv"
+    second.write_text("case_ref,site,sentence_type\nT2,sheffield,community\n")
+    with read_only(db):
+        digest = sha256(db)
+        code, out, err = cli(capsys, str(db), str(second), "--rubric", "iom-thematic-2019")
+        assert sha256(db) == digest
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "read-only" in err and "internal error" not in err, err

@@ -180,6 +180,20 @@ def test_an_audit_db_in_a_read_only_folder_is_not_called_corrupt(tmp_path, thema
         assert sorted(os.listdir(folder)) == listing and sha256(db) == digest
 
 
+def test_an_answer_to_a_read_only_file_is_refused_in_one_line(tmp_path, thematic_rubric):
+    db = make_audit_db(tmp_path / "site.db", thematic_rubric, cases=1)
+    with read_only(db):
+        digest = sha256(db)
+        with Store.open(db, create=False) as reader:  # reading a read-only file is fine
+            case = reader.list_cases()[0]
+            with pytest.raises(StoreError) as caught:
+                reader.set_answer(case.uuid, "lead_agency", "crc")
+            assert not reader.db.conn.in_transaction
+        message = str(caught.value)
+        assert message.startswith(f"{db}: ") and "read-only" in message and "\n" not in message, message
+        assert sha256(db) == digest
+
+
 def test_random_bytes_are_refused(tmp_path):
     path = tmp_path / "random.db"
     path.write_bytes(os.urandom(8192).replace(b"SQLite", b"sqlite"))
