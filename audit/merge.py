@@ -685,9 +685,16 @@ class _Merger:
         uuid, qid = mine["case_uuid"], mine["question_id"]
         changed = logged = False
         if (mine["value"], mine["state"]) != (theirs["value"], theirs["state"]):
-            source_wins = _value_rank(theirs) > _value_rank(mine)
+            # a row that only holds an evidence note is no answer: it never outranks one
+            mine_unanswered, theirs_unanswered = _never_answered(mine, mine_history), _never_answered(theirs, their_history)
+            source_wins = (
+                not theirs_unanswered and (mine_unanswered or _value_rank(theirs) > _value_rank(mine))
+            )
             winner, loser = (theirs, mine) if source_wins else (mine, theirs)
-            if mine["value"] != theirs["value"]:
+            if mine_unanswered or theirs_unanswered:
+                if source_wins:
+                    self._history(uuid, qid, "value", None, theirs["value"], MERGE_REASON, source)
+            elif mine["value"] != theirs["value"]:
                 if not self._already_resolved(uuid, qid, "value", loser["value"], winner["value"]):
                     self._conflict(
                         case, qid, _question_text(rubric, qid), "value", mine["value"], theirs["value"],
@@ -807,6 +814,11 @@ def _value_rank(answer: dict) -> tuple[str, str, str, str]:
     after the answer it retires), then the greater ``answered_by``. A total order on the content,
     so the result never depends on which file is merged first."""
     return (answer["answered_at"] or "", answer["value"] or "", answer["state"] or "", answer["answered_by"] or "")
+
+
+def _never_answered(answer: dict, history: list[tuple]) -> bool:
+    """A row with no value whose side never gave one (its history has no value change): it holds only a note."""
+    return answer["value"] is None and not any(row[1] == answer["question_id"] and row[2] == "value" for row in history)
 
 
 def _note_time(answer: dict, history: list[tuple]) -> str:

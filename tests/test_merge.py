@@ -718,3 +718,20 @@ def test_a_read_only_source_whose_wal_holds_changes_is_refused_not_half_read(tmp
     err = capsys.readouterr().err
     assert "read-only" in err and "corrupt" not in err and "internal error" not in err, err
     assert not target.exists()
+
+
+def test_an_evidence_note_on_a_question_one_copy_never_answered_does_not_blank_the_others_answer(tmp_path, thematic_rubric):
+    a, b, uuid = two_copies(tmp_path, thematic_rubric)
+    set_answer(a, uuid, "rosh", "high", who="jb")  # a answers rosh...
+    time.sleep(0.002)
+    with Store.open(b, create=False) as store:  # ...b, later, only writes a note on it
+        store.set_note(uuid, "rosh", "risk assessment not yet on file")
+    for order in ([a, b], [b, a]):
+        target = tmp_path / f"t{order[0].stem}.db"
+        result = merge_databases(target, order)
+        with Store.open(target, create=False) as store:
+            row = store.answer_rows(uuid)["rosh"]
+        assert (row["value"], row["counted"], row["note"]) == ("high", True, "risk assessment not yet on file"), order
+        assert [c for c in result.conflicts if c.question_id == "rosh"] == [], order
+        before = dump(target)
+        assert not merge_databases(target, order).changed and dump(target) == before  # merging again: a no-op
