@@ -601,3 +601,29 @@ def test_answering_the_last_question_says_what_to_do_next_once(tmp_db_path, them
             assert said.count("press r to review") == 1, said
 
     run(scenario())
+
+
+def test_the_key_bar_shows_every_key_at_80_by_24(tmp_db_path, thematic_rubric):
+    from audit.tui.widgets.key_bar import KeyBar
+
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    def shown_lines(app) -> list[str]:
+        bar = app.screen.query_one(KeyBar)
+        lines = bar.content.plain.split("\n")
+        assert bar.size.height == len(lines) and all(len(line) <= bar.size.width for line in lines), lines
+        return lines
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "? Keys" in " ".join(shown_lines(app)) and "q Quit" in " ".join(shown_lines(app))
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, WalkthroughScreen)
+            shown = " ".join(shown_lines(app))
+            for entry in ("⏎ Next", "r Review", "h History", "esc Cases", "? Keys"):
+                assert entry in shown, shown
+
+    run(scenario())

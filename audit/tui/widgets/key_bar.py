@@ -1,4 +1,4 @@
-"""A one-line key bar: the screen's shown bindings as text.
+"""The key bar: the screen's shown bindings as text (a second line on a narrow terminal).
 
 Textual's Footer builds a widget per key and rebuilds them on every focus
 change, which cost more than the whole case list at start-up; one Static that
@@ -7,6 +7,7 @@ redraws its text does the same job for a keyboard-only UI.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,7 +16,8 @@ class KeyBar(Static):
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
-        height: 1;
+        height: auto;
+        max-height: 2;
         background: $panel;
         color: $text;
     }
@@ -33,6 +35,9 @@ class KeyBar(Static):
         if self.is_attached and screen is self._owner:
             self.call_after_refresh(self._redraw)
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._redraw)
+
     def _redraw(self) -> None:
         if not self.is_attached:
             return
@@ -47,8 +52,17 @@ class KeyBar(Static):
             if display not in keys[binding.action]:
                 keys[binding.action].append(display)
             shown.setdefault(binding.action, (binding.description, enabled))
+        # a narrow terminal gets a second line, broken between keys, so none is cut off
+        width = self.size.width or self.app.size.width
         text = Text(no_wrap=True, overflow="ellipsis")
+        line_length = 0
         for action, (description, enabled) in shown.items():
-            text.append(f" {'/'.join(keys[action])}", style="bold #ffa62b" if enabled else "dim")
-            text.append(f" {description} ", style="" if enabled else "dim")
+            key_text, description_text = f" {'/'.join(keys[action])}", f" {description} "
+            entry_length = cell_len(key_text + description_text)
+            if line_length and line_length + entry_length - 1 > width:  # its trailing space may be cut
+                text.append("\n")
+                line_length = 0
+            text.append(key_text, style="bold #ffa62b" if enabled else "dim")
+            text.append(description_text, style="" if enabled else "dim")
+            line_length += entry_length
         self.update(text)
