@@ -191,10 +191,8 @@ class WalkthroughScreen(Screen):
         self.query_one(Outline).show_states(states, self.current, sections)
 
     def show_question(self, qid: str, *, focus: bool = True) -> None:
-        if self.current and self.current != qid:
-            if not self._leave_typed_answer():
-                return
-            self._save_note()
+        if self.current and self.current != qid and not self._save_what_was_typed():
+            return
         self.current = qid
         question = self.rubric.question(qid)
         section = self.rubric.section_of(qid)
@@ -312,6 +310,13 @@ class WalkthroughScreen(Screen):
             return coerce(self.rubric.question(qid), text) != self._value(qid)
         except ValueProblem:
             return True
+
+    def _save_what_was_typed(self) -> bool:
+        """Before leaving the question: save a typed answer and the note; False means stay."""
+        if not self._leave_typed_answer():
+            return False
+        self._save_note()
+        return True
 
     def _leave_typed_answer(self) -> bool:
         """Moving away from a number or text typed without enter: save it, or say why not.
@@ -505,9 +510,8 @@ class WalkthroughScreen(Screen):
     def action_review(self) -> None:
         from audit.tui.screens.review import ReviewScreen
 
-        if not self._leave_typed_answer():
+        if not self._save_what_was_typed():
             return
-        self._save_note()
 
         def back(jump_to: str | None) -> None:
             self._load_answers()
@@ -518,17 +522,15 @@ class WalkthroughScreen(Screen):
     def action_history(self) -> None:
         from audit.tui.screens.history import HistoryScreen
 
-        if not self._leave_typed_answer():
+        if not self._save_what_was_typed():
             return
-        self._save_note()
         # redrawn on return: an answer typed without enter was saved just now
         self.app.push_screen(HistoryScreen(self.case_uuid), lambda _: self.show_question(self.current))
 
     def action_back(self) -> None:
         """Escape: from the notes or the outline back to the answer; from the answer to the case list."""
-        if not self._leave_typed_answer():
+        if not self._save_what_was_typed():
             return
-        self._save_note()
         away = self.focused in (self.query_one("#note", Input), self.query_one(Outline))
         if away and self.current in self.evaluation.applicable:
             self._focus_answer()
