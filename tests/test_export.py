@@ -229,6 +229,28 @@ def test_csv_prefixes_risky_text_with_an_apostrophe(risky, tmp_path):
     assert {r["title"] for r in rows} == {"'+1 title"}
 
 
+def test_markdown_starts_no_line_or_cell_with_a_formula_and_keeps_each_row_on_one_line(risky, tmp_path):
+    report = risky["report"].with_name("risky-md.yaml")
+    report.write_text(risky["report"].read_text().replace("'+1 title'", "'+1 title'\n    note: '=NOTE()'")
+                      .replace("nps: '#N/A'", 'nps: "two\\rlines"'))
+    out = tmp_path / "risky.md"
+    assert export(risky, out, report=str(report), names=("thematic",)) == 0
+    text = out.read_bytes().decode("utf-8")
+    assert "\r" not in text and "| two lines |" in text
+    lines = text.split("\n")
+    assert not [line for line in lines if line.startswith(("=", "+", "-", "@", "\t"))]
+    rows = [line for line in lines if line.startswith("|") and not line.startswith("|---")]
+    cells = [cell.strip(" |*") for line in rows for cell in line.split(" | ")]
+    assert not [cell for cell in cells if cell != "-" and cell.startswith(("=", "+", "-", "@", "\t"))], cells  # "-": no percentage
+    # Markdown shows an escaped character as itself: the tables read as they did
+    assert "| \\=EVIL() |" in text and "\\=NOTE()" in text and "\\-col: Number" in text
+    from markdown_it import MarkdownIt  # rich's Markdown parser
+
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    for shown in ("<td>=EVIL()</td>", "<td>two lines</td>", "<td><strong>Total</strong></td>", "<p>=NOTE()</p>", "-col: Number</th>"):
+        assert shown in html, shown
+
+
 # --- the other formats ------------------------------------------------------------------------
 
 

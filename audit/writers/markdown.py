@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from audit.tabulate import BASE_NOTE, FigureTable, ReportTables
 from audit.writers import atomic_output
+from audit.writers.safety import looks_like_formula
+
+# what would end a line in Markdown (CommonMark), or a cell when pasted into a spreadsheet (tab)
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
 
 
 def _text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text for one line or table cell; a leading = + - @ is escaped (shown as itself), so a
+    spreadsheet the Markdown is pasted into never takes it for a formula."""
+    text = _LINE_BREAKS.sub(" ", value.replace("\\", "\\\\").replace("|", "\\|")).strip()
+    return "\\" + text if looks_like_formula(text) else text
 
 
 def _number(part: str, value: int | None) -> str:
@@ -39,7 +47,7 @@ def table_markdown(table: FigureTable) -> str:
     if table.note:
         lines += [_text(table.note), ""]
     for label, cases in zip(table.columns, table.column_notes):
-        lines.append(f"- {_text(label) + ': ' if label else ''}{_text(cases)}")
+        lines.append(f"* {_text(label) + ': ' if label else ''}{_text(cases)}")
     lines += ["", f"_{BASE_NOTE}_", ""]
     return "\n".join(lines)
 
@@ -49,6 +57,6 @@ def write_markdown(path: str | Path, result: ReportTables) -> None:
     blocks = [f"# {_text(report.title)}\n" if report else ""]
     blocks += [table_markdown(t) for t in result.tables]
     if result.warnings:
-        blocks.append("Skipped:\n\n" + "\n".join(f"- {_text(w)}" for w in result.warnings) + "\n")
+        blocks.append("Skipped:\n\n" + "\n".join(f"* {_text(w)}" for w in result.warnings) + "\n")
     with atomic_output(path) as temp:
         temp.write_text("\n".join(blocks), encoding="utf-8")
