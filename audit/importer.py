@@ -655,7 +655,12 @@ def check_file(
 
 def case_key(site: str, case_ref: str) -> tuple[str, str]:
     """What makes two cases the same case: site and case_ref, ignoring case and stray spaces."""
-    return (" ".join(site.split()).casefold(), " ".join(case_ref.split()).casefold())
+    return (key_text(site), key_text(case_ref))
+
+
+def key_text(text: str) -> str:
+    """``text`` as :func:`case_key` compares it: casefolded, runs of spaces as one, ends trimmed."""
+    return " ".join(text.split()).casefold()
 
 
 def _spelt(site: str, ref: str, row_site: str, row_ref: str) -> str:

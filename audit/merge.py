@@ -106,6 +106,8 @@ class DuplicateCase:
     inspector: str | None
     status: str
     origin_file: str | None
+    site: str = ""  # as this case spells them
+    case_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -438,7 +440,7 @@ class _Merger:
             pass
         finally:
             for table in ("staged_cases", "staged_answers", "staged_history", "staged_rubrics", "staged_questions",
-                          "staged_options", "staged_sources", "staged_duplicates"):
+                          "staged_options", "staged_sources", "staged_case_keys", "staged_duplicates"):
                 try:
                     self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
                 except sqlite3.Error:
@@ -763,27 +765,40 @@ class _Merger:
 
     # -- after the cases ------------------------------------------------------------------
     def _find_duplicates(self) -> None:
-        """(site, case_ref) pairs held by more than one UUID, among the cases this merge touched."""
+        """(site, case_ref) pairs held by more than one UUID, among the cases this merge touched.
+
+        Two spellings are one case when import would take them for one
+        (:func:`audit.importer.case_key`: case and stray spaces ignored).
+        """
+        from audit.importer import key_text
+
         db = self.db
+        db.conn.create_function("audit_key_part", 1, key_text, deterministic=True)
+        db.execute(
+            """CREATE TEMP TABLE staged_case_keys AS
+               SELECT uuid, audit_key_part(site) AS site_key, audit_key_part(case_ref) AS ref_key FROM main.cases"""
+        )
         db.execute(
             """CREATE TEMP TABLE staged_duplicates AS
-               SELECT site, case_ref FROM main.cases
-               WHERE (site, case_ref) IN (SELECT c.site, c.case_ref FROM staged_cases s JOIN main.cases c ON c.uuid = s.uuid)
-               GROUP BY site, case_ref HAVING count(*) > 1"""
+               SELECT site_key, ref_key FROM staged_case_keys
+               WHERE (site_key, ref_key) IN (SELECT k.site_key, k.ref_key FROM staged_cases s JOIN staged_case_keys k ON k.uuid = s.uuid)
+               GROUP BY site_key, ref_key HAVING count(*) > 1"""
         )
         rows = db.execute(
-            """SELECT c.site, c.case_ref, c.uuid, c.inspector, c.status, c.origin_file
-               FROM main.cases c JOIN staged_duplicates d ON d.site = c.site AND d.case_ref = c.case_ref
-               ORDER BY c.site, c.case_ref, c.created_at, c.uuid"""
+            """SELECT d.site_key, d.ref_key, c.site, c.case_ref, c.uuid, c.inspector, c.status, c.origin_file
+               FROM staged_duplicates d JOIN staged_case_keys k ON k.site_key = d.site_key AND k.ref_key = d.ref_key
+               JOIN main.cases c ON c.uuid = k.uuid
+               ORDER BY d.site_key, d.ref_key, c.created_at, c.uuid"""
         ).fetchall()
         groups: dict[tuple[str, str], list[DuplicateCase]] = {}
-        for site, case_ref, uuid, inspector, status, origin_file in rows:
-            groups.setdefault((site, case_ref), []).append(DuplicateCase(uuid, inspector, status, origin_file))
-        self.result.duplicates = [Duplicate(site, ref, tuple(cases)) for (site, ref), cases in groups.items()]
+        for site_key, ref_key, site, case_ref, uuid, inspector, status, origin_file in rows:
+            groups.setdefault((site_key, ref_key), []).append(DuplicateCase(uuid, inspector, status, origin_file, site, case_ref))
+        # each group is named as its first case spells it
+        self.result.duplicates = [Duplicate(cases[0].site, cases[0].case_ref, tuple(cases)) for cases in groups.values()]
         if groups:
             for src, count in db.execute(
-                """SELECT s.src, count(*) FROM staged_cases s JOIN main.cases c ON c.uuid = s.uuid
-                   JOIN staged_duplicates d ON d.site = c.site AND d.case_ref = c.case_ref GROUP BY s.src"""
+                """SELECT s.src, count(*) FROM staged_cases s JOIN staged_case_keys k ON k.uuid = s.uuid
+                   JOIN staged_duplicates d ON d.site_key = k.site_key AND d.ref_key = k.ref_key GROUP BY s.src"""
             ):
                 self._summary(src).duplicates += count
 

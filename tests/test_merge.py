@@ -381,6 +381,21 @@ def test_the_same_case_ref_under_two_uuids_is_kept_twice_and_flagged(tmp_path, t
         ]
 
 
+def test_a_case_ref_spelt_differently_at_the_same_site_is_flagged_as_the_import_would(tmp_path, thematic_rubric, capsys):
+    """Import takes 'T001' at 'Sheffield' to be 't001' at 'sheffield' (audit.importer.case_key); so does merge."""
+    a = make_db(tmp_path / "a.db", [new_case(thematic_rubric, "T001", "Sheffield", BASE, inspector="jb")])
+    b = make_db(tmp_path / "b.db", [new_case(thematic_rubric, "t001", "sheffield", BASE, inspector="kl")])
+    target, report = tmp_path / "t.db", tmp_path / "r.csv"
+    assert main(["merge", str(target), str(a), str(b), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "possible duplicates (1)" in out, out
+    assert len(case_rows(target)) == 2  # both kept
+    rows = [r for r in csv.DictReader(report.open(encoding="utf-8")) if r["kind"] == "possible duplicate"]
+    assert sorted((r["site"], r["case_ref"], r["inspector"]) for r in rows) == [("Sheffield", "T001", "jb"), ("sheffield", "t001", "kl")]
+    with Store.open(target, create=False) as store:
+        assert [n for (n,) in store.db.execute("SELECT duplicates FROM merges ORDER BY id")] == [1, 1]
+
+
 # --- rubrics ---------------------------------------------------------------------------------------
 
 

@@ -131,7 +131,8 @@ def describe(result) -> list[str]:
         lines.append(f"possible duplicates ({len(result.duplicates)}): the same case_ref at the same site under different UUIDs; all kept")
         for d in result.duplicates:
             shown = "; ".join(
-                f"{case.uuid[:8]} by {case.inspector or 'unknown inspector'} ({case.status}, from {case.origin_file or 'target'})"
+                f"{case.uuid[:8]}{_spelt(case, d)} by {case.inspector or 'unknown inspector'} "
+                f"({case.status}, from {case.origin_file or 'target'})"
                 for case in d.cases
             )
             lines.append(f"  case {d.case_ref} at {d.site}: {len(d.cases)} cases: {shown}")
@@ -155,6 +156,13 @@ def describe(result) -> list[str]:
     elif result.changed and not result.created and result.dry_run:
         lines.append(f"a backup of {result.target} would be taken first")
     return lines
+
+
+def _spelt(case, duplicate) -> str:
+    """How a case spells its case_ref and site, where it differs from the group's name."""
+    if (case.case_ref, case.site) == (duplicate.case_ref, duplicate.site):
+        return ""
+    return f" (as '{case.case_ref}' at '{case.site}')"
 
 
 def _quoted(text: str) -> str:
@@ -181,7 +189,7 @@ def report_rows(result) -> list[dict]:
         for case in d.cases:
             others = ", ".join(other.uuid for other in d.cases if other.uuid != case.uuid)
             rows.append({
-                "kind": "possible duplicate", "site": d.site, "case_ref": d.case_ref, "case_uuid": case.uuid,
+                "kind": "possible duplicate", "site": case.site, "case_ref": case.case_ref, "case_uuid": case.uuid,
                 "source_file": case.origin_file, "inspector": case.inspector, "status": case.status,
                 "detail": f"{len(d.cases)} cases share case_ref {d.case_ref} at {d.site}; the other(s): {others}",
             })
