@@ -92,8 +92,9 @@ class FigureTable:
 @dataclass
 class ReportTables:
     tables: list[FigureTable]
-    warnings: list[str]
+    warnings: list[str]  # one line per figure skipped, for people
     report: Report | None = None
+    skipped: list[str] = field(default_factory=list)  # the ids of those figures
 
 
 # --- reading the store ---------------------------------------------------------------------
@@ -262,17 +263,18 @@ def tabulate_report(report: Report, stores: dict[str, Store]) -> ReportTables:
         )
     for name, store in stores.items():
         check_dataset(store, report.datasets[name])
-    figures, warnings = [], []
+    figures, warnings, skipped = [], [], []
     for figure in report.figures:
         missing = [name for name in figure.datasets if name not in stores]
         if missing:
             warnings.append(
                 f"figure {figure.id} skipped: dataset '{missing[0]}' was not given (add --data {missing[0]}=DB)"
             )
+            skipped.append(figure.id)
         else:
             figures.append(figure)
     tables = _tabulate(figures, report.datasets, stores, lambda column: column.describe(report))
-    return ReportTables(tables=tables, warnings=warnings, report=report)
+    return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped)
 
 
 def tidy_rows(tables: Iterable[FigureTable]) -> list[dict[str, Any]]:

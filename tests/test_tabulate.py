@@ -161,6 +161,7 @@ def test_shipped_report_skips_figures_whose_dataset_is_missing(thematic_rubric):
     assert result.warnings == [
         f"figure {fid} skipped: dataset 'core' was not given (add --data core=DB)" for fid in ("2.2", "4.3", "4.6", "5.2")
     ]
+    assert result.skipped == ["2.2", "4.3", "4.6", "5.2"]
     lead = next(t for t in result.tables if t.figure == "4.1")
     assert lead.is_chart and cells(lead)["NPS"] == ((1, 1, 100),)
 

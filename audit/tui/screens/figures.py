@@ -41,13 +41,10 @@ class FigureResult:
 
 def live_figures(store: Store) -> FigureResult:
     """Tabulate every report whose datasets use a rubric of this database's cases."""
+    from audit.figures import load_report
+    from audit.tabulate import tabulate_report
+
     result = FigureResult()
-    try:
-        from audit.figures import load_report
-        from audit.tabulate import tabulate_report
-    except ImportError:  # tabulation not in this build
-        result.notes.append("Figure tables are not available in this build of audit.")
-        return result
     rubric_ids = {row["rubric_id"] for row in store.rubrics()}
     if not rubric_ids:
         result.notes.append("No cases yet: figures appear as soon as a case has answers.")
@@ -69,13 +66,11 @@ def live_figures(store: Store) -> FigureResult:
                 continue
             result.reports.append(f"{report.title} ({path.name})")
             result.tables += tables.tables
-            skipped = [w for w in tables.warnings if "skipped" in w]
-            if skipped:
+            if tables.skipped:
                 result.notes.append(
-                    f"{len(skipped)} figure(s) of {path.name} need another database (merge it in, or use audit export): "
-                    + ", ".join(w.split(" skipped")[0].removeprefix("figure ") for w in skipped)
+                    f"{len(tables.skipped)} figure(s) of {path.name} need another database (merge it in, or use audit export): "
+                    + ", ".join(tables.skipped)
                 )
-            result.notes += [w for w in tables.warnings if "skipped" not in w]
     if not result.tables and not result.notes:
         result.notes.append("No figure-table file uses this database's rubric (looked in: "
                             + ", ".join(str(p) for p in search_path("exports")) + ").")
