@@ -241,6 +241,14 @@ class _JsonlReader:
             if not isinstance(record, dict):
                 self.errors.add(place, f"expected a JSON object {{\"case_ref\": ..., \"site\": ..., \"answers\": {{...}}}}, got {_json_kind(record)}", MALFORMED)
                 continue
+            if "\\u" in line:  # only escapes can spell a lone surrogate, which no UTF-8 text can hold
+                bad = _lone_surrogate_at(record)
+                if bad is not None:
+                    self.errors.add(
+                        f"{place}, {bad}", "has a \\u escape that is not a character (a lone UTF-16 surrogate); retype the text",
+                        MALFORMED,
+                    )
+                    continue
             row = Row(place, _text_value(record.get("case_ref")), _text_value(record.get("site")), _text_value(record.get("inspector")))
             row.field_where = {name: name for name in CASE_FIELDS}
             for key in record:
@@ -280,6 +288,25 @@ class _JsonlReader:
             if entry is not None and more:
                 lines = ", ".join(str(n) for n in more[:5]) + (", ..." if len(more) > 5 else "")
                 entry.message += f"; also on {len(more)} more line{'s' if len(more) > 1 else ''} ({lines})"
+
+
+def _lone_surrogate_at(value: Any, path: str = "") -> str | None:
+    """The key path of the first text in a parsed JSON value that is not valid Unicode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "value"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _lone_surrogate_at(key) is not None:
+            return path or "key"  # the key itself cannot be shown
+        found = _lone_surrogate_at(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def _json_kind(value: Any) -> str:

@@ -863,3 +863,12 @@ def test_an_import_into_a_read_only_database_is_refused_in_one_line(tmp_path, th
         assert sha256(db) == digest
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "read-only" in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("field", ["case_ref", "site", "inspector"])
+def test_a_lone_surrogate_escape_in_jsonl_text_is_a_located_error(tmp_path, thematic_rubric, field):
+    # valid JSON, but "\ud800" decodes to text that cannot be stored as UTF-8
+    record = {"case_ref": "T1", "site": "sheffield", "inspector": "jb", "answers": {"sentence_type": "community"}}
+    line = json.dumps(record).replace(f'"{record[field]}"', f'"{record[field]}\\ud800"', 1)
+    _, errors = refused(tmp_path, thematic_rubric, (line + "\n").encode(), "c.jsonl")
+    assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'c.jsonl'} line 1, {field}: "), errors
