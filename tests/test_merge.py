@@ -750,3 +750,37 @@ def test_an_evidence_note_on_a_question_one_copy_never_answered_does_not_blank_t
         assert [c for c in result.conflicts if c.question_id == "rosh"] == [], order
         before = dump(target)
         assert not merge_databases(target, order).changed and dump(target) == before  # merging again: a no-op
+
+
+def test_a_report_folder_that_cannot_be_written_is_refused_before_merging(tmp_path, sites, capsys):
+    from tests.test_store import read_only
+
+    target = tmp_path / "national.db"
+    merge_databases(target, [sites[0]])
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with read_only(locked):
+        err = refused([target, sites[1], "--report", locked / "r.csv"], [target, sites[1]], capsys)
+        assert list(locked.iterdir()) == []
+    assert str(locked) in err and "internal error" not in err, err
+    assert len(case_rows(target)) == 3  # nothing was merged: the conflicts are still to be seen
+
+
+def test_when_the_report_fails_after_the_merge_the_conflicts_are_still_on_screen(tmp_path, thematic_rubric, capsys, monkeypatch):
+    """A failure the pre-check cannot foresee (a full disk, a folder locked meanwhile): the merge is committed,
+    and merging again would find these conflicts already resolved, so they must be shown now."""
+    import audit.commands.merge as merge_command
+    from tests.test_store import read_only
+
+    a, b, uuid = two_copies(tmp_path, thematic_rubric)
+    set_answer(a, uuid, "complied", "no", who="jb")
+    time.sleep(0.002)
+    set_answer(b, uuid, "complied", "yes", who="kl")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(merge_command, "check_report_path", lambda report, databases: None)
+    with read_only(locked):
+        assert main(["merge", str(tmp_path / "t.db"), str(a), str(b), "--report", str(locked / "r.csv")]) == 1
+    out, err = capsys.readouterr()
+    assert "conflicts (1)" in out and "question complied" in out, out
+    assert "merge" in err and "committed" in err and "internal error" not in err, err

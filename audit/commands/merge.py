@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -88,11 +90,18 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
                                  progress=progress)
     finally:
         progress.close()
-    if report_path:
-        write_report(report_path, result)
+    # on screen first: once merged, these conflicts count as resolved and a second merge would not list them
     for line in describe(result):
         click.echo(line)
     if report_path:
+        from audit.errors import AuditError
+
+        try:
+            write_report(report_path, result)
+        except (AuditError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, AuditError) else exc.strerror or str(exc)
+            done = "nothing was merged (dry run)" if result.dry_run else "the merge itself was committed"
+            raise AuditError(f"the report could not be written ({reason}); {done}, and every conflict and possible duplicate is listed above") from None
         click.echo(f"report: {len(result.conflicts)} conflict(s) and {len(result.duplicates)} possible duplicate(s) "
                    f"written to {report_path}")
 
@@ -109,6 +118,13 @@ def check_report_path(report_path: str, databases: list[str]) -> None:
     for database in databases:
         if report.resolve() == Path(database).resolve():
             raise AuditError(f"{report_path}: is one of the databases being merged; choose another name for the report")
+    folder = report.parent if str(report.parent) else Path(".")
+    try:  # the report is written after the merge commits: find out now whether it can be
+        handle, probe = tempfile.mkstemp(prefix=f".{report.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise AuditError(f"{report_path}: cannot write in folder {folder} ({exc.strerror}); choose a folder you can write to") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def describe(result) -> list[str]:
