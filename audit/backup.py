@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from audit.errors import AuditError
-from audit.store import FILE_MODE, Store, StoreError, _connect, _precheck, _remove_sidecars
+from audit.store import FILE_MODE, Store, StoreError, _connect, _precheck, _remove_sidecars, remove_database_files
 
 BACKUP_SUFFIX = ".bak-"
 
@@ -89,8 +89,7 @@ def _backup(db: Path, dest: str | Path | None) -> Path:
         os.chmod(partial, FILE_MODE)
         _publish(partial, dest)
     finally:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        remove_database_files(partial)  # the published copy is a second link to it
     return dest
 
 

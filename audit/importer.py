@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 from audit.engine import Evaluation, evaluate
 from audit.errors import AuditError, Problem, Problems, did_you_mean
 from audit.rubric import Question, Rubric
-from audit.store import NewCase, Store, current_user
+from audit.store import NewCase, Store, current_user, remove_database_files
 from audit.values import ValueProblem, coerce
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -702,11 +702,6 @@ def existing_refs(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
 # --- importing -----------------------------------------------------------------------------
 
 
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
 def import_file(
     db: str | Path, path: str | Path, rubric: Rubric, *, site: str | None = None, who: str | None = None,
     progress: Progress | None = None,
@@ -746,7 +741,7 @@ def import_file(
             if not db_existed:
                 store.close()
                 store = None
-                _remove_database(db_path)
+                remove_database_files(db_path)
             raise
         return ImportResult(len(checked.cases), checked.answers, str(db_path), file_shown)
     finally:

@@ -38,7 +38,7 @@ from audit.errors import AuditError, Problem, Problems
 from audit.rubric import Rubric
 from audit.store import (
     CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _connect, _precheck, _remove_sidecars, current_user, decode, now,
-    read_only_uri,
+    read_only_uri, remove_database_files,
 )
 from audit.values import display
 
@@ -305,8 +305,7 @@ def merge_databases(
     except BaseException:
         store.close()
         if not existed and not dry_run:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{target_path}{suffix}").unlink(missing_ok=True)
+            remove_database_files(target_path)
         raise
     store.close()
     return result

@@ -295,6 +295,12 @@ def read_only_uri(path: Path) -> str:
     return uri
 
 
+def remove_database_files(path: str | Path) -> None:
+    """Delete a database file this process created and must not leave behind, with its -wal/-shm/-journal."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if read_only:
         return sqlite3.connect(read_only_uri(path), uri=True, timeout=10)
