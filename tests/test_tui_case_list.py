@@ -139,3 +139,27 @@ def test_opening_a_case_and_coming_back_keeps_the_list_current(big_db):
             assert table.cursor_row == 0
 
     asyncio.run(scenario())
+
+
+def test_site_picker_with_many_sites_fits_80_by_24(tmp_db_path, thematic_rubric):
+    from textual.widgets import OptionList
+
+    store = Store.open(tmp_db_path)
+    store.insert_cases([NewCase(f"C{i:02d}", f"site_{i:02d}", thematic_rubric, {}) for i in range(28)], who="test")
+    store.close()
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            picker = app.screen
+            assert isinstance(picker, SitePickerScreen)
+            sites = picker.query_one("#sites", OptionList)
+            await pilot.press("end")
+            await pilot.pause()
+            assert sites.highlighted == 28  # All sites, then the 28
+            assert picker.find_widget(sites).visible_region == sites.region  # not cut off by the screen's edge
+
+    asyncio.run(scenario())

@@ -627,3 +627,87 @@ def test_the_key_bar_shows_every_key_at_80_by_24(tmp_db_path, thematic_rubric):
                 assert entry in shown, shown
 
     run(scenario())
+
+
+def test_new_case_dialog_shows_its_error_and_buttons_at_80_by_24(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {}, ref="T001", site="sheffield")
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            dialog = app.screen
+            await pilot.press(*"T001", "enter")
+            await settle(pilot)
+            assert app.screen is dialog and "already exists" in str(dialog.query_one("#new-case-error").render())
+            assert on_screen(dialog, dialog.query_one("#new-case-error")) and on_screen(dialog, dialog.query_one("#case_ref"))
+            dialog.query_one("#create").focus()
+            await pilot.pause()
+            assert on_screen(dialog, dialog.query_one("#create"))
+
+    run(scenario())
+
+
+def on_screen(screen, widget) -> bool:
+    """Whether any of ``widget`` is drawn (not hidden, nor clipped away by a dialog too tall for the terminal)."""
+    from textual.errors import NoWidget
+
+    try:
+        return screen.find_widget(widget).visible_region.area > 0
+    except NoWidget:  # not in the layout: display none
+        return False
+
+
+def test_retire_dialog_shows_its_buttons_and_no_keys_of_the_screen_below_at_80_by_24(tmp_db_path, thematic_rubric):
+    from audit.tui.widgets.key_bar import KeyBar
+
+    answers = {"sentence_type": "post_release", "lead_agency": "crc", "index_offence": "burglary", "rosh": "high",
+               "previous_convictions": 3, "age": 30, "gender": "male", "ethnicity": "white", "ro_knew_reasons": "yes",
+               "reasons_explained": "no", **{qid: "yes" for qid in PLANNING}}
+    make_case(tmp_db_path, thematic_rubric, answers)
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("sentence_type")
+            await pilot.press("3")  # non-statutory retires 13 answers
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmRetireScreen) and len(dialog.affected) == 13
+            assert on_screen(dialog, dialog.query_one("#confirm")) and on_screen(dialog, dialog.query_one("#cancel"))
+            # the walk-through's key bar ("r Review") is not shown under the dialog, where r retires
+            assert not on_screen(screen, screen.query_one(KeyBar))
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen and on_screen(screen, screen.query_one(KeyBar))
+
+    run(scenario())
+
+
+def test_review_feedback_and_every_gap_can_be_seen_at_80_by_24(tmp_db_path, thematic_rubric):
+    from textual.widgets import OptionList
+
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "post_release"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_first_case(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            review = app.screen
+            assert isinstance(review, ReviewScreen) and len(review.missing) > 20
+            await pilot.press("c")
+            await pilot.pause()
+            feedback = review.query_one("#review-feedback")
+            assert "Not yet" in str(feedback.render()) and on_screen(review, feedback)
+            missing = review.query_one("#missing", OptionList)
+            assert review.find_widget(missing).visible_region == missing.region  # the list is not cut off
+            await pilot.press("end")
+            await pilot.pause()
+            assert missing.highlighted == len(review.missing) - 1
+
+    run(scenario())

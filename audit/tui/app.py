@@ -30,6 +30,8 @@ class AuditApp(App[None]):
     CSS_PATH = "audit.tcss"
     TITLE = "audit"
     ENABLE_COMMAND_PALETTE = False
+    #: a screen under a dialog hides its key bar (audit.tcss): its keys do not work there
+    SUSPENDED_SCREEN_CLASS = "-suspended"
     BINDINGS = [
         Binding("question_mark", "show_keys", "Keys", id="app.keys"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),

@@ -10,7 +10,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from audit.tui.dialogs import fit_list
 from audit.tui.format import shorten
+
+RETIRE_LIST_LINES = 12  # at most; fewer on a short terminal
 
 
 class ConfirmRetireScreen(ModalScreen[bool]):
@@ -54,6 +57,10 @@ class ConfirmRetireScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()  # the safe choice is the default
+        self.call_after_refresh(self.on_resize)
+
+    def on_resize(self) -> None:
+        fit_list(self, self.query_one("#retire-dialog"), self.query_one("#retire-list"), RETIRE_LIST_LINES)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -47,6 +47,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="new-case-dialog", classes="dialog"):
             yield Label("New case", classes="dialog-title")
+            yield Static(id="new-case-error", classes="error")  # on top: seen on any terminal
             with Grid(id="new-case-fields"):
                 yield Label("Case reference")
                 yield Input(id="case_ref", placeholder="e.g. T001")
@@ -56,7 +57,6 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 yield Input(id="inspector", placeholder="your initials or name")
             yield Label("Rubric  (arrow keys to choose)")
             yield OptionList(Option("finding rubrics…", disabled=True), id="rubric")
-            yield Static(id="new-case-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Create and start", variant="primary", id="create")
                 yield Button("Cancel", id="cancel")

@@ -12,8 +12,11 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, StoreError
+from audit.tui.dialogs import fit_list
 from audit.tui.format import shorten, status_label
 from audit.tui.widgets.key_bar import KeyBar
+
+MISSING_LIST_LINES = 20  # at most; fewer on a short terminal
 
 
 class ReviewScreen(ModalScreen[str | None]):
@@ -39,12 +42,19 @@ class ReviewScreen(ModalScreen[str | None]):
         with Vertical(id="review-dialog", classes="dialog"):
             yield Label("Review", classes="dialog-title")
             yield Static(id="review-summary")
+            yield Static(id="review-feedback")  # above the list, so a long list never hides it
             yield OptionList(id="missing")
-            yield Static(id="review-feedback")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_review()
+
+    def on_resize(self) -> None:
+        fit_list(self, self.query_one("#review-dialog"), self.query_one("#missing"), MISSING_LIST_LINES)
+
+    def _feedback(self, text: Text) -> None:
+        self.query_one("#review-feedback", Static).update(text)
+        self.call_after_refresh(self.on_resize)  # the message takes lines from the list
 
     def refresh_review(self) -> None:
         store = self.app.store
@@ -82,6 +92,7 @@ class ReviewScreen(ModalScreen[str | None]):
             options.highlighted = 0
             options.focus()
         self.refresh_bindings()
+        self.call_after_refresh(self.on_resize)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides the key: only the status change that fits is offered
@@ -103,15 +114,15 @@ class ReviewScreen(ModalScreen[str | None]):
         try:
             self.app.store.set_status(self.case_uuid, status)
         except StoreError as exc:
-            self.query_one("#review-feedback", Static).update(Text(str(exc), style="bold red"))
+            self._feedback(Text(str(exc), style="bold red"))
             return
         self.refresh_review()
-        self.query_one("#review-feedback", Static).update(Text(said, style="green"))
+        self._feedback(Text(said, style="green"))
         self.notify(said, markup=False)
 
     def action_complete(self) -> None:
         if self.missing:
-            self.query_one("#review-feedback", Static).update(
+            self._feedback(
                 Text(f"Not yet: {len(self.missing)} required question(s) need an answer first. Enter jumps to the highlighted one.", style="bold red")
             )
             return

@@ -14,8 +14,10 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from audit.errors import AuditError
+from audit.tui.dialogs import fit_list
 
 ALL_SITES = "\x00all"  # an option id no site can have
+SITE_LIST_LINES = 20  # at most; fewer on a short terminal
 
 
 class SitePickerScreen(ModalScreen[str | None | bool]):
@@ -35,6 +37,9 @@ class SitePickerScreen(ModalScreen[str | None | bool]):
 
     def on_mount(self) -> None:
         self.load_sites()
+
+    def on_resize(self) -> None:
+        fit_list(self, self.query_one("#site-dialog"), self.query_one("#sites"), SITE_LIST_LINES)
 
     @work(thread=True, exit_on_error=False)
     def load_sites(self) -> None:
@@ -59,6 +64,7 @@ class SitePickerScreen(ModalScreen[str | None | bool]):
         sites = [site for site, _ in counts]
         options.highlighted = sites.index(self.current) + 1 if self.current in sites else 0
         options.focus()
+        self.call_after_refresh(self.on_resize)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
