@@ -711,3 +711,26 @@ def test_review_feedback_and_every_gap_can_be_seen_at_80_by_24(tmp_db_path, them
             assert missing.highlighted == len(review.missing) - 1
 
     run(scenario())
+
+
+def test_new_case_without_a_rubric_says_how_to_pick_one_from_where_the_focus_is(tmp_path):
+    db = tmp_path / "new.db"
+
+    async def scenario() -> None:
+        app = AuditApp(db)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            dialog = app.screen
+            await pilot.press(*"T1", "tab", *"sheffield", "tab", *"me", "enter")  # no rubric chosen yet
+            await settle(pilot)
+            said = str(dialog.query_one("#new-case-error").render())
+            assert app.screen is dialog and said.startswith("Choose a rubric")
+            assert app.focused is dialog.query_one("#rubric")
+            assert "tab" not in said  # the list has the focus already: tab would leave it
+            await pilot.press("down", "enter")  # as the message says
+            await settle(pilot)
+            assert isinstance(app.screen, WalkthroughScreen)
+
+    run(scenario())

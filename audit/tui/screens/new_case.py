@@ -146,7 +146,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 self.query_one(f"#{field}", Input).focus()
                 return
         if rubric_list.highlighted is None or not self.choices:
-            self._error("Choose a rubric: move to the list with tab, pick one with the arrow keys.")
+            self._error("Choose a rubric: pick one in the list with the arrow keys, then press enter.")
             rubric_list.focus()
             return
         if self.app.refuse_write():
