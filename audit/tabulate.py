@@ -40,7 +40,6 @@ class Cell:
     base: int | None
     percent: int | None
 
-
     def part(self, name: str) -> int | None:
         return getattr(self, name)
 

@@ -47,7 +47,6 @@ class AuditApp(App[None]):
         self.store = store or Store.open(self.db_path, check=False)
         # a file made just now has nothing to check
         self.integrity = UNCHECKED if check_integrity and not created else CHECKED
-        self.created = created
         #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
         self.failure: str | None = None
         self._rubrics_warmed = False
