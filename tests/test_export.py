@@ -35,7 +35,7 @@ def write_db(path: Path, rubric, answer_sets: list[dict], refs: list[str] | None
 def databases(tmp_path_factory, thematic_rubric, core_rubric) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("dbs")
     thematic = [
-        {"sentence_type": "community", "lead_agency": "crc", "assessment_completed": "yes", "factors": ["family", "drugs"],
+        {"sentence_type": "community", "lead_agency": "crc", "age": 23, "assessment_completed": "yes", "factors": ["family", "drugs"],
          "services_drugs": "yes", "services_family": "no", "reoffended": "yes", "reoffending_frequency": "na",
          "planning_safety": "na", "assessment_safety": "yes"},
         {"sentence_type": "post_release", "lead_agency": "nps", "assessment_completed": "yes", "factors": ["drugs"],
@@ -171,6 +171,8 @@ def test_codebook_and_data_sheets(workbook):
     assert labels[1][column] == "Family and relationships; Drug misuse" and codes[1][column] == "family;drugs"
     lead = labels[0].index("lead_agency")
     assert (labels[1][lead], codes[1][lead]) == ("CRC", "crc")
+    age = labels[0].index("age")  # a number stays a number a spreadsheet can sum, not text
+    assert (labels[1][age], codes[1][age]) == (23, 23)
     assert "Notes thematic" not in workbook.sheetnames
 
 

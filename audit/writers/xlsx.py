@@ -282,8 +282,10 @@ def _data_sheets(wb: Workbook, name: str, store: Store, rubrics: list[Rubric], i
             if qid not in position:
                 continue
             column = len(fixed) + 1 + position[qid]
-            shown = display(rubric.question(qid), value) if rubric and rubric.has_question(qid) else str(value)
-            put(labels_ws, row, column, shown)
+            question = rubric.question(qid) if rubric and rubric.has_question(qid) else None
+            # option labels for choices; a number stays a number (and text is text)
+            shown = display(question, value) if question is not None and question.is_choice else value
+            put(labels_ws, row, column, ";".join(value) if isinstance(shown, list) else shown)
             put(codes_ws, row, column, ";".join(value) if isinstance(value, list) else value)
     if include_notes:
         ws = wb.create_sheet(_sheet_name(f"Notes {name}", taken))
