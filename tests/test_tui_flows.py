@@ -387,9 +387,9 @@ def test_history_shows_labels_and_question_text(tmp_db_path, thematic_rubric):
             assert isinstance(app.screen, HistoryScreen)
             rows = [[str(cell) for cell in app.screen.query_one("#history").get_row_at(i)]
                     for i in range(app.screen.query_one("#history").row_count)]
-            changed = [r for r in rows if r[4] == "Community sentence"]
-            assert changed and changed[0][5] == "Post-release supervision"
-            assert changed[0][2].startswith("What type of sentence")
+            changed = [r for r in rows if r[3] == "Community sentence"]
+            assert changed and changed[0][4] == "Post-release supervision"
+            assert changed[0][1].startswith("What type of sentence")
 
     run(scenario())
 
@@ -732,5 +732,28 @@ def test_new_case_without_a_rubric_says_how_to_pick_one_from_where_the_focus_is(
             await pilot.press("down", "enter")  # as the message says
             await settle(pilot)
             assert isinstance(app.screen, WalkthroughScreen)
+
+    run(scenario())
+
+
+def test_history_shows_what_changed_from_and_to_without_scrolling_at_120_columns(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "non_statutory"})
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_first_case(pilot)
+            screen.show_question("sentence_type")
+            await pilot.press("2")  # Post-release supervision
+            await pilot.press("h")
+            await settle(pilot)
+            table = app.screen.query_one("#history")
+            labels = [str(column.label) for column in table.ordered_columns]
+            right_edges, edge = {}, 0
+            for label, column in zip(labels, table.ordered_columns):
+                edge += column.get_render_width(table)
+                right_edges[label] = edge
+            for label in ("When", "Question", "Changed", "From", "To"):
+                assert right_edges[label] <= table.scrollable_content_region.width, (label, right_edges)
 
     run(scenario())

@@ -29,14 +29,15 @@ def history_cells(rubric: Rubric, entry: dict) -> tuple:
         old, new = stored_label(question, old), stored_label(question, new)
     elif field == "status":
         old, new = status_label(old) if old else "", status_label(new) if new else ""
-    what = shorten(question.text, 38) if question else (qid or "")
+    what = shorten(question.text, 30) if question else (qid or "")
+    # what changed, from what to what, first: all on a 120-column screen (who and why follow)
     return (
         Text(local_time(entry["changed_at"], seconds=True)),
-        Text(entry["changed_by"] or ""),
         Text(what),
         Text(FIELD_NAMES.get(field, field)),
-        Text(shorten(old or "", 30)),
-        Text(shorten(new or "", 30), style="bold"),
+        Text(shorten(old or "", 24)),
+        Text(shorten(new or "", 24), style="bold"),
+        Text(entry["changed_by"] or ""),
         Text(entry["reason"] or ""),
     )
 
@@ -56,7 +57,7 @@ class HistoryScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("When", "Who", "Question", "Changed", "From", "To", "Why")
+        table.add_columns("When", "Question", "Changed", "From", "To", "Who", "Why")
         table.focus()
         self.load_history()
 
