@@ -757,3 +757,17 @@ def test_history_shows_what_changed_from_and_to_without_scrolling_at_120_columns
                 assert right_edges[label] <= table.scrollable_content_region.width, (label, right_edges)
 
     run(scenario())
+
+
+def test_quitting_with_ctrl_q_keeps_a_note_and_a_number_being_typed(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        async with walkthrough(tmp_db_path, at="age") as (app, pilot, screen):
+            await pilot.press("3", "4", "tab", *"OASys p2", "ctrl+q")  # typed, never entered
+            await pilot.pause()
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        rows = store.answer_rows(uuid)
+        assert (rows["age"]["value"], rows["age"]["note"]) == (34, "OASys p2")

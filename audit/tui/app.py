@@ -137,6 +137,14 @@ class AuditApp(App[None]):
         )
         return True
 
+    async def action_quit(self) -> None:
+        """ctrl+q: a note or a number being typed in a case is saved first, as on leaving it."""
+        from audit.tui.screens.walkthrough import WalkthroughScreen
+
+        if isinstance(self.screen, WalkthroughScreen):
+            self.screen.keep_what_was_typed()
+        await super().action_quit()
+
     def action_show_keys(self) -> None:
         from audit.tui.screens.help import HelpScreen
 

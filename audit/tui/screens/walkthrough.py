@@ -318,6 +318,12 @@ class WalkthroughScreen(Screen):
         self._save_note()
         return True
 
+    def keep_what_was_typed(self) -> None:
+        """Quitting: save the note, and a typed answer that can be saved as it is (one that is
+        not valid, or would retire other answers, needs the inspector and is left)."""
+        self._save_note()
+        self._leave_typed_answer()
+
     def _leave_typed_answer(self) -> bool:
         """Moving away from a number or text typed without enter: save it, or say why not.
 
