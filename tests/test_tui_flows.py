@@ -771,3 +771,24 @@ def test_quitting_with_ctrl_q_keeps_a_note_and_a_number_being_typed(tmp_db_path,
     with read(tmp_db_path) as store:
         rows = store.answer_rows(uuid)
         assert (rows["age"]["value"], rows["age"]["note"]) == (34, "OASys p2")
+
+
+def test_a_note_that_cannot_be_saved_yet_keeps_you_on_its_question(tmp_db_path, thematic_rubric):
+    from audit.tui.app import CHECKING, CHECKED
+
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        async with walkthrough(tmp_db_path, at="lead_agency") as (app, pilot, screen):
+            app.integrity = CHECKING  # the file is still being checked: nothing may be written
+            await pilot.press("e", *"OASys p2", "shift+tab")
+            await pilot.pause()
+            assert screen.current == "lead_agency" and screen.query_one("#note").value == "OASys p2"
+            app.integrity = CHECKED
+            await pilot.press("shift+tab")
+            await pilot.pause()
+            assert screen.current == "sentence_type"
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert store.answer_rows(uuid)["lead_agency"]["note"] == "OASys p2"

@@ -313,10 +313,7 @@ class WalkthroughScreen(Screen):
 
     def _save_what_was_typed(self) -> bool:
         """Before leaving the question: save a typed answer and the note; False means stay."""
-        if not self._leave_typed_answer():
-            return False
-        self._save_note()
-        return True
+        return self._leave_typed_answer() and self._save_note()
 
     def keep_what_was_typed(self) -> None:
         """Quitting: save the note, and a typed answer that can be saved as it is (one that is
@@ -429,23 +426,25 @@ class WalkthroughScreen(Screen):
         return True
 
     # -- notes ---------------------------------------------------------------------------
-    def _save_note(self) -> None:
+    def _save_note(self) -> bool:
+        """Save the note box if it changed; False when it could not be saved (it stays in the box)."""
         qid = self.current
         if qid is None:
-            return
+            return True
         box = self.query_one("#note", Input)
         text = box.value.strip()
         if text == (self.rows.get(qid, {}).get("note") or ""):
-            return
+            return True
         if self.app.refuse_write():
-            return
+            return False
         try:
             self.app.store.set_note(self.case_uuid, qid, text or None)
         except StoreError as exc:
             self._feedback(str(exc), "bold red")
-            return
+            return False
         self._load_answers()
         self._feedback("Evidence note saved.")
+        return True
 
     @on(Input.Submitted, "#note")
     def _note_submitted(self, event: Input.Submitted) -> None:
@@ -484,8 +483,8 @@ class WalkthroughScreen(Screen):
     def action_previous(self) -> None:
         if self.current is None:
             return
-        if self.focused is self.query_one("#note", Input):
-            self._save_note()
+        if self.focused is self.query_one("#note", Input) and not self._save_note():
+            return
         before = self.evaluation.previous_applicable(self.current)
         if before is None:
             self._feedback("This is the first question.", "yellow")
