@@ -643,7 +643,8 @@ def test_new_case_dialog_shows_its_error_and_buttons_at_80_by_24(tmp_db_path, th
             await settle(pilot)
             assert app.screen is dialog and "already exists" in str(dialog.query_one("#new-case-error").render())
             assert on_screen(dialog, dialog.query_one("#new-case-error")) and on_screen(dialog, dialog.query_one("#case_ref"))
-            dialog.query_one("#create").focus()
+            dialog.query_one("#create").focus()  # the dialog scrolls to it
+            await pilot.wait_for_scheduled_animations()
             await pilot.pause()
             assert on_screen(dialog, dialog.query_one("#create"))
 
