@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from audit.errors import Problem, Problems, did_you_mean
 from audit.rubric import RUBRIC_ID_PATTERN, Question, Rubric, _line_key, find_rubric, load_rubric, search_path
 from audit.rules import Rule, RuleError, parse_rule
-from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml
+from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml, validation_message
 
 CellPart = Literal["count", "percent", "base"]
 CELL_PARTS: tuple[str, ...] = CellPart.__args__  # type: ignore[attr-defined]
@@ -262,28 +262,11 @@ class Report(BaseModel):
 
 
 def _problems(doc: YamlDocument, error: ValidationError, prefix: Loc, context: str, model: type[BaseModel]) -> list[Problem]:
-    out = []
-    for err in error.errors(include_url=False):
-        loc = tuple(err["loc"])
-        key = loc[-1] if loc else ""
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            fields = list(model.model_fields)
-            message = f"unknown key '{key}'{did_you_mean(key, fields)}; allowed keys: {', '.join(fields)}"
-        elif kind == "missing":
-            message = f"missing required key '{key}'"
-        elif kind == "string_pattern_mismatch":
-            message = f"'{err.get('input')}' has characters not allowed in an id"
-        elif kind == "value_error":
-            message = str(err["msg"]).removeprefix("Value error, ")
-        elif kind in ("literal_error", "enum"):
-            expected = err.get("ctx", {}).get("expected", "")
-            message = f"'{err.get('input')}' is not allowed for '{'.'.join(str(p) for p in loc)}'; use {expected}"
-        else:
-            where = ".".join(str(p) for p in loc)
-            message = f"{where}: {err['msg']}" if where else err["msg"]
-        out.append(Problem(doc.where(prefix + loc), f"{context}{message}"))
-    return out
+    allowed = list(model.model_fields)
+    return [
+        Problem(doc.where(prefix + tuple(err["loc"])), f"{context}{validation_message(err, allowed)}")
+        for err in error.errors(include_url=False)
+    ]
 
 
 class _Loader:

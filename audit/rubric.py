@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from audit.errors import Problem, Problems, did_you_mean
 from audit.rules import Rule, RuleError, check_rule, parse_rule
-from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml
+from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml, validation_message
 
 QuestionType = Literal["yes_no", "yes_no_na", "single", "multi", "integer", "text", "date"]
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
@@ -297,31 +297,22 @@ def _pydantic_problems(doc: YamlDocument, error: ValidationError, prefix: Loc, c
         loc = tuple(err["loc"])
         key = loc[-1] if loc else ""
         kind = err["type"]
-        if kind == "extra_forbidden":
-            fields = list(Option.model_fields) if loc[:1] == ("options",) and len(loc) == 3 else _known_keys(prefix)
-            message = f"unknown key '{key}'{did_you_mean(key, fields)}; allowed keys: {', '.join(fields)}"
-        elif loc and loc[0] == "range" and kind != "value_error":
+        allowed = list(Option.model_fields) if loc[:1] == ("options",) and len(loc) == 3 else _known_keys(prefix)
+        if loc and loc[0] == "range" and kind not in ("value_error", "extra_forbidden"):
             message = "range must be two whole numbers, [min, max]"
         elif kind in ("model_type", "dict_type") and not loc:
             noun = "a rubric" if not prefix else "a section" if len(prefix) == 2 else "a question"
             message = f"{noun} must be a mapping with keys {', '.join(_known_keys(prefix))}"
         elif kind == "model_type" and len(loc) == 2 and loc[0] == "options":
             message = f"option '{key}' needs a label: write `{key}: Label` or `{key}: {{label: Label, counts: false}}`"
-        elif kind == "missing":
-            message = f"missing required key '{key}'"
         elif kind == "literal_error" and key == "type":
             message = f"type '{err.get('input')}' is not one of {', '.join(QUESTION_TYPES)}{did_you_mean(err.get('input'), QUESTION_TYPES)}"
         elif kind == "string_pattern_mismatch" and key == "id" and not prefix:
             message = f"rubric id '{err.get('input')}' must be lowercase letters, digits, _ . or -, starting with a letter or digit"
         elif kind == "string_pattern_mismatch" and key == "id":
             message = f"id '{err.get('input')}' must be lowercase letters, digits and _, starting with a letter"
-        elif kind == "string_pattern_mismatch":
-            message = f"'{err.get('input')}' has characters not allowed in an id"
-        elif kind == "value_error":
-            message = str(err["msg"]).removeprefix("Value error, ")
         else:
-            where = ".".join(str(p) for p in loc)
-            message = f"{where}: {err['msg']}" if where else err["msg"]
+            message = validation_message(err, allowed)
         # "question 'x'" context, then the line of the key the error is about
         problem = Problem(doc.where(prefix + loc), f"{context}{message}")
         if problem not in problems:  # e.g. both items of a bad range

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from audit.errors import Problem, Problems
+from audit.errors import Problem, Problems, did_you_mean
 
 Loc = tuple[str | int, ...]
 
@@ -115,3 +115,23 @@ def read_yaml(path: str | Path) -> YamlDocument:
         line = raw[: exc.start].count(b"\n") + 1
         raise Problems([Problem(f"{shown}:{line}", "is not UTF-8 text; save it as UTF-8")]) from None
     return parse_yaml(text, shown)
+
+
+def validation_message(err: dict, allowed_keys: list[str]) -> str:
+    """One pydantic validation error in plain words (the cases every YAML file shares)."""
+    loc = tuple(err["loc"])
+    key = loc[-1] if loc else ""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'{did_you_mean(key, allowed_keys)}; allowed keys: {', '.join(allowed_keys)}"
+    if kind == "missing":
+        return f"missing required key '{key}'"
+    if kind == "string_pattern_mismatch":
+        return f"'{err.get('input')}' has characters not allowed in an id"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in loc)
+    if kind in ("literal_error", "enum"):
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"'{err.get('input')}' is not allowed for '{where}'; use {expected}"
+    return f"{where}: {err['msg']}" if where else err["msg"]
