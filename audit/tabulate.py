@@ -117,7 +117,7 @@ def _aggregate(store: Store, questions: list[str], filter_names: list[str], cond
                f"WHERE a.question_id IN ({marks}) AND {condition} GROUP BY a.question_id, a.value")
         return [((), qid, value, n) for qid, value, n in conn.execute(sql, questions)]
     key_columns = [f"k{i}" for i in range(len(filter_names))]
-    picks = ", ".join(f"max(CASE WHEN a.question_id = ? THEN a.value END)" for _ in filter_names)
+    picks = ", ".join("max(CASE WHEN a.question_id = ? THEN a.value END)" for _ in filter_names)
     name_marks = ", ".join("?" * len(filter_names))
     conn.execute(f"DROP TABLE IF EXISTS temp.{_KEYS_TABLE}")
     conn.execute(f"CREATE TEMP TABLE {_KEYS_TABLE} (case_uuid TEXT PRIMARY KEY, {', '.join(key_columns)}) WITHOUT ROWID")
