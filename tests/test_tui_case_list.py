@@ -1,18 +1,23 @@
-"""The case list on a database larger than one page: paging, filtering, sorting, sites."""
+"""The case list on a database larger than one page: paging, filtering, sorting, sites;
+and its table widget on its own: keys, page requests, clicks, drawing."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.worker import WorkerCancelled
+
+import audit.tui
 
 from audit.store import NewCase, Store
 from audit.tui.app import AuditApp
 from audit.tui.screens.case_list import PAGE_SIZE, CaseListScreen
 from audit.tui.screens.site_picker import SitePickerScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
-from audit.tui.widgets.case_table import CaseTable
+from audit.tui.widgets.case_table import CaseTable, Column, Row
 
 SITES = ["cumbria", "sheffield", "surrey"]
 CASES = 250
@@ -34,7 +39,7 @@ async def filter_settle(pilot) -> None:
 
 def refs(app) -> list[str]:
     table = app.screen.query_one(CaseTable)
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    return [table.row_text(i)[0] for i in range(table.row_count)]
 
 
 def status_line(app) -> str:
@@ -112,7 +117,7 @@ def test_filter_by_typing_sort_and_site(big_db):
             assert isinstance(app.screen, CaseListScreen)
             assert "site: sheffield" in status_line(app) and "of 83" in status_line(app)
             table = app.screen.query_one(CaseTable)
-            assert {str(table.get_row_at(i)[1]) for i in range(table.row_count)} == {"sheffield"}
+            assert {table.row_text(i)[1] for i in range(table.row_count)} == {"sheffield"}
             await pilot.press("c")  # in-progress only: all of them; c again: complete only, none
             await pilot.press("c")
             await settle(pilot)
@@ -163,3 +168,177 @@ def test_site_picker_with_many_sites_fits_80_by_24(tmp_db_path, thematic_rubric)
             assert picker.find_widget(sites).visible_region == sites.region  # not cut off by the screen's edge
 
     asyncio.run(scenario())
+
+
+def test_clicking_a_header_sorts_and_clicking_a_row_twice_opens_it(big_db):
+    async def scenario() -> None:
+        app = AuditApp(big_db)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(CaseTable)
+            header = table.render_line(0).text
+            assert "Last edited ▼" in header
+            await pilot.click(CaseTable, offset=(header.index("Ref"), 0))
+            await settle(pilot)
+            assert refs(app)[:2] == ["C0000", "C0001"] and "order: ref, ascending" in status_line(app)
+            assert "Ref ▲" in table.render_line(0).text and "▼" not in table.render_line(0).text
+            await pilot.click(CaseTable, offset=(header.index("Ref"), 0))  # the same column again: reversed
+            await settle(pilot)
+            assert refs(app)[0] == "C0249" and "order: ref, descending" in status_line(app)
+            await pilot.click(CaseTable, offset=(2, 3))  # the third row: highlighted, not opened
+            await pilot.pause()
+            assert isinstance(app.screen, CaseListScreen) and table.cursor_row == 2
+            await pilot.click(CaseTable, offset=(2, 3))  # clicked again: opened
+            await settle(pilot)
+            assert isinstance(app.screen, WalkthroughScreen) and app.screen.case.case_ref == "C0247"
+
+    asyncio.run(scenario())
+
+
+# -- the table on its own ------------------------------------------------------------------
+TABLE_ROWS = 30
+VISIBLE = 11  # a 12-line table, under its header
+
+
+class TableApp(App[None]):
+    CSS_PATH = Path(audit.tui.__file__).parent / "audit.tcss"
+
+    def compose(self) -> ComposeResult:
+        yield CaseTable(id="cases")
+
+    def on_mount(self) -> None:
+        table = self.query_one(CaseTable)
+        table.set_columns([Column("ref", "Ref"), Column("site", "Site"), Column("done", "Done", "right")])
+        table.show_rows([Row(f"k{i:02d}", (f"R{i:02d}", f"site{i % 3}", (f"{i}%", "green" if i % 2 else "")))
+                         for i in range(TABLE_ROWS)])
+        table.focus()
+
+
+def run_table(scenario, size=(40, 12)) -> list[tuple]:
+    """Run ``scenario(pilot, table)`` on a 30-row table; the messages it posted, in order."""
+    posted: list[tuple] = []
+    seen: list = []  # a message bubbling up is seen once per node it reaches
+
+    def hook(message) -> None:
+        if any(message is other for other in seen):
+            return
+        seen.append(message)
+        if isinstance(message, CaseTable.PageRequest):
+            posted.append(("page", message.step))
+        elif isinstance(message, CaseTable.RowSelected):
+            posted.append(("open", message.key))
+        elif isinstance(message, CaseTable.HeaderSelected):
+            posted.append(("header", message.column_key))
+
+    async def main() -> None:
+        app = TableApp()
+        async with app.run_test(size=size, message_hook=hook) as pilot:
+            await pilot.pause()
+            await scenario(pilot, app.query_one(CaseTable))
+
+    asyncio.run(main())
+    return posted
+
+
+def test_table_keys_move_the_cursor_and_keep_it_in_view():
+    async def scenario(pilot, table: CaseTable) -> None:
+        def place() -> tuple[int, int]:
+            assert table.scroll_y <= table.cursor_row < table.scroll_y + VISIBLE  # always on screen
+            return table.cursor_row, round(table.scroll_y)
+
+        assert place() == (0, 0) and table.highlighted_key == "k00" and table.row_count == TABLE_ROWS
+        await pilot.press(*["down"] * VISIBLE)
+        assert place() == (VISIBLE, 1)  # the view followed the cursor by one row
+        await pilot.press("up")
+        assert place() == (VISIBLE - 1, 1)
+        await pilot.press("end")
+        assert place() == (29, TABLE_ROWS - VISIBLE) and table.highlighted_key == "k29"
+        await pilot.press("home")
+        assert place() == (0, 0)
+        await pilot.press("pagedown")  # a screenful, the view moving with the cursor
+        assert place() == (VISIBLE, VISIBLE)
+        await pilot.press("pagedown", "pagedown")
+        assert place() == (29, TABLE_ROWS - VISIBLE)
+        await pilot.press("pageup")
+        assert place() == (29 - VISIBLE, TABLE_ROWS - 2 * VISIBLE)
+        await pilot.press("ctrl+home")
+        assert place() == (0, 0)
+        await pilot.press("ctrl+end")
+        assert place() == (29, TABLE_ROWS - VISIBLE)
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert run_table(scenario) == [("open", "k29")]  # moving inside the page asks for nothing
+
+
+def test_table_asks_for_the_next_or_previous_page_past_either_end():
+    async def scenario(pilot, table: CaseTable) -> None:
+        await pilot.press("up", "pageup")  # on the first row
+        await pilot.press("end", "down", "pagedown")  # on the last row
+        await pilot.pause()
+        assert table.cursor_row == 29  # the screen moves it when the page arrives
+        table.show_rows([Row("only", ("X1", "leeds", "5%"))], cursor=5)  # a cursor past the end is clamped
+        assert (table.cursor_row, table.highlighted_key, table.row_count) == (0, "only", 1)
+        await pilot.press("down", "up")
+        table.show_rows([])
+        assert table.highlighted_key is None
+        await pilot.press("down", "up", "pagedown", "pageup", "enter")  # an empty page: nothing to ask for
+        await pilot.pause()
+
+    assert run_table(scenario) == [("page", -1), ("page", -1), ("page", 1), ("page", 1), ("page", 1), ("page", -1)]
+
+
+def test_table_click_highlights_then_opens_and_header_click_selects_the_column():
+    async def scenario(pilot, table: CaseTable) -> None:
+        await pilot.click(CaseTable, offset=(1, 4))  # row 3: highlighted only
+        await pilot.pause()
+        assert table.cursor_row == 3
+        await pilot.click(CaseTable, offset=(1, 4))  # the highlighted row: opened
+        header = table.render_line(0).text
+        await pilot.click(CaseTable, offset=(header.index("Site"), 0))
+        await pilot.click(CaseTable, offset=(header.index("Done"), 0))
+        await pilot.click(CaseTable, offset=(35, 0))  # the header past the last column: nothing
+        await pilot.press("end", "up")
+        await pilot.click(CaseTable, offset=(1, VISIBLE))  # the bottom row, scrolled: row 29
+        await pilot.pause()
+        assert table.cursor_row == 29
+        await pilot.click(CaseTable, offset=(1, VISIBLE))
+        await pilot.pause()
+
+    assert run_table(scenario) == [("open", "k03"), ("header", "site"), ("header", "done"), ("open", "k29")]
+
+
+def test_table_draws_each_row_in_its_style_and_follows_a_resize():
+    async def scenario(pilot, table: CaseTable) -> None:
+        lines = [table.render_line(y) for y in range(4)]
+        assert lines[0].text.startswith(" Ref  Site   Done ")
+        assert lines[1].text.startswith(" R00  site0    0% ") and lines[2].text.startswith(" R01  site1    1% ")
+        width = table.scrollable_content_region.width
+        assert all(line.cell_length == width for line in lines)
+
+        def background(line) -> str:
+            return {segment.style.bgcolor for segment in line if segment.text.strip()}.pop()
+
+        # header, cursor and zebra stripes come from the component classes in audit.tcss
+        assert background(lines[0]) == table.get_component_rich_style("case-table--header").bgcolor
+        assert background(lines[1]) == table.get_component_rich_style("case-table--cursor").bgcolor
+        assert background(lines[2]) == table.get_component_rich_style("case-table--odd-row").bgcolor
+        assert background(lines[3]) == table.get_component_rich_style("case-table--even-row").bgcolor
+        assert len({background(line) for line in lines}) == 4
+        def green(line) -> bool:
+            return any(segment.style.color and segment.style.color.name == "green" for segment in line)
+
+        assert green(lines[2])  # a cell's own colour on a stripe; the cursor's colours on the cursor
+        table.move_cursor(1)
+        assert not green(table.render_line(2)) and green(table.render_line(4))
+        # a newline or escape in imported text is drawn as a space, never sent to the terminal
+        table.show_rows([Row("odd", ("A\nB", "x\x1b[2Jy", "1%"))])
+        assert table.render_line(1).text.startswith(" A B  x [2Jy    1% ")
+        table.show_rows([Row(f"k{i}", (f"R{i}", "s", "1%")) for i in range(TABLE_ROWS)], cursor=20)
+        assert table.scroll_y <= 20 < table.scroll_y + VISIBLE
+        await pilot.resize_terminal(40, 6)  # 5 rows under the header
+        await pilot.pause()
+        assert table.scroll_y <= 20 < table.scroll_y + 5
+        assert table.render_line(1 + 20 - round(table.scroll_y)).text.startswith(" R20 ")
+
+    assert run_table(scenario) == []

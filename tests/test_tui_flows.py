@@ -155,7 +155,7 @@ def test_create_answer_complete_then_find_every_answer_after_a_restart(tmp_db_pa
             await settle(pilot)
             table = app.screen.query_one(CaseTable)
             assert table.row_count == 1
-            assert [str(cell) for cell in table.get_row_at(0)][:5] == ["T001", "sheffield", "jb", "complete", "100%"]
+            assert list(table.row_text(0))[:5] == ["T001", "sheffield", "jb", "complete", "100%"]
             screen = await open_first_case(pilot)
             assert screen.current == "sentence_type"  # nothing left to do: starts at the top
             seen = {}

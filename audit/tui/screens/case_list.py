@@ -16,26 +16,26 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from audit.errors import AuditError
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
 from audit.tui.format import local_time, status_label
-from audit.tui.widgets.case_table import CaseTable
+from audit.tui.widgets.case_table import CaseTable, Column, Row
 from audit.tui.widgets.key_bar import KeyBar
 
 PAGE_SIZE = 100
 FILTER_DELAY = 0.12  # seconds of quiet typing before the filter is applied
 
-#: (column key, heading, the store's sort key)
+#: (column key, heading, the store's sort key, alignment)
 COLUMNS = [
-    ("case_ref", "Ref", "case_ref"),
-    ("site", "Site", "site"),
-    ("inspector", "Inspector", "inspector"),
-    ("status", "Status", "status"),
-    ("answered", "Answered", "progress"),
-    ("updated_at", "Last edited", "updated_at"),
+    ("case_ref", "Ref", "case_ref", "left"),
+    ("site", "Site", "site", "left"),
+    ("inspector", "Inspector", "inspector", "left"),
+    ("status", "Status", "status", "left"),
+    ("answered", "Answered", "progress", "right"),
+    ("updated_at", "Last edited", "updated_at", "left"),
 ]
 SORT_NAMES = {"case_ref": "ref", "site": "site", "inspector": "inspector", "status": "status",
               "progress": "% answered", "updated_at": "last edited"}
@@ -118,7 +118,6 @@ class CaseListScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        table = self.query_one(CaseTable)
         self._add_columns()
         store = self.app.store
         place = store.site or "all sites"
@@ -141,9 +140,8 @@ class CaseListScreen(Screen):
 
     # -- loading -------------------------------------------------------------------------
     def reload(self, *, cursor: str = "keep") -> None:
-        table = self.query_one(CaseTable)
-        if cursor == "keep" and self._cursor_case is None and table.row_count:
-            self._cursor_case = self._highlighted_uuid()
+        if cursor == "keep" and self._cursor_case is None:
+            self._cursor_case = self.query_one(CaseTable).highlighted_key
         self.load_page(self.query_state, self.page_offset, cursor)
 
     @work(thread=True, exclusive=True, group="case-page", exit_on_error=False)
@@ -166,10 +164,6 @@ class CaseListScreen(Screen):
         if query != self.query_state:  # the filter changed while this page was read
             return
         self.page_offset, self.case_total = offset, total
-        table = self.query_one(CaseTable)
-        table.clear()
-        for case in rows:
-            table.add_row(*self._cells(case), key=case.uuid)
         target = 0
         if cursor == "last":
             target = len(rows) - 1
@@ -178,8 +172,7 @@ class CaseListScreen(Screen):
             if self._cursor_case in uuids:
                 target = uuids.index(self._cursor_case)
         self._cursor_case = None
-        if rows:
-            table.move_cursor(row=max(target, 0), animate=False)
+        self.query_one(CaseTable).show_rows([Row(case.uuid, self._cells(case)) for case in rows], cursor=target)
         self.loaded = True
         self._show_status()
         self.call_after_refresh(self._page_drawn, total, len(rows))
@@ -190,24 +183,23 @@ class CaseListScreen(Screen):
 
     @staticmethod
     def _cells(case: Case) -> tuple:
-        status = Text(status_label(case.status), style="green" if case.status == STATUS_COMPLETE else "")
         return (
-            Text(case.case_ref),
-            Text(case.site),
-            Text(case.inspector or ""),
-            status,
-            Text(f"{case.percent_answered}%", justify="right"),
-            Text(local_time(case.updated_at)),
+            case.case_ref,
+            case.site,
+            case.inspector or "",
+            (status_label(case.status), "green" if case.status == STATUS_COMPLETE else ""),
+            f"{case.percent_answered}%",
+            local_time(case.updated_at),
         )
 
     def _add_columns(self) -> None:
-        table = self.query_one(CaseTable)
-        table.clear(columns=True)
         query = self.query_state
-        for key, heading, sort_key in COLUMNS:
+        columns = []
+        for key, heading, sort_key, align in COLUMNS:
             if sort_key == query.order_by:
                 heading = f"{heading} {'▼' if query.descending else '▲'}"
-            table.add_column(heading, key=key)
+            columns.append(Column(key, heading, align))
+        self.query_one(CaseTable).set_columns(columns)
 
     def _show_status(self, *_: object) -> None:
         query = self.query_state
@@ -241,13 +233,6 @@ class CaseListScreen(Screen):
             empty.display = False
         self.query_one(CaseTable).set_class(self.case_total == 0 and self.loaded, "empty")
 
-    def _highlighted_uuid(self) -> str | None:
-        table = self.query_one(CaseTable)
-        if not table.row_count:
-            return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return row_key.value
-
     def _requery(self, **changes) -> None:
         self.query_state = replace(self.query_state, **changes)
         self.page_offset = 0
@@ -262,13 +247,13 @@ class CaseListScreen(Screen):
         self.page_offset = offset
         self.load_page(self.query_state, offset, "first" if event.step > 0 else "last")
 
-    @on(DataTable.RowSelected, "#cases")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        self.open_case(event.row_key.value)
+    @on(CaseTable.RowSelected, "#cases")
+    def _open(self, event: CaseTable.RowSelected) -> None:
+        self.open_case(event.key)
 
-    @on(DataTable.HeaderSelected, "#cases")
-    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
-        sort_key = dict((key, sort) for key, _, sort in COLUMNS)[event.column_key.value]
+    @on(CaseTable.HeaderSelected, "#cases")
+    def _sort_by_header(self, event: CaseTable.HeaderSelected) -> None:
+        sort_key = {key: sort for key, _, sort, _ in COLUMNS}[event.column_key]
         if sort_key == self.query_state.order_by:
             self.action_reverse_sort()
         else:
