@@ -17,6 +17,7 @@ the key, and the message each screen posts after the refresh that draws it.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,10 @@ def _new_process(code: str, *args: str) -> float:
 def startup(workdir: Path) -> list[Result]:
     rubric = load_rubric_by_id("iom-thematic-2019")
     results = []
+    # Textual's modules were byte-compiled when pip installed them; compile ours too, as
+    # an installed (or once-run) audit would be, so a new process compares like with like
+    # even where PYTHONDONTWRITEBYTECODE is set.
+    compileall.compile_dir(PROJECT / "audit", quiet=1)
     asyncio.run(_bare_start())  # warm imports and CSS caches for both
     for count in SIZES:
         path = make_database(workdir / f"tui-{count}.db", rubric, count)
