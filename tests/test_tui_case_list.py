@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.worker import WorkerCancelled
 
 import audit.tui
 
@@ -18,18 +17,12 @@ from audit.tui.screens.case_list import PAGE_SIZE, CaseListScreen
 from audit.tui.screens.site_picker import SitePickerScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
 from audit.tui.widgets.case_table import CaseTable, Column, Row
+from tests.tui_support import settle
 
 SITES = ["cumbria", "sheffield", "surrey"]
 CASES = 250
 
 
-async def settle(pilot) -> None:
-    for _ in range(3):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
-            continue
-        await pilot.pause()
 
 
 async def filter_settle(pilot) -> None:

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from textual.worker import WorkerCancelled
 
 from audit.cli import main as cli_main
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Store
@@ -24,6 +23,7 @@ from audit.tui.screens.walkthrough import WalkthroughScreen
 from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.outline import ANSWERED, NOT_APPLICABLE, RETIRED
+from tests.tui_support import settle
 
 SIZE = (120, 40)
 PLANNING = ["planning_engaging", "planning_reoffending", "planning_iom_requirements", "planning_roles", "planning_safety"]
@@ -35,14 +35,6 @@ def run(coro):
     return asyncio.run(coro)
 
 
-async def settle(pilot) -> None:
-    """Let workers finish and the screen catch up."""
-    for _ in range(3):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
-            continue
-        await pilot.pause()
 
 
 def make_case(path: Path, rubric, answers: dict, ref: str = "T001", site: str = "sheffield") -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from textual.worker import WorkerCancelled
 
 import audit.store
 from audit.store import NewCase, Store
 from audit.tui.app import AuditApp
+from tests.tui_support import settle
 
 
 def fixed_clock():
@@ -61,13 +61,6 @@ def snapshot_db(tmp_path, monkeypatch, thematic_rubric):
     time.tzset()
 
 
-async def settle(pilot) -> None:
-    for _ in range(3):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:  # an exclusive worker replaced by a newer one: wait for that
-            continue
-        await pilot.pause()
 
 
 def test_case_list(snap_compare, snapshot_db):
