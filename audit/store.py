@@ -777,20 +777,26 @@ class Store:
         (and in history) but never counted. Callers that must ask first use
         :meth:`preview_answer`. ``None`` clears the answer.
         """
+        from audit.engine import evaluate
+
         who = who or current_user()
         case = self.case(case_uuid)
         rubric = self.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
-        if value is not None:
-            from audit.engine import evaluate
-
-            evaluation = evaluate(rubric, self.answers(case_uuid))
-            if not evaluation.applies(question_id):
+        stamp = now()
+        with self.transaction():  # read under the write lock, so no other writer slips in between
+            after = self.answers(case_uuid)
+            after.pop(question_id, None)
+            if value is not None:
+                after[question_id] = value
+            # One evaluation serves the whole save: a question's rule never reads the
+            # question itself, and stale answers are invisible to rules, so retiring
+            # them changes nothing about what applies.
+            evaluation = evaluate(rubric, after)
+            if value is not None and not evaluation.applies(question_id):
                 rule = evaluation.excluded_by(question_id)
                 because = f" (rule `{rule.source}` is not true)" if rule else ""
                 raise StoreError(f"question '{question_id}' does not apply to case {case.case_ref}{because}; answer the questions it depends on first")
-        stamp = now()
-        with self.transaction():
             old = self.db.execute(
                 "SELECT value, state FROM answers WHERE case_uuid = ? AND question_id = ?", [case_uuid, question_id]
             ).fetchone()
@@ -808,8 +814,8 @@ class Store:
                 )
             if old_value != new_value:
                 self._history(case_uuid, question_id, "value", old_value, new_value, who, stamp, "answer")
-            retired = self._retire_stale(case_uuid, rubric, who, stamp)
-            status = self._recount(case, rubric, who, stamp)
+            retired = self._retire(case_uuid, evaluation.stale, who, stamp)
+            status = self._recount(case, rubric, who, stamp, evaluation)
         return SaveResult(question_id, value, retired, status)
 
     def set_note(self, case_uuid: str, question_id: str, note: str | None, *, who: str | None = None) -> None:
@@ -838,10 +844,8 @@ class Store:
             self._history(case_uuid, question_id, "note", old[0] if old else None, note, who, stamp, "note")
             self.db.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
 
-    def _retire_stale(self, case_uuid: str, rubric: Rubric, who: str, stamp: str) -> list[str]:
-        from audit.engine import evaluate
-
-        stale = evaluate(rubric, self.answers(case_uuid)).stale
+    def _retire(self, case_uuid: str, stale: list[str], who: str, stamp: str) -> list[str]:
+        """Mark answers that stopped applying as retired: kept, in history, never counted."""
         for qid in stale:
             self.db.execute(
                 "UPDATE answers SET state = 'retired', counted = 0 WHERE case_uuid = ? AND question_id = ?", [case_uuid, qid]
@@ -849,11 +853,16 @@ class Store:
             self._history(case_uuid, qid, "state", "current", "retired", who, stamp, "stopped applying")
         return stale
 
-    def _recount(self, case: Case, rubric: Rubric, who: str, stamp: str) -> str:
-        """Persist the counting module's verdict for every answer of a case."""
+    def _recount(self, case: Case, rubric: Rubric, who: str, stamp: str, evaluation: Evaluation | None = None) -> str:
+        """Persist the counting module's verdict for every answer of a case.
+
+        ``evaluation``, when the caller has one for the case's current answers, saves
+        evaluating again.
+        """
         from audit.counting import count_case
 
-        tally: CaseCount = count_case(rubric, self.answers(case.uuid))
+        answers = evaluation.answers if evaluation is not None else self.answers(case.uuid)
+        tally: CaseCount = count_case(rubric, answers, evaluation)
         applicable = tally.evaluation.applicable
         rows = self.db.execute("SELECT question_id, applies, counted FROM answers WHERE case_uuid = ?", [case.uuid]).fetchall()
         changes = [
