@@ -18,16 +18,25 @@ verdict. Nothing else may decide it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from audit.engine import Evaluation, evaluate, is_answered
-from audit.rubric import Question, Rubric
+if TYPE_CHECKING:
+    from audit.engine import Evaluation
+    from audit.rubric import Question, Rubric
+
+# The engine is imported where it is used, so that percent() can be imported
+# (by the store's case list, before first paint) without the rubric models.
 
 
 def counts_in_base(question: Question, value: Any) -> bool:
     """Whether an applicable question's answer belongs in a percentage's base."""
-    if not is_answered(value):
-        return False
+    from audit.engine import is_answered
+
+    return is_answered(value) and _option_counts(question, value)
+
+
+def _option_counts(question: Question, value: Any) -> bool:
+    """For an answered question: false only for options marked ``counts: false``."""
     if question.type == "multi":
         return any(question.counts(code) for code in value)
     if question.is_choice:
@@ -38,7 +47,8 @@ def counts_in_base(question: Question, value: Any) -> bool:
 def counted_answers(evaluation: Evaluation) -> dict[str, Any]:
     """The answers of one case that count, by question id."""
     rubric = evaluation.rubric
-    return {qid: value for qid, value in evaluation.visible.items() if counts_in_base(rubric.question(qid), value)}
+    # ``visible`` holds only applicable, answered questions
+    return {qid: value for qid, value in evaluation.visible.items() if _option_counts(rubric.question(qid), value)}
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,10 @@ class CaseCount:
 
 
 def count_case(rubric: Rubric, answers: Mapping[str, Any], evaluation: Evaluation | None = None) -> CaseCount:
-    evaluation = evaluation or evaluate(rubric, answers)
+    if evaluation is None:
+        from audit.engine import evaluate
+
+        evaluation = evaluate(rubric, answers)
     counted = frozenset(counted_answers(evaluation))
     return CaseCount(evaluation, counted, len(evaluation.applicable), len(evaluation.visible))
 

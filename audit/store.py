@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from audit.counting import percent
 from audit.errors import AuditError
 
 if TYPE_CHECKING:
@@ -189,9 +190,7 @@ class Case:
 
     @property
     def percent_answered(self) -> int:
-        if not self.applicable_count:
-            return 0
-        return (200 * self.answered_count + self.applicable_count) // (2 * self.applicable_count)
+        return percent(self.answered_count, self.applicable_count) or 0
 
 
 CASE_COLUMNS = [f for f in Case.__dataclass_fields__]
