@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import audit.counting
+import audit.engine
 import audit.importer
 from audit.cli import main
 from audit.errors import AuditError, Problems
@@ -369,7 +369,7 @@ def test_each_case_is_evaluated_once_and_the_store_does_not_re_evaluate(tmp_path
         return real(*args, **kwargs)
 
     monkeypatch.setattr(audit.importer, "evaluate", importer_evaluate)
-    monkeypatch.setattr(audit.counting, "evaluate", store_evaluate)
+    monkeypatch.setattr(audit.engine, "evaluate", store_evaluate)  # the store reaches it through the counting module
     path = tmp_path / "thematic.csv"
     thematic_csv(path, thematic_sample())
     import_file(tmp_path / "t.db", path, thematic_rubric)
