@@ -712,6 +712,20 @@ class Store:
             params.append(status)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
+    def completion(self, by: str) -> list[tuple]:
+        """(group, cases, complete, answered, applicable) per site or per inspector."""
+        if by not in ("site", "inspector"):
+            raise StoreError(f"cannot group completion by '{by}'; choose site or inspector")
+        return self.conn.execute(
+            f"SELECT coalesce({by}, ''), count(*), sum(status = ?), sum(answered_count), sum(applicable_count) "
+            "FROM cases GROUP BY 1 ORDER BY 1",
+            [STATUS_COMPLETE],
+        ).fetchall()
+
+    def change_token(self) -> tuple:
+        """A value that changes whenever a case is added or edited (both columns are cheap to read)."""
+        return tuple(self.conn.execute("SELECT count(*), max(updated_at) FROM cases").fetchone())
+
     def sites(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM cases ORDER BY site")]
 

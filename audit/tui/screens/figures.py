@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from audit.counting import percent
 from audit.errors import AuditError
 from audit.rubric import search_path
-from audit.store import STATUS_COMPLETE, Store
+from audit.store import Store
 from audit.tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 3.0
@@ -77,25 +77,10 @@ def live_figures(store: Store) -> FigureResult:
     return result
 
 
-def completion(store: Store, by: str) -> list[tuple]:
-    """(group, cases, complete, answered, applicable) per site or inspector, from the cases table."""
-    assert by in ("site", "inspector")
-    return store.db.execute(
-        f"SELECT coalesce({by}, ''), count(*), sum(status = ?), sum(answered_count), sum(applicable_count) "
-        f"FROM cases GROUP BY 1 ORDER BY 1",
-        [STATUS_COMPLETE],
-    ).fetchall()
-
-
 def base_note() -> str:
     from audit.tabulate import BASE_NOTE
 
     return BASE_NOTE
-
-
-def change_token(store: Store) -> tuple:
-    """Changes whenever a case is added or edited (both columns are indexed or cheap)."""
-    return tuple(store.db.execute("SELECT count(*), max(updated_at) FROM cases").fetchone())
 
 
 def figure_renderable(table: Any) -> Group:
@@ -173,9 +158,9 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = change_token(store)
-                sites = completion(store, "site")
-                inspectors = completion(store, "inspector")
+                token = store.change_token()
+                sites = store.completion("site")
+                inspectors = store.completion("inspector")
                 figures = live_figures(store)
             finally:
                 store.close()
@@ -189,7 +174,7 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = change_token(store)
+                token = store.change_token()
             finally:
                 store.close()
         except (AuditError, sqlite3.Error):
