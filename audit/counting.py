@@ -10,6 +10,9 @@ It excludes, in this order of checking:
 * unanswered questions;
 * answers whose option is marked ``counts: false``, such as "Not applicable".
 
+"None of these" (an explicit empty multi-choice selection, ``[]``) is an
+answer and counts.
+
 The store persists this decision per answer (``answers.counted``) each time a
 case changes, so tabulation, the UI's figures and the merge all read the same
 verdict. Nothing else may decide it.
@@ -23,6 +26,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from audit.engine import Evaluation
     from audit.rubric import Question, Rubric
+
+#: Bumped whenever the rules below change what counts. A database records the
+#: version its verdicts were written under (``meta.counting_version``) and is
+#: recounted, in one transaction, when opened by code with another one.
+#: 2: an explicit empty selection ("None of these") is an answer and counts.
+COUNTING_VERSION = 2
 
 # The engine is imported where it is used, so that percent() can be imported
 # (by the store's case list, before first paint) without the rubric models.
@@ -38,7 +47,8 @@ def counts_in_base(question: Question, value: Any) -> bool:
 def _option_counts(question: Question, value: Any) -> bool:
     """For an answered question: false only for options marked ``counts: false``."""
     if question.type == "multi":
-        return any(question.counts(code) for code in value)
+        # "None of these" counts; a selection counts unless all it holds is e.g. "Not applicable"
+        return not value or any(question.counts(code) for code in value)
     if question.is_choice:
         return question.counts(value)
     return True

@@ -15,13 +15,16 @@ from audit.rules import Rule
 Answers = Mapping[str, Any]
 
 
+#: how many times :func:`evaluate` has run in this process (a keypress should cost one)
+EVALUATIONS = 0
+
+
 def is_answered(value: Any) -> bool:
-    """An answer is given unless it is None, blank text or an empty selection."""
+    """An answer is given unless it is None or blank text. An empty selection ``[]`` is
+    the answer "None of these"."""
     if value is None:
         return False
     if isinstance(value, str) and not value.strip():
-        return False
-    if isinstance(value, (list, tuple)) and not value:
         return False
     return True
 
@@ -96,6 +99,8 @@ class Evaluation:
 
 def evaluate(rubric: Rubric, answers: Answers) -> Evaluation:
     """Which questions apply, given these answers (question id -> value)."""
+    global EVALUATIONS
+    EVALUATIONS += 1
     applicable: set[str] = set()
     visible: dict[str, Any] = {}
     section_truth: dict[str, bool] = {}

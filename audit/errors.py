@@ -14,6 +14,18 @@ class AuditError(Exception):
     """Input was refused. ``str()`` is the whole message for the user."""
 
 
+class StoreError(AuditError):
+    """A database that cannot be used, or a change the store refuses."""
+
+
+class DatabaseBusy(StoreError):
+    """Another program held the database's write lock for longer than the busy timeout.
+
+    Nothing was written. The UI keeps the answer on screen and tries again; the
+    CLI says so and exits 1.
+    """
+
+
 @dataclass(frozen=True)
 class Problem:
     """One located problem: ``where`` is e.g. ``rubrics/x.yaml:12`` or ``cases.csv row 4``."""

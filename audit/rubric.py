@@ -227,7 +227,7 @@ class Rubric(BaseModel):
 
     @property
     def sha256(self) -> str:
-        return _text_sha256(self._text)
+        return text_sha256(self._text)
 
     @property
     def questions(self) -> list[Question]:
@@ -285,7 +285,7 @@ class Rubric(BaseModel):
 
 
 @functools.lru_cache(maxsize=64)
-def _text_sha256(text: str) -> str:
+def text_sha256(text: str) -> str:
     # a rubric's identity is asked for once per case on bulk paths; hash each text once
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

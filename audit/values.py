@@ -13,6 +13,9 @@ MULTI_SEPARATOR = ";"
 NONE_TOKEN = "(none)"
 #: how an explicit empty selection reads
 NONE_LABEL = "None of these"
+#: longest whole number, in digits, and longest text answer, in characters, that are accepted
+MAX_DIGITS = 18
+MAX_TEXT = 20_000
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
@@ -39,7 +42,10 @@ def coerce(question: Question, raw: Any) -> Any:
         return _coerce_date(raw)
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         raise ValueProblem(f"expected text, got {type(raw).__name__}")
-    return str(raw)
+    text = str(raw)
+    if len(text) > MAX_TEXT:
+        raise ValueProblem(f"the text is {len(text):,} characters long; at most {MAX_TEXT:,} are kept in an answer")
+    return text
 
 
 def _coerce_code(question: Question, raw: Any) -> str:
@@ -52,10 +58,17 @@ def _coerce_code(question: Question, raw: Any) -> str:
 
 
 def _coerce_multi(question: Question, raw: Any) -> list[str] | None:
+    """Codes in rubric order. An empty list, or the text ``(none)``, is "None of these" (``[]``)."""
     if isinstance(raw, str):
+        if raw.casefold() == NONE_TOKEN:
+            return []
         items = [part.strip() for part in raw.split(MULTI_SEPARATOR)]
+        if any(item.casefold() == NONE_TOKEN for item in items):
+            raise ValueProblem(f"'{NONE_TOKEN}' (None of these) cannot be given with other options")
     elif isinstance(raw, (list, tuple)):
         items = list(raw)
+        if not items:
+            return []
     else:
         raise ValueProblem(f"expected a list of option codes, got {type(raw).__name__}")
     codes = {_coerce_code(question, item) for item in items if not (isinstance(item, str) and not item.strip())}
@@ -70,11 +83,16 @@ def _coerce_integer(question: Question, raw: Any) -> int:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     if isinstance(raw, str):
+        if len(raw) > MAX_DIGITS:  # never hand int() thousands of digits
+            raise ValueProblem(f"'{raw[:12]}...' ({len(raw)} characters) is not a whole number in range")
         text = raw.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+", raw) else raw
         if re.fullmatch(r"-?\d+(\.0+)?", text):
-            raw = int(float(text)) if "." in text else int(text)
+            raw = int(text.split(".")[0])
     if not isinstance(raw, int):
-        raise ValueProblem(f"'{raw}' is not a whole number")
+        shown = raw if not isinstance(raw, str) or len(raw) <= 40 else raw[:40] + "..."
+        raise ValueProblem(f"'{shown}' is not a whole number")
+    if abs(raw) >= 10**MAX_DIGITS:
+        raise ValueProblem(f"a {len(str(abs(raw)))}-digit number is not a whole number in range")
     low, high = question.range or (None, None)
     if low is not None and not (low <= raw <= high):
         raise ValueProblem(f"{raw} is out of range {low}-{high}")
@@ -103,7 +121,7 @@ def display(question: Question, value: Any) -> str:
     if value is None:
         return ""
     if question.type == "multi":
-        return "; ".join(question.label_for(code) for code in value)
+        return "; ".join(question.label_for(code) for code in value) if value else NONE_LABEL
     if question.is_choice:
         return question.label_for(value)
     return str(value)

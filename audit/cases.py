@@ -1,0 +1,709 @@
+"""The case service: the only writer of cases, answers and history.
+
+Every change to a case goes through one method here, in one transaction,
+with one evaluation of the rubric: the UI's keypress, an import, a merge, a
+review. Each returns an :class:`Outcome` that says what was saved, what
+would be retired (so the UI can ask first), what was retired or restored,
+and the case as it now is (:class:`CaseState`: its answers, verdicts and
+evaluation), so no caller reads the case back or evaluates it again.
+
+The verdicts (``answers.applies`` / ``answers.counted``) always come from
+:mod:`audit.counting` on the case's own rubric (:meth:`CaseService.settle`);
+no path copies them from elsewhere. An answer whose question stops applying
+is retired, with a history row, whichever path made it stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from audit.counting import count_case
+from audit.engine import Evaluation, evaluate, is_answered
+from audit.errors import StoreError
+from audit.identity import IdentifierProblem, key, normalise
+from audit.store import (
+    CASE_COLUMNS, LOCKED_STATUSES, STATUS_APPROVED, STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_RETURNED, STATUSES,
+    Case, NewCase, Store, current_user, decode, encode, now,
+)
+from audit.values import ValueProblem, coerce, display
+
+if TYPE_CHECKING:
+    from audit.rubric import Rubric
+
+ANSWER_FIELDS = ("value", "note", "answered_by", "answered_at", "state", "applies", "counted")
+HISTORY_COLUMNS = ("case_uuid", "question_id", "field", "old_value", "new_value", "changed_by", "changed_at", "reason", "origin")
+
+# history reasons
+CREATED, IMPORTED, ANSWERED, NOTED, RETIRED, RESTORED = "created", "import", "answer", "note", "stopped applying", "restored"
+STATUS, GAP, DELETED, UNDELETED, REVIEW = "status", "required answer missing", "deleted", "restored case", "review"
+
+
+class CaseLocked(StoreError):
+    """A change to a case that is complete, approved or deleted: it must be reopened (or restored) first."""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """One case as it is: its record, every answer row (retired ones and notes too), and one evaluation."""
+
+    case: Case
+    rubric: Rubric
+    rows: dict[str, dict]
+    evaluation: Evaluation
+
+    def value(self, question_id: str) -> Any:
+        """The current answer (None when unanswered or retired)."""
+        return self.evaluation.answers.get(question_id)
+
+    def note(self, question_id: str) -> str:
+        return (self.rows.get(question_id) or {}).get("note") or ""
+
+    def retired_value(self, question_id: str) -> Any:
+        row = self.rows.get(question_id)
+        return row["value"] if row and row["state"] == "retired" else None
+
+    @property
+    def restorable(self) -> list[str]:
+        """Retired answers whose question applies again (offered back to the inspector), in rubric order."""
+        return [
+            qid for qid in self.rubric.question_ids
+            if qid in self.evaluation.applicable and qid not in self.evaluation.visible
+            and is_answered(self.retired_value(qid))
+        ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one change did."""
+
+    case: Case
+    state: CaseState | None  # the case after the change (None for a dry run or a change waiting to be confirmed)
+    saved: bool = False  # something was written
+    value: Any = None  # the answer as stored (after coercion)
+    would_retire: list[str] = field(default_factory=list)  # answers that would stop applying: nothing written yet
+    retired: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    reopened: bool = False  # a complete case went back in progress: a required question needs an answer
+    history: list[tuple] = field(default_factory=list)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.would_retire) and not self.saved
+
+
+def _answer_row(question_id: str, row: tuple | None = None) -> dict:
+    if row is None:
+        return {"value": None, "note": None, "answered_by": None, "answered_at": None, "state": "current", "applies": False,
+                "counted": False}
+    value, note, by, at, state, applies, counted = row
+    return {"value": decode(value), "note": note, "answered_by": by, "answered_at": at, "state": state,
+            "applies": bool(applies), "counted": bool(counted)}
+
+
+class _Abandon(Exception):
+    """Leave a transaction without writing, returning an outcome (a dry run, or nothing to change)."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__("abandoned")
+        self.outcome = outcome
+
+
+def _abandonable(method):
+    """For methods that may decide, inside their transaction, that there is nothing to write:
+    the transaction rolls back and the method returns the outcome it decided on."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except _Abandon as abandoned:
+            return abandoned.outcome
+
+    return wrapper
+
+
+class CaseService:
+    """Changes to the cases of one open :class:`Store`, made by ``who``."""
+
+    def __init__(self, store: Store, who: str | None = None):
+        self.store = store
+        self.conn: sqlite3.Connection = store.conn
+        self.who = who or current_user()
+
+    # -- reading a case --------------------------------------------------------------------
+    def _rows(self, case_uuid: str) -> dict[str, dict]:
+        cursor = self.conn.execute(
+            f"SELECT question_id, {', '.join(ANSWER_FIELDS)} FROM answers WHERE case_uuid = ?", [case_uuid]
+        )
+        return {r[0]: _answer_row(r[0], r[1:]) for r in cursor}
+
+    @staticmethod
+    def _current(rows: dict[str, dict]) -> dict[str, Any]:
+        return {qid: r["value"] for qid, r in rows.items() if r["state"] == "current" and is_answered(r["value"])}
+
+    def load(self, case_uuid: str) -> CaseState:
+        """A case with its rows and one evaluation of its current answers."""
+        case = self.store.case(case_uuid)
+        rubric = self.store.rubric_for(case)
+        rows = self._rows(case_uuid)
+        return CaseState(case, rubric, rows, evaluate(rubric, self._current(rows)))
+
+    # -- writing helpers -------------------------------------------------------------------
+    def _history(self, log: list[tuple], case_uuid: str, question_id: str | None, field_name: str, old: Any, new: Any,
+                 stamp: str, reason: str, origin: str | None = None) -> None:
+        row = (case_uuid, question_id, field_name, old, new, self.who, stamp, reason, origin)
+        self.conn.execute(f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        log.append(row)
+
+    def _write_row(self, case_uuid: str, qid: str, row: dict, exists: bool) -> None:
+        values = [encode(row["value"]), row["note"], row["answered_by"], row["answered_at"], row["state"],
+                  int(row["applies"]), int(row["counted"])]
+        if exists:
+            self.conn.execute(
+                "UPDATE answers SET value = ?, note = ?, answered_by = ?, answered_at = ?, state = ?, applies = ?, counted = ? "
+                "WHERE case_uuid = ? AND question_id = ?",
+                [*values, case_uuid, qid],
+            )
+        else:
+            self.conn.execute(
+                f"INSERT INTO answers (case_uuid, question_id, {', '.join(ANSWER_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [case_uuid, qid, *values],
+            )
+
+    def settle(self, case: Case, rubric: Rubric, rows: dict[str, dict], stamp: str, log: list[tuple],
+               origin: str | None = None, evaluation: Evaluation | None = None) -> tuple[Evaluation, list[str], str]:
+        """Make a case's stored verdicts the counting module's, after its answers changed.
+
+        Answers whose question no longer applies are retired (history rows). Every
+        row's ``applies``/``counted`` is rewritten where it differs from ``rows``
+        (which must say what is stored); a deleted case counts nothing. A complete
+        or approved case with a required gap goes back in progress. ``rows`` is
+        updated in place. ``evaluation``, if the caller has one of exactly these
+        current answers, saves evaluating again.
+        Returns (the evaluation of the settled answers, the retired ids, the status).
+        """
+        if evaluation is None:
+            evaluation = evaluate(rubric, self._current(rows))
+        retired = [qid for qid in rubric.question_ids if qid in rows and rows[qid]["state"] == "current"
+                   and is_answered(rows[qid]["value"]) and qid not in evaluation.applicable]
+        for qid in retired:
+            rows[qid]["state"] = "retired"
+            self._history(log, case.uuid, qid, "state", "current", "retired", stamp, RETIRED, origin)
+        if retired:
+            # stale answers are invisible to rules: retiring them changes nothing about what
+            # applies, so the evaluation stands without them
+            kept = {qid: v for qid, v in evaluation.answers.items() if qid not in retired}
+            evaluation = Evaluation(rubric, kept, evaluation.applicable, evaluation.visible)
+        tally = count_case(rubric, evaluation.answers, evaluation)
+        counted = frozenset() if case.deleted else tally.counted
+        changes = []
+        for qid, row in rows.items():
+            applies, counts = qid in evaluation.applicable, qid in counted
+            if (row["applies"], row["counted"]) != (applies, counts) or qid in retired:
+                row["applies"], row["counted"] = applies, counts
+                changes.append((int(applies), int(counts), row["state"], case.uuid, qid))
+        self.conn.executemany(
+            "UPDATE answers SET applies = ?, counted = ?, state = ? WHERE case_uuid = ? AND question_id = ?", changes
+        )
+        status = case.status
+        if status in LOCKED_STATUSES and evaluation.missing_required:
+            self._history(log, case.uuid, None, "status", status, STATUS_IN_PROGRESS, stamp, GAP, origin)
+            status = STATUS_IN_PROGRESS
+        self.conn.execute(
+            "UPDATE cases SET applicable_count = ?, answered_count = ?, updated_at = max(updated_at, ?), status = ? "
+            "WHERE uuid = ?",
+            [tally.applicable_count, tally.answered_count, stamp, status, case.uuid],
+        )
+        return evaluation, retired, status
+
+    def _editable(self, case: Case) -> None:
+        if case.deleted:
+            raise CaseLocked(f"case {case.case_ref} at {case.site} is deleted; restore it before changing it")
+        if case.locked:
+            shown = "complete" if case.status == STATUS_COMPLETE else case.status
+            raise CaseLocked(f"case {case.case_ref} is {shown}: its answers are read-only; reopen it to change them")
+
+    def _coerce(self, rubric: Rubric, question_id: str, value: Any) -> Any:
+        if not rubric.has_question(question_id):
+            raise StoreError(f"question '{question_id}' is not in rubric {rubric.id}")
+        try:
+            return coerce(rubric.question(question_id), value)
+        except ValueProblem as exc:
+            raise StoreError(f"question '{question_id}': {exc}") from None
+
+    def _finish(self, state_case: Case, rubric: Rubric, rows: dict[str, dict], evaluation: Evaluation, status: str,
+                stamp: str) -> CaseState:
+        tally = count_case(rubric, evaluation.answers, evaluation)
+        case = replace(state_case, status=status, updated_at=max(state_case.updated_at, stamp),
+                        applicable_count=tally.applicable_count, answered_count=tally.answered_count)
+        return CaseState(case, rubric, rows, evaluation)
+
+    # -- one answer ------------------------------------------------------------------------
+    @_abandonable
+    def answer(self, case_uuid: str, question_id: str, value: Any, *, confirm_retire: bool = False,
+               dry_run: bool = False) -> Outcome:
+        """Give (or, with ``None``, clear) one answer, in one transaction and one evaluation.
+
+        If the answer would make other answers stop applying and ``confirm_retire``
+        is false, nothing is written and ``Outcome.would_retire`` lists them: ask,
+        then call again with ``confirm_retire=True``. ``dry_run`` only reports.
+        """
+        case = self.store.case(case_uuid)
+        rubric = self.store.rubric_for(case)
+        value = self._coerce(rubric, question_id, value)
+        self._editable(case)
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)  # under the write lock: nobody changes it now
+            self._editable(case)
+            rows = self._rows(case_uuid)
+            after = self._current(rows)
+            after.pop(question_id, None)
+            if is_answered(value):
+                after[question_id] = value
+            evaluation = evaluate(rubric, after)
+            if is_answered(value) and not evaluation.applies(question_id):
+                rule = evaluation.excluded_by(question_id)
+                because = f" (rule `{rule.source}` is not true)" if rule else ""
+                raise StoreError(
+                    f"question '{question_id}' does not apply to case {case.case_ref}{because}; answer the questions it depends on first"
+                )
+            stale = [q for q in evaluation.stale if q != question_id]
+            if dry_run or (stale and not confirm_retire):
+                raise _Abandon(Outcome(case, None, value=value, would_retire=stale))
+            row = rows.get(question_id)
+            old_value = row["value"] if row and row["state"] == "current" else None
+            if encode(old_value) == encode(value):  # the same answer again, or clearing nothing
+                raise _Abandon(Outcome(case, self._finish(case, rubric, rows, evaluation, case.status, case.updated_at),
+                                       value=value))
+            log: list[tuple] = []
+            new_row = dict(row or _answer_row(question_id))
+            new_row.update(value=value, answered_by=self.who, answered_at=stamp, state="current")
+            self._write_row(case_uuid, question_id, new_row, row is not None)
+            rows[question_id] = new_row
+            self._history(log, case_uuid, question_id, "value", encode(old_value), encode(value), stamp, ANSWERED)
+            evaluation, retired, status = self.settle(case, rubric, rows, stamp, log, evaluation=evaluation)
+            state = self._finish(case, rubric, rows, evaluation, status, stamp)
+        return Outcome(state.case, state, saved=True, value=value, retired=retired, history=log,
+                       reopened=case.status in LOCKED_STATUSES and status == STATUS_IN_PROGRESS)
+
+    @_abandonable
+    def note(self, case_uuid: str, question_id: str, text: str | None) -> Outcome:
+        """Save an evidence note for one question (blank text removes it), with history."""
+        case = self.store.case(case_uuid)
+        rubric = self.store.rubric_for(case)
+        if not rubric.has_question(question_id):
+            raise StoreError(f"question '{question_id}' is not in rubric {case.rubric_id}")
+        self._editable(case)
+        text = (text or "").strip() or None
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)
+            self._editable(case)
+            rows = self._rows(case_uuid)
+            row = rows.get(question_id)
+            old = row["note"] if row else None
+            if old == text:
+                raise _Abandon(Outcome(case, None))
+            new_row = dict(row or _answer_row(question_id))
+            if row is None:  # a note alone: the row holds no answer, and its time is the note's
+                new_row.update(answered_by=self.who, answered_at=stamp)
+            new_row["note"] = text
+            self._write_row(case_uuid, question_id, new_row, row is not None)
+            rows[question_id] = new_row
+            log: list[tuple] = []
+            self._history(log, case_uuid, question_id, "note", old, text, stamp, NOTED)
+            self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
+            case = replace(case, updated_at=stamp)
+            state = CaseState(case, rubric, rows, evaluate(rubric, self._current(rows)))
+        return Outcome(case, state, saved=True, history=log)
+
+    @_abandonable
+    def restore_answers(self, case_uuid: str, question_ids: Iterable[str] | None = None) -> Outcome:
+        """Bring back retired answers whose question applies again (all of them when ``question_ids`` is None).
+
+        Restoring one may make another apply (or stop applying): the case is settled
+        once after all are restored, so an answer that still does not apply stays retired.
+        """
+        case = self.store.case(case_uuid)
+        rubric = self.store.rubric_for(case)
+        self._editable(case)
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)
+            self._editable(case)
+            rows = self._rows(case_uuid)
+            wanted = None if question_ids is None else set(question_ids)
+            evaluation = evaluate(rubric, self._current(rows))
+            restored: list[str] = []
+            # in rubric order, re-evaluating as each comes back: a restored answer can open later questions
+            for qid in rubric.question_ids:
+                row = rows.get(qid)
+                if row is None or row["state"] != "retired" or not is_answered(row["value"]):
+                    continue
+                if (wanted is not None and qid not in wanted) or qid not in evaluation.applicable:
+                    continue
+                row["state"] = "current"
+                restored.append(qid)
+                evaluation = evaluate(rubric, self._current(rows))
+            if not restored:
+                raise _Abandon(Outcome(case, CaseState(case, rubric, rows, evaluation)))
+            log: list[tuple] = []
+            for qid in restored:
+                self.conn.execute(
+                    "UPDATE answers SET state = 'current' WHERE case_uuid = ? AND question_id = ?", [case_uuid, qid]
+                )
+                self._history(log, case_uuid, qid, "state", "retired", "current", stamp, RESTORED)
+            evaluation, retired, status = self.settle(case, rubric, rows, stamp, log)
+            state = self._finish(case, rubric, rows, evaluation, status, stamp)
+        return Outcome(state.case, state, saved=True, restored=[q for q in restored if q not in retired], retired=retired,
+                       history=log)
+
+    # -- the case itself -------------------------------------------------------------------
+    @_abandonable
+    def set_status(self, case_uuid: str, status: str, *, comment: str | None = None,
+                   question_id: str | None = None) -> Outcome:
+        """Complete, reopen, approve or return a case.
+
+        * ``complete``: from in progress or returned, only with no required gaps;
+          completing a returned case clears the return (its comment stays in history).
+        * ``in_progress``: reopens a complete or approved case.
+        * ``approved``: a complete case, by a quality lead.
+        * ``returned``: a complete or approved case sent back with a ``comment``,
+          optionally naming the question it is about.
+        """
+        if status not in STATUSES:
+            raise StoreError(f"status '{status}' is not one of {', '.join(STATUSES)}")
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)
+            rubric = self.store.rubric_for(case)
+            if case.deleted:
+                raise CaseLocked(f"case {case.case_ref} at {case.site} is deleted; restore it first")
+            if case.status == status:
+                raise _Abandon(Outcome(case, None))
+            allowed = {
+                STATUS_COMPLETE: (STATUS_IN_PROGRESS, STATUS_RETURNED),
+                STATUS_IN_PROGRESS: (STATUS_COMPLETE, STATUS_APPROVED, STATUS_RETURNED),
+                STATUS_APPROVED: (STATUS_COMPLETE,),
+                STATUS_RETURNED: (STATUS_COMPLETE, STATUS_APPROVED),
+            }[status]
+            if case.status not in allowed:
+                raise StoreError(
+                    f"case {case.case_ref} is {case.status.replace('_', ' ')}; it can be marked {status.replace('_', ' ')} "
+                    f"only from {' or '.join(s.replace('_', ' ') for s in allowed)}"
+                )
+            rows = self._rows(case_uuid)
+            evaluation = evaluate(rubric, self._current(rows))
+            if status == STATUS_COMPLETE and evaluation.missing_required:
+                missing = evaluation.missing_required
+                shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                raise StoreError(
+                    f"case {case.case_ref} cannot be marked complete: {len(missing)} required question(s) unanswered: {shown}"
+                )
+            log: list[tuple] = []
+            review_comment, review_question = case.review_comment, case.review_question
+            if status == STATUS_RETURNED:
+                comment = (comment or "").strip()
+                if not comment:
+                    raise StoreError(f"case {case.case_ref}: a returned case needs a comment saying what to change")
+                if question_id is not None and not rubric.has_question(question_id):
+                    raise StoreError(f"question '{question_id}' is not in rubric {rubric.id}")
+                review_comment, review_question = comment, question_id
+                self._history(log, case_uuid, question_id, "review", None, comment, stamp, REVIEW)
+            elif status == STATUS_APPROVED and comment:
+                self._history(log, case_uuid, None, "review", None, comment.strip(), stamp, REVIEW)
+            if status in (STATUS_COMPLETE, STATUS_APPROVED, STATUS_IN_PROGRESS) and case.status == STATUS_RETURNED:
+                review_comment = review_question = None  # the comment stays in history
+            self._history(log, case_uuid, None, "status", case.status, status, stamp, STATUS)
+            self.conn.execute(
+                "UPDATE cases SET status = ?, updated_at = ?, review_comment = ?, review_question = ? WHERE uuid = ?",
+                [status, stamp, review_comment, review_question, case_uuid],
+            )
+            case = replace(case, status=status, updated_at=stamp, review_comment=review_comment,
+                            review_question=review_question)
+            state = CaseState(case, rubric, rows, evaluation)
+        return Outcome(case, state, saved=True, history=log)
+
+    @_abandonable
+    def delete_case(self, case_uuid: str, reason: str) -> Outcome:
+        """Soft-delete a case: kept with its history, never counted, listed only when asked for."""
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise StoreError("say why the case is deleted (for example: created on the wrong rubric)")
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)
+            if case.deleted:
+                raise _Abandon(Outcome(case, None))
+            log: list[tuple] = []
+            self._history(log, case_uuid, None, "case", None, reason, stamp, DELETED)
+            self.conn.execute(
+                "UPDATE cases SET deleted_at = ?, deleted_reason = ?, updated_at = ? WHERE uuid = ?",
+                [stamp, reason, stamp, case_uuid],
+            )
+            case = replace(case, deleted_at=stamp, deleted_reason=reason, updated_at=stamp)
+            rubric = self.store.rubric_for(case)
+            rows = self._rows(case_uuid)
+            evaluation, _, status = self.settle(case, rubric, rows, stamp, log)
+            state = self._finish(case, rubric, rows, evaluation, status, stamp)
+        return Outcome(state.case, state, saved=True, history=log)
+
+    @_abandonable
+    def restore_case(self, case_uuid: str) -> Outcome:
+        """Undo a deletion; refused if another live case has taken its reference meanwhile."""
+        stamp = now()
+        with self.store.transaction():
+            case = self.store.case(case_uuid)
+            if not case.deleted:
+                raise _Abandon(Outcome(case, None))
+            if case.duplicate_of is None and case.copy_of is None:
+                other = self.store.find_case(case.site, case.case_ref)
+                if other is not None:
+                    raise StoreError(
+                        f"case {case.case_ref} at {case.site} cannot be restored: another case now has that reference "
+                        f"({other.case_ref}, created {other.created_at[:10]}); delete or rename that one first"
+                    )
+            log: list[tuple] = []
+            self._history(log, case_uuid, None, "case", case.deleted_reason, None, stamp, UNDELETED)
+            self.conn.execute(
+                "UPDATE cases SET deleted_at = NULL, deleted_reason = NULL, updated_at = ? WHERE uuid = ?", [stamp, case_uuid]
+            )
+            case = replace(case, deleted_at=None, deleted_reason=None, updated_at=stamp)
+            rubric = self.store.rubric_for(case)
+            rows = self._rows(case_uuid)
+            evaluation, _, status = self.settle(case, rubric, rows, stamp, log)
+            state = self._finish(case, rubric, rows, evaluation, status, stamp)
+        return Outcome(state.case, state, saved=True, history=log)
+
+    # -- creating cases --------------------------------------------------------------------
+    def rubric_problem(self, rubric: Rubric, *, allow_other_rubric: bool = False) -> str | None:
+        """Why cases on ``rubric`` may not join this database, or None.
+
+        A database keeps one rubric, on one version: another rubric id, or other text
+        for the same id, needs ``allow_other_rubric`` (``--allow-rubric-change``).
+        """
+        if allow_other_rubric:
+            return None
+        for rubric_id, version, sha in self.store.case_rubrics():
+            if sha == rubric.sha256:
+                continue
+            if rubric_id != rubric.id:
+                return (f"this database holds cases on rubric '{rubric_id}', not '{rubric.id}'; a database keeps one "
+                        "rubric (pass --allow-rubric-change to mix them)")
+            change = "a different version" if version != rubric.version else "different text under the same version"
+            return (f"this database holds cases on rubric '{rubric_id}' version {version} (sha256 {sha[:12]}), and this is "
+                    f"version {rubric.version} (sha256 {rubric.sha256[:12]}): {change}; pass --allow-rubric-change to add them")
+        return None
+
+    def create_case(self, case_ref: str, site: str, rubric: Rubric, inspector: str | None = None, *,
+                    allow_other_rubric: bool = False, copy_of: str | None = None) -> Case:
+        """A new, empty case. The site keeps the spelling the database already has for it."""
+        try:
+            case_ref = normalise(case_ref or "", "case_ref")
+            site = normalise(site or "", "site")
+            inspector = normalise(inspector or "", "inspector") or None
+        except IdentifierProblem as exc:
+            raise StoreError(str(exc)) from None
+        if not case_ref:
+            raise StoreError("case_ref is empty; give the case's reference")
+        if not site:
+            raise StoreError("site is empty; give the site the case belongs to")
+        problem = self.rubric_problem(rubric, allow_other_rubric=allow_other_rubric)
+        if problem:
+            raise StoreError(problem)
+        new = NewCase(case_ref=case_ref, site=site, rubric=rubric, answers={}, inspector=inspector)
+        self.insert_cases([new], reason=CREATED, copy_of=copy_of)
+        return self.store.case(new.uuid)
+
+    def insert_cases(self, cases: Iterable[NewCase], *, reason: str = IMPORTED, origin_file: str | None = None,
+                     progress: Callable[[int], None] | None = None, copy_of: str | None = None) -> int:
+        """Insert checked cases, their answers and notes in one transaction; returns how many.
+
+        Identifiers are normalised (the site keeps the database's spelling), a
+        case_ref already used at the site is refused, and ``complete`` is refused
+        for a case with a required gap. Verdicts come from the counting module.
+        """
+        stamp = now()
+        inserted = 0
+        known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
+        encoded: dict[str, str] = {}  # most answers repeat a few codes: encode each once
+        spellings: dict[str, str] = {}
+        who = self.who
+        with self.store.transaction():
+            case_rows: list[tuple] = []
+            answer_rows: list[tuple] = []
+            history_rows: list[tuple] = []
+            for new in cases:
+                sha = known_rubrics.get(id(new.rubric))
+                if sha is None:
+                    sha = known_rubrics[id(new.rubric)] = self.store.add_rubric(new.rubric)
+                try:
+                    case_ref = normalise(new.case_ref, "case_ref")
+                    site = normalise(new.site, "site")
+                    inspector = normalise(new.inspector or "", "inspector") or None
+                except IdentifierProblem as exc:
+                    raise StoreError(str(exc)) from None
+                site_key = key(site)
+                if site_key not in spellings:
+                    spellings[site_key] = self.store.site_spelling(site) or site
+                site = spellings[site_key]
+                if new.status not in STATUSES:
+                    raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
+                tally = count_case(new.rubric, new.answers, new.evaluation)
+                if new.status in LOCKED_STATUSES and tally.evaluation.missing_required:
+                    raise StoreError(f"case {case_ref} at {site} cannot be {new.status}: a required question is unanswered")
+                case_rows.append((
+                    new.uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
+                    tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
+                ))
+                applicable = tally.evaluation.applicable
+                notes = new.notes or {}
+                for qid, value in new.answers.items():
+                    if not is_answered(value):
+                        continue
+                    if isinstance(value, str):
+                        text = encoded.get(value)
+                        if text is None:
+                            text = encoded[value] = encode(value)
+                    else:
+                        text = encode(value)
+                    answer_rows.append((new.uuid, qid, text, notes.get(qid), who, stamp, int(qid in applicable),
+                                        int(qid in tally.counted)))
+                for qid, note in notes.items():
+                    if note and not is_answered(new.answers.get(qid)):
+                        answer_rows.append((new.uuid, qid, None, note, who, stamp, int(qid in applicable), 0))
+                history_rows.append((new.uuid, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                inserted += 1
+                if len(answer_rows) >= 20000:
+                    self._flush(case_rows, answer_rows, history_rows)
+                    if progress:
+                        progress(inserted)
+            self._flush(case_rows, answer_rows, history_rows)
+            if progress:
+                progress(inserted)
+        return inserted
+
+    def _flush(self, case_rows: list, answer_rows: list, history_rows: list) -> None:
+        conn = self.conn
+        try:
+            conn.executemany(
+                "INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
+                "rubric_version, rubric_sha256, applicable_count, answered_count, origin_db, origin_file, site_key, "
+                "ref_key, copy_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                case_rows,
+            )
+        except sqlite3.IntegrityError as exc:
+            if "idx_cases_identity" in str(exc) or "site_key" in str(exc):
+                clash = self._first_clash(case_rows)
+                raise StoreError(
+                    f"case_ref '{clash[1]}' already exists at site '{clash[2]}'; open that case or use another ref"
+                ) from None
+            raise
+        conn.executemany(
+            "INSERT INTO answers (case_uuid, question_id, value, note, answered_by, answered_at, applies, counted, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'current')",
+            answer_rows,
+        )
+        conn.executemany(
+            "INSERT INTO history (case_uuid, field, old_value, new_value, changed_by, changed_at, reason, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            history_rows,
+        )
+        case_rows.clear()
+        answer_rows.clear()
+        history_rows.clear()
+
+    def _first_clash(self, case_rows: list[tuple]) -> tuple:
+        seen: set[tuple[str, str]] = set()
+        for row in case_rows:
+            pair = (row[14], row[15])
+            taken = self.conn.execute(
+                "SELECT 1 FROM cases WHERE site_key = ? AND ref_key = ? AND duplicate_of IS NULL AND copy_of IS NULL "
+                "AND deleted_at IS NULL", pair,
+            ).fetchone()
+            if (taken or pair in seen) and row[16] is None:
+                return row
+            seen.add(pair)
+        return case_rows[0]
+
+    # -- merged changes ----------------------------------------------------------------------
+    def insert_merged(self, case: dict, rows: dict[str, dict], history: list[tuple], origin: str,
+                      duplicate_of: str | None = None) -> CaseState:
+        """Add a case another database holds, as validated by the merge, and settle it here.
+
+        ``case`` holds :data:`audit.store.CASE_COLUMNS` values as the source has them;
+        ``rows`` its answer rows (verdicts are recomputed, never copied); ``history``
+        its own trail (tuples in :data:`HISTORY_COLUMNS` order).
+        """
+        stamp = now()
+        values = dict(case)
+        values.update(duplicate_of=duplicate_of, site_key=key(case["site"]), ref_key=key(case["case_ref"]))
+        columns = [c for c in CASE_COLUMNS] + ["site_key", "ref_key"]
+        self.conn.execute(
+            f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [values.get(c) for c in columns],
+        )
+        for qid, row in rows.items():
+            row.update(applies=False, counted=False)  # the source's verdicts are never copied: settled below
+            self._write_row(case["uuid"], qid, row, False)
+        self.conn.executemany(
+            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history
+        )
+        log: list[tuple] = []
+        self._history(log, case["uuid"], None, "case", None, case.get("origin_file"), stamp, "merge", origin)
+        record = self.store.case(case["uuid"])
+        rubric = self.store.rubric_for(record)
+        evaluation, _, status = self.settle(record, rubric, rows, record.updated_at, log, origin)
+        return self._finish(record, rubric, rows, evaluation, status, record.updated_at)
+
+    def update_merged(self, case_uuid: str, case_fields: dict[str, Any], rows: dict[str, dict], changed: set[str],
+                      history: list[tuple], origin: str) -> CaseState:
+        """Write a merge's resolution of one case: case fields, the answer rows in ``changed``, and history rows;
+        then settle the case (retiring what stopped applying, recounting everything)."""
+        if case_fields:
+            if "site" in case_fields or "case_ref" in case_fields:
+                current = self.store.case(case_uuid)
+                case_fields = {**case_fields,
+                               "site_key": key(case_fields.get("site", current.site)),
+                               "ref_key": key(case_fields.get("case_ref", current.case_ref))}
+            assignments = ", ".join(f"{name} = ?" for name in case_fields)
+            self.conn.execute(f"UPDATE cases SET {assignments} WHERE uuid = ?", [*case_fields.values(), case_uuid])
+        existing = {r[0] for r in self.conn.execute("SELECT question_id FROM answers WHERE case_uuid = ?", [case_uuid])}
+        for qid in sorted(changed):
+            rows[qid].update(applies=False, counted=False)  # settled below, never copied from a source
+            self._write_row(case_uuid, qid, rows[qid], qid in existing)
+        self.conn.executemany(
+            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history
+        )
+        record = self.store.case(case_uuid)
+        rubric = self.store.rubric_for(record)
+        log: list[tuple] = []
+        evaluation, _, status = self.settle(record, rubric, rows, record.updated_at, log, origin)
+        return self._finish(record, rubric, rows, evaluation, status, record.updated_at)
+
+    # -- whole database ----------------------------------------------------------------------
+    def recount_all(self) -> int:
+        """Settle every case (after the counting rules changed); returns how many cases changed."""
+        changed = 0
+        uuids = [r[0] for r in self.conn.execute("SELECT uuid FROM cases ORDER BY uuid").fetchall()]
+        for uuid in uuids:
+            case = self.store.case(uuid)
+            rubric = self.store.rubric_for(case)
+            rows = self._rows(uuid)
+            before = {qid: (r["applies"], r["counted"], r["state"]) for qid, r in rows.items()}
+            log: list[tuple] = []
+            self.settle(case, rubric, rows, case.updated_at, log, "audit upgrade")
+            if log or before != {qid: (r["applies"], r["counted"], r["state"]) for qid, r in rows.items()}:
+                changed += 1
+        return changed
+
+
+def describe_value(rubric: Rubric, question_id: str, value: Any) -> str:
+    """An answer as people read it ('' when unanswered)."""
+    if value is None or not rubric.has_question(question_id):
+        return "" if value is None else str(value)
+    return display(rubric.question(question_id), value)

@@ -1,0 +1,375 @@
+"""Database files: how they are looked at, opened, checked and created.
+
+The rules (``docs/database.md``, "Handling the file"):
+
+* **Only SQLite opens or closes a database file.** POSIX advisory locks belong
+  to the process: closing *any* descriptor of the file (a Python ``open()`` to
+  peek at its header, say) silently drops the locks that the process's own
+  SQLite connections hold, and another process may then checkpoint and delete
+  the ``-wal`` under them. So the header is never read by hand: ``os.stat``
+  tells an empty or short file, SQLite tells the rest.
+* **Nothing deletes ``-wal``, ``-shm`` or ``-journal`` files** of a database
+  someone may be using. SQLite removes them itself when the last connection
+  closes. A read-only look may leave an empty pair behind; they hold nothing.
+* **A database is "made by this command" only if it was built under a
+  temporary name and linked into place** (:func:`create_atomically`). Only
+  such a temporary file, which nobody else can know of, is ever removed.
+* **Every file is checked before anything is written:** it must be an audit
+  database, not corrupt, not newer than this code, and hold exactly the schema
+  objects the tool creates (:mod:`audit.schema`); see :func:`inspect`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from audit.errors import DatabaseBusy, StoreError
+from audit import schema
+from audit.schema import APPLICATION_ID, unexpected_objects
+
+FILE_MODE = 0o600
+BUSY_TIMEOUT_S = 10
+SQLITE_HEADER_SIZE = 100
+TEMP_SUFFIX = ".tmp"
+
+READ_ONLY_FOLDER = (
+    "cannot be read where it is: its folder is read-only, and SQLite must create a -shm file beside a "
+    "database whose -wal file holds changes; copy the database and its -wal file to a writable folder"
+)
+BUSY = "the database is busy (another program is writing it); try again"
+
+
+def refuse(path: str | Path, reason: str) -> StoreError:
+    return StoreError(f"{path}: {reason}")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether SQLite gave up waiting for a lock another connection holds."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc)
+
+
+def busy(path: str | Path | None) -> DatabaseBusy:
+    return DatabaseBusy(f"{path}: {BUSY}" if path else BUSY)
+
+
+def cannot_write_beside(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because it could not create the -wal/-shm files beside a database."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_READONLY") or name.startswith("SQLITE_CANTOPEN")
+
+
+# --- looking at a path, without opening it -----------------------------------------------------
+
+
+def check_path(path: Path, *, must_exist: bool = True) -> None:
+    """Refuse, from ``stat`` alone, a path that cannot be a database."""
+    shown = str(path)
+    if path.is_dir():
+        raise refuse(shown, "is a folder; give the path of a database file")
+    if not path.exists():
+        if must_exist:
+            raise refuse(shown, "does not exist; check the path")
+        if not path.parent.is_dir():
+            raise refuse(shown, f"folder {path.parent} does not exist; create it first")
+        return
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise refuse(shown, f"cannot be read ({exc.strerror})") from None
+    if size == 0:
+        raise refuse(shown, "is an empty file, not an audit database; delete it or choose another path")
+    if size < SQLITE_HEADER_SIZE:
+        raise refuse(shown, f"is only {size} bytes: truncated, or not a database at all; restore it from a backup or check the path")
+
+
+# --- connections --------------------------------------------------------------------------------
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI for a read-only look at ``path`` (for ``sqlite3.connect(uri=True)`` or ATTACH).
+
+    Reading a WAL database needs a -shm file beside it, which SQLite creates; in a
+    folder nobody may write to (a read-only USB stick, a colleague's share) that
+    fails. When no -wal file holds changes, the main file is the whole database
+    and nothing can be writing it, so it is read as immutable instead.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    probe = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        wal = Path(f"{path}-wal")
+        if cannot_write_beside(exc) and not (wal.exists() and wal.stat().st_size > 0):
+            return f"{uri}&immutable=1"
+    except sqlite3.DatabaseError:
+        pass  # the caller's own queries say what is wrong with the file
+    finally:
+        probe.close()
+    return uri
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write: ``mode=ro`` and ``query_only``; no journal-mode change, no migration."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        raise _refusal(str(path), exc) from None
+    return conn
+
+
+def connect_writable(path: Path) -> sqlite3.Connection:
+    """A read-write connection in autocommit mode (writes take ``BEGIN IMMEDIATE`` themselves)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    return conn
+
+
+def _refusal(shown: str, exc: sqlite3.Error) -> StoreError:
+    if is_busy(exc):
+        return busy(shown)
+    if cannot_write_beside(exc):
+        return refuse(shown, READ_ONLY_FOLDER)
+    text = str(exc)
+    if "file is not a database" in text or "not a database" in text:
+        return refuse(
+            shown, "is not an audit database (not an SQLite file, or damaged beyond reading); check the path, "
+            "or restore it from a backup",
+        )
+    return refuse(shown, f"is corrupt or not a database ({text}); restore it from a backup")
+
+
+# --- inspecting -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What :func:`inspect` found in an acceptable audit database."""
+
+    schema_version: int
+    meta: dict[str, str]
+
+    @property
+    def db_uuid(self) -> str:
+        return self.meta.get("db_uuid") or ""
+
+    @property
+    def site(self) -> str | None:
+        return self.meta.get("site") or None
+
+    @property
+    def current(self) -> bool:
+        return self.schema_version == schema.SCHEMA_VERSION
+
+
+def inspect(conn: sqlite3.Connection, shown: str, *, integrity: bool) -> FileInfo:
+    """Check, by reading only, that ``conn``'s file is an audit database this code may use.
+
+    Refuses (``StoreError`` naming the file): a file that is not SQLite, is corrupt
+    (``integrity_check`` when ``integrity``), belongs to another program, has no or a
+    newer schema version, disagrees about its version between ``user_version`` and
+    ``meta``, or holds any schema object the tool does not create (a trigger, say).
+    """
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if integrity:
+            rows = conn.execute("PRAGMA integrity_check(5)").fetchall()
+            if rows != [("ok",)]:
+                detail = "; ".join(str(r[0]) for r in rows)[:200]
+                raise refuse(shown, f"is corrupt (integrity_check: {detail}); restore it from a backup")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app_id != APPLICATION_ID or "meta" not in tables:
+            raise refuse(shown, "is an SQLite database from another program, not an audit database; check the path")
+        meta = {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta") if k is not None and v is not None}
+        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise _refusal(shown, exc) from None
+    text = meta.get("schema_version", "")
+    version = int(text) if text.isdigit() and len(text) < 6 else None
+    if version is None or version < 1:
+        raise refuse(shown, "has no schema version; it is damaged or not an audit database")
+    if version > schema.SCHEMA_VERSION:
+        raise refuse(
+            shown,
+            f"was written by a newer audit (schema {version}; this version reads up to {schema.SCHEMA_VERSION}); upgrade audit to open it",
+        )
+    if user_version != version:
+        raise refuse(
+            shown,
+            f"says schema {version} in its meta table but {user_version} in PRAGMA user_version; it was altered "
+            "outside the tool, so it is not opened; restore it from a backup",
+        )
+    try:
+        foreign = unexpected_objects(conn, version)
+    except sqlite3.DatabaseError as exc:
+        raise _refusal(shown, exc) from None
+    if foreign:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise refuse(
+            shown,
+            f"holds a schema object the tool did not make: {foreign[0]}{more}; it was altered outside the tool "
+            "and is not opened (nothing in it ran); restore it from a backup",
+        )
+    return FileInfo(version, meta)
+
+
+def look(path: str | Path, *, integrity: bool) -> FileInfo:
+    """Inspect an existing file through a read-only connection of its own.
+
+    A read-only look at a WAL file makes SQLite create empty -wal/-shm files beside
+    it; if this look made them, :func:`tidy_after_look` lets SQLite remove them.
+    """
+    path = Path(path)
+    check_path(path)
+    made = sidecars_absent(path)
+    try:
+        conn = connect_read_only(path)
+        try:
+            return inspect(conn, str(path), integrity=integrity)
+        finally:
+            conn.close()
+    finally:
+        if made:
+            tidy_after_look(path)
+
+
+def sidecars_absent(path: Path) -> bool:
+    return not Path(f"{path}-wal").exists() and not Path(f"{path}-shm").exists()
+
+
+def tidy_after_look(path: Path) -> None:
+    """Remove the empty -wal/-shm a read-only look created, the only safe way: SQLite's own.
+
+    A read-write connection that reads and closes deletes them when, and only when,
+    it is the last connection to the file (SQLite takes an exclusive lock to know).
+    Nothing is deleted by hand, so another program's live -wal is never touched.
+    Best effort: if the file cannot be opened for writing, the pair stays.
+    """
+    if not (Path(f"{path}-wal").exists() or Path(f"{path}-shm").exists()):
+        return
+    try:
+        conn = sqlite3.connect(str(path), timeout=1, isolation_level=None)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
+
+
+# --- creating -------------------------------------------------------------------------------------
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden temporary name beside ``path``, naming this process (see :func:`clear_stale_temps`)."""
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale_temps(path: Path) -> None:
+    """Remove temporary files left beside ``path`` by a process that was killed.
+
+    Only files named by :func:`temp_name` whose process is gone: a temp file of a
+    process still running is its own business.
+    """
+    prefix = f".{path.name}."
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix):
+            continue
+        base = name.removeprefix(prefix)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if suffix and base.endswith(TEMP_SUFFIX + suffix):
+                base = base[: -len(suffix)]
+        parts = base.split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or "." + parts[2] != TEMP_SUFFIX:
+            continue
+        if not _alive(int(parts[0])):
+            entry.unlink(missing_ok=True)
+
+
+def remove_temp(temp: Path) -> None:
+    """Delete a temporary database of our own making (nobody else knows its name)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{temp}{suffix}").unlink(missing_ok=True)
+
+
+def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -> None:
+    """Make the database ``path`` appear whole or not at all.
+
+    ``build`` fills a new 0600 file under a temporary name (journal off: nothing
+    else can see it, and a failure throws it away). The file is then synced and
+    hard-linked to ``path``, which fails, rather than replace anything, if ``path``
+    appeared meanwhile: ``FileExistsError`` then reaches the caller, and the
+    temporary file is gone either way.
+    """
+    clear_stale_temps(path)
+    temp = temp_name(path)
+    try:
+        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    except OSError as exc:
+        raise refuse(str(path), f"cannot be created ({exc.strerror}); check the folder's permissions") from None
+    os.close(fd)  # no SQLite connection has it open yet: closing drops no lock
+    try:
+        conn = sqlite3.connect(str(temp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            build(conn)
+            # durable before it gets its real name: a last commit with a full sync
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("PRAGMA user_version = " + str(conn.execute("PRAGMA user_version").fetchone()[0]))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        _link(temp, path)
+    finally:
+        remove_temp(temp)
+    _sync_folder(path.parent)
+
+
+def _link(temp: Path, path: Path) -> None:
+    try:
+        os.link(temp, path)  # fails if path exists: never replaces a file
+    except FileExistsError:
+        raise
+    except OSError:
+        # file systems without hard links (FAT on a USB stick): check, then rename
+        if path.exists():
+            raise FileExistsError(str(path)) from None
+        os.rename(temp, path)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,198 @@
+"""The database schema: numbered migrations, and the allow-list every opened file is held to.
+
+Every table, index and view is created by a migration written as literal SQL,
+so that the text SQLite stores in ``sqlite_master`` is the same for every file
+at a given schema version, whatever library version wrote it. That text is
+the allow-list: :func:`unexpected_objects` compares a file's ``sqlite_master``
+with what the migrations create and names anything else (a trigger, an extra
+view, an altered table) before the tool writes a byte. See
+``docs/database.md``, "What the tool refuses to open".
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from typing import Callable
+
+APPLICATION_ID = 0x41756474  # "Audt": marks a file as ours before any table is read
+SCHEMA_VERSION = 2
+
+#: internal tables SQLite itself may add (ANALYZE statistics); holding no code, they are allowed
+SQLITE_INTERNAL = ("sqlite_stat1", "sqlite_stat4", "sqlite_sequence")
+
+_MIGRATION_1 = [
+    'CREATE TABLE "meta" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+    'CREATE TABLE "rubrics" (\n   "sha256" TEXT PRIMARY KEY,\n   "rubric_id" TEXT NOT NULL,\n   "version" TEXT NOT NULL,\n'
+    '   "title" TEXT,\n   "text" TEXT NOT NULL,\n   "added_at" TEXT\n)',
+    'CREATE TABLE "questions" (\n   "rubric_sha256" TEXT REFERENCES "rubrics"("sha256"),\n   "question_id" TEXT,\n'
+    '   "position" INTEGER,\n   "section_id" TEXT,\n   "section_title" TEXT,\n   "type" TEXT,\n   "text" TEXT,\n'
+    '   "required" INTEGER,\n   "applies_if" TEXT,\n   PRIMARY KEY ("rubric_sha256", "question_id")\n)',
+    'CREATE TABLE "options" (\n   "rubric_sha256" TEXT REFERENCES "rubrics"("sha256"),\n   "question_id" TEXT,\n'
+    '   "code" TEXT,\n   "label" TEXT,\n   "counts" INTEGER,\n   "position" INTEGER,\n'
+    '   PRIMARY KEY ("rubric_sha256", "question_id", "code")\n)',
+    'CREATE TABLE "cases" (\n   "uuid" TEXT PRIMARY KEY,\n   "case_ref" TEXT NOT NULL,\n   "site" TEXT NOT NULL,\n'
+    '   "inspector" TEXT,\n   "status" TEXT NOT NULL DEFAULT \'in_progress\',\n   "created_at" TEXT NOT NULL,\n'
+    '   "updated_at" TEXT NOT NULL,\n   "rubric_id" TEXT NOT NULL,\n   "rubric_version" TEXT NOT NULL,\n'
+    '   "rubric_sha256" TEXT NOT NULL REFERENCES "rubrics"("sha256"),\n   "applicable_count" INTEGER DEFAULT 0,\n'
+    '   "answered_count" INTEGER DEFAULT 0,\n   "origin_db" TEXT,\n   "origin_file" TEXT\n)',
+    'CREATE INDEX "idx_cases_site_case_ref"\n    ON "cases" ("site", "case_ref")',
+    'CREATE INDEX "idx_cases_updated_at_uuid"\n    ON "cases" ("updated_at", "uuid")',
+    'CREATE TABLE "answers" (\n   "case_uuid" TEXT REFERENCES "cases"("uuid"),\n   "question_id" TEXT,\n   "value" TEXT,\n'
+    '   "note" TEXT,\n   "answered_by" TEXT,\n   "answered_at" TEXT,\n   "state" TEXT NOT NULL DEFAULT \'current\',\n'
+    '   "applies" INTEGER NOT NULL DEFAULT 0,\n   "counted" INTEGER NOT NULL DEFAULT 0,\n'
+    '   PRIMARY KEY ("case_uuid", "question_id")\n)',
+    'CREATE INDEX "idx_answers_question_id_counted"\n    ON "answers" ("question_id", "counted")',
+    'CREATE TABLE "history" (\n   "id" INTEGER PRIMARY KEY,\n   "case_uuid" TEXT NOT NULL,\n   "question_id" TEXT,\n'
+    '   "field" TEXT NOT NULL,\n   "old_value" TEXT,\n   "new_value" TEXT,\n   "changed_by" TEXT,\n'
+    '   "changed_at" TEXT NOT NULL,\n   "reason" TEXT NOT NULL,\n   "origin" TEXT\n)',
+    'CREATE INDEX "idx_history_case_uuid_id"\n    ON "history" ("case_uuid", "id")',
+    'CREATE TABLE "merges" (\n   "id" INTEGER PRIMARY KEY,\n   "merged_at" TEXT,\n   "source_path" TEXT,\n'
+    '   "source_db_uuid" TEXT,\n   "source_site" TEXT,\n   "added" INTEGER,\n   "unchanged" INTEGER,\n'
+    '   "updated" INTEGER,\n   "conflicts" INTEGER,\n   "duplicates" INTEGER\n)',
+    """CREATE VIEW answers_readable AS
+        SELECT c.site, c.case_ref, c.inspector, c.status, q.section_title AS section,
+               a.question_id, q.text AS question,
+               CASE WHEN a.value IS NULL THEN NULL
+                    WHEN json_type(a.value) = 'array' THEN (
+                        SELECT group_concat(coalesce(o.label, j.value), '; ')
+                        FROM json_each(a.value) j
+                        LEFT JOIN options o ON o.rubric_sha256 = c.rubric_sha256
+                             AND o.question_id = a.question_id AND o.code = j.value)
+                    ELSE coalesce(
+                        (SELECT o.label FROM options o WHERE o.rubric_sha256 = c.rubric_sha256
+                             AND o.question_id = a.question_id AND o.code = json_extract(a.value, '$')),
+                        json_extract(a.value, '$'))
+               END AS answer,
+               a.value AS answer_code, a.note, a.state, a.applies, a.counted, a.answered_by, a.answered_at,
+               c.uuid AS case_uuid
+        FROM answers a
+        JOIN cases c ON c.uuid = a.case_uuid
+        LEFT JOIN questions q ON q.rubric_sha256 = c.rubric_sha256 AND q.question_id = a.question_id""",
+]
+
+# Schema 2: one identity rule (normalised keys, unique among live original cases),
+# soft deletion, moderation copies, quality review, judgements for ratings, and
+# "None of these" in the readable view.
+_MIGRATION_2 = [
+    'ALTER TABLE "cases" ADD COLUMN "site_key" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "ref_key" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "duplicate_of" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "copy_of" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "deleted_at" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "deleted_reason" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "review_comment" TEXT',
+    'ALTER TABLE "cases" ADD COLUMN "review_question" TEXT',
+    "-- backfill: see _backfill_keys",
+    'CREATE UNIQUE INDEX "idx_cases_identity"\n    ON "cases" ("site_key", "ref_key")\n'
+    "    WHERE duplicate_of IS NULL AND copy_of IS NULL AND deleted_at IS NULL",
+    'CREATE INDEX "idx_cases_copy_of"\n    ON "cases" ("copy_of") WHERE copy_of IS NOT NULL',
+    'CREATE TABLE "judgements" (\n   "scheme_id" TEXT NOT NULL,\n   "standard_id" TEXT NOT NULL,\n'
+    '   "scope" TEXT NOT NULL DEFAULT \'\',\n   "rating" TEXT NOT NULL,\n   "note" TEXT,\n   "set_by" TEXT,\n'
+    '   "set_at" TEXT NOT NULL,\n   PRIMARY KEY ("scheme_id", "standard_id", "scope")\n)',
+    "DROP VIEW answers_readable",
+    """CREATE VIEW answers_readable AS
+        SELECT c.site, c.case_ref, c.inspector, c.status, q.section_title AS section,
+               a.question_id, q.text AS question,
+               CASE WHEN a.value IS NULL THEN NULL
+                    WHEN json_type(a.value) = 'array' AND json_array_length(a.value) = 0 THEN 'None of these'
+                    WHEN json_type(a.value) = 'array' THEN (
+                        SELECT group_concat(coalesce(o.label, j.value), '; ')
+                        FROM json_each(a.value) j
+                        LEFT JOIN options o ON o.rubric_sha256 = c.rubric_sha256
+                             AND o.question_id = a.question_id AND o.code = j.value)
+                    ELSE coalesce(
+                        (SELECT o.label FROM options o WHERE o.rubric_sha256 = c.rubric_sha256
+                             AND o.question_id = a.question_id AND o.code = json_extract(a.value, '$')),
+                        json_extract(a.value, '$'))
+               END AS answer,
+               a.value AS answer_code, a.note, a.state, a.applies, a.counted, a.answered_by, a.answered_at,
+               c.uuid AS case_uuid, c.deleted_at
+        FROM answers a
+        JOIN cases c ON c.uuid = a.case_uuid
+        LEFT JOIN questions q ON q.rubric_sha256 = c.rubric_sha256 AND q.question_id = a.question_id""",
+]
+
+
+def _run(statements: list[str], backfill: Callable[[sqlite3.Connection], None] | None = None):
+    def migration(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            if statement.startswith("-- backfill"):
+                if backfill is not None:
+                    backfill(conn)
+                continue
+            conn.execute(statement)
+
+    return migration
+
+
+def _backfill_keys(conn: sqlite3.Connection) -> None:
+    """Identity keys for every case; of cases sharing a key, the first created stays the original
+    and the others are flagged as duplicates of it (as merge flagged them before)."""
+    from audit.identity import key
+
+    rows = conn.execute("SELECT uuid, site, case_ref FROM cases ORDER BY created_at, uuid").fetchall()
+    first: dict[tuple[str, str], str] = {}
+    updates = []
+    for uuid, site, case_ref in rows:
+        pair = (key(site), key(case_ref))
+        original = first.setdefault(pair, uuid)
+        updates.append((pair[0], pair[1], None if original == uuid else original, uuid))
+    conn.executemany("UPDATE cases SET site_key = ?, ref_key = ?, duplicate_of = ? WHERE uuid = ?", updates)
+
+
+#: MIGRATIONS[i] brings a database from schema version i to i + 1, inside the caller's transaction.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_MIGRATION_1), _run(_MIGRATION_2, _backfill_keys)]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Apply the migrations after ``from_version`` and record the new version (caller holds the transaction)."""
+    for migration in MIGRATIONS[from_version:]:
+        migration(conn)
+    version = len(MIGRATIONS)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [str(version)])
+
+
+def _squeeze(sql: str | None) -> str | None:
+    return None if sql is None else " ".join(sql.split())
+
+
+@functools.lru_cache(maxsize=None)
+def expected_objects(version: int) -> dict[str, tuple[str, str, str | None]]:
+    """name -> (type, table, SQL) of every object a file at ``version`` holds, as the migrations make it."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for migration in MIGRATIONS[:version]:
+            migration(conn)
+        return {
+            name: (kind, table, _squeeze(sql))
+            for kind, name, table, sql in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        }
+    finally:
+        conn.close()
+
+
+def unexpected_objects(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Schema objects that differ from what the migrations create for ``version``, in words.
+
+    Reads only ``sqlite_master``: nothing of the file runs (triggers fire only on writes).
+    """
+    expected = expected_objects(version)
+    found = {
+        name: (kind, table, _squeeze(sql))
+        for kind, name, table, sql in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+    }
+    problems = []
+    for name, (kind, table, sql) in sorted(found.items()):
+        if name in SQLITE_INTERNAL and kind == "table":
+            continue
+        if name not in expected:
+            problems.append(f"{kind} '{name}' (on {table}) is not one the tool creates")
+        elif expected[name] != (kind, table, sql):
+            problems.append(f"{kind} '{name}' differs from the one the tool creates")
+    for name, (kind, _table, _sql) in sorted(expected.items()):
+        if name not in found:
+            problems.append(f"{kind} '{name}' is missing")
+    return problems
