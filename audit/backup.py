@@ -3,10 +3,13 @@
 ``backup_database`` copies a consistent snapshot of a database while other
 connections (the UI, a merge holding the write lock) keep it open: in WAL mode
 a reader sees only committed transactions, so the copy is the database as it
-was at the last commit. The copy is written under a temporary name, checked
-with ``PRAGMA integrity_check``, and only then given its final name, so a
+was at the last commit. The copy is written under a temporary name naming
+this process, checked (``PRAGMA integrity_check``, the schema allow-list and
+every value, :mod:`audit.dbcheck`), and only then given its final name, so a
 backup that exists is a whole, verified one. Backups never overwrite a file
 and are created with mode 0600: they hold the same data about real people.
+A temporary copy left by a backup that was killed is removed by the next
+backup beside it (:func:`audit.dbfile.clear_stale_temps`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
-from audit.errors import AuditError
-from audit.store import FILE_MODE, Store, StoreError, _connect, _precheck, _remove_sidecars, remove_database_files
+from audit import dbfile
+from audit.errors import AuditError, StoreError
+from audit.store import FILE_MODE, Store
 
 BACKUP_SUFFIX = ".bak-"
 
@@ -47,23 +50,23 @@ def backup_database(db: str | Path, dest: str | Path | None = None) -> Path:
     """Copy the audit database ``db`` to ``dest`` (default: a timestamped file beside it).
 
     ``dest`` may be a folder, which receives the default name. Refuses a file
-    that is not an audit database and an existing destination; returns the
-    path written. Nothing is left behind on failure.
+    that is not an audit database (or holds anything the tool did not write)
+    and an existing destination; returns the path written. Nothing is left
+    behind on failure.
     """
     db = Path(db)
     if not db.exists():
         raise AuditError(f"{db}: does not exist; check the path")
-    # a read-only look at a WAL file creates -wal/-shm beside it; remove those we caused
-    created = [p for p in (Path(f"{db}-wal"), Path(f"{db}-shm")) if not p.exists()]
+    made = dbfile.sidecars_absent(db)
     try:
         return _backup(db, dest)
     finally:
-        _remove_sidecars(created)
+        if made:
+            dbfile.tidy_after_look(db)
 
 
 def _backup(db: Path, dest: str | Path | None) -> Path:
-    _precheck(db)
-    Store._inspect(db, check=False)  # foreign or newer files; the copy's integrity_check finds corruption
+    dbfile.look(db, integrity=False)  # foreign, newer or altered files; the copy's own checks find the rest
     if dest is None:
         dest = default_backup_path(db)
     else:
@@ -76,28 +79,29 @@ def _backup(db: Path, dest: str | Path | None) -> Path:
             raise AuditError(f"{dest}: is the database itself; choose another name for the backup")
     except OSError:
         pass
-
-    # mkstemp creates the file with mode 0600
+    dbfile.clear_stale_temps(dest)
+    partial = dbfile.temp_name(dest)
     try:
-        handle, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+        fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
     except OSError as exc:
         raise AuditError(f"{dest}: cannot write in folder {dest.parent} ({exc.strerror}); choose a folder you can write to") from None
-    os.close(handle)
-    partial = Path(partial_name)
+    os.close(fd)  # SQLite has not opened it yet: closing drops no lock
     try:
         _copy(db, partial)
         os.chmod(partial, FILE_MODE)
         _publish(partial, dest)
     finally:
-        remove_database_files(partial)  # the published copy is a second link to it
+        dbfile.remove_temp(partial)  # the published copy is a second link to it
     return dest
 
 
 def _copy(db: Path, partial: Path) -> None:
+    from audit.dbcheck import check_content
+
     try:
-        source = _connect(db, read_only=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{db}: cannot be opened for backup ({exc})") from None
+        source = dbfile.connect_read_only(db)
+    except StoreError as exc:
+        raise StoreError(f"{db}: cannot be opened for backup ({str(exc).split(': ', 1)[-1]})") from None
     try:
         target = sqlite3.connect(str(partial))
         try:
@@ -112,9 +116,21 @@ def _copy(db: Path, partial: Path) -> None:
         finally:
             target.close()
     except sqlite3.Error as exc:
+        if dbfile.is_busy(exc):
+            raise dbfile.busy(db) from None
         raise StoreError(f"{db}: backup failed ({exc}); nothing was kept") from None
     finally:
         source.close()
+    try:
+        copy = Store.open_read_only(partial)
+    except StoreError as exc:
+        raise StoreError(f"{db}: {str(exc).split(': ', 1)[-1]} (found in the backup copy; nothing was kept)") from None
+    try:
+        check_content(copy)
+    except StoreError as exc:
+        raise StoreError(f"{db}: {str(exc).split(': ', 1)[-1]} (found in the backup copy; nothing was kept)") from None
+    finally:
+        copy.close()
 
 
 def _publish(partial: Path, dest: Path) -> None:

@@ -103,6 +103,46 @@ def _answer_row(question_id: str, row: tuple | None = None) -> dict:
             "applies": bool(applies), "counted": bool(counted)}
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The counting module's verdict on one case's answer rows (see :func:`verdicts`)."""
+
+    evaluation: Evaluation
+    retired: list[str]
+    status: str
+    applicable_count: int
+    answered_count: int
+
+
+def verdicts(rubric: Rubric, rows: dict[str, dict], *, deleted: bool, status: str,
+             evaluation: Evaluation | None = None) -> Verdict:
+    """Decide, in memory, what a case's stored rows must say: one evaluation.
+
+    Current answers to questions that do not apply are retired; every row gets
+    ``applies`` and ``counted`` from :mod:`audit.counting` (nothing counts in a
+    deleted case); a complete or approved case with a required gap is back in
+    progress. ``rows`` is updated in place.
+    """
+    if evaluation is None:
+        evaluation = evaluate(rubric, CaseService.current(rows))
+    retired = [qid for qid in rubric.question_ids if qid in rows and rows[qid]["state"] == "current"
+               and is_answered(rows[qid]["value"]) and qid not in evaluation.applicable]
+    if retired:
+        for qid in retired:
+            rows[qid]["state"] = "retired"
+        # stale answers are invisible to rules: retiring them changes nothing about what
+        # applies, so the evaluation stands without them
+        kept = {qid: v for qid, v in evaluation.answers.items() if qid not in retired}
+        evaluation = Evaluation(rubric, kept, evaluation.applicable, evaluation.visible)
+    tally = count_case(rubric, evaluation.answers, evaluation)
+    counted = frozenset() if deleted else tally.counted
+    for qid, row in rows.items():
+        row["applies"], row["counted"] = qid in evaluation.applicable, qid in counted
+    if status in LOCKED_STATUSES and evaluation.missing_required:
+        status = STATUS_IN_PROGRESS
+    return Verdict(evaluation, retired, status, tally.applicable_count, tally.answered_count)
+
+
 class _Abandon(Exception):
     """Leave a transaction without writing, returning an outcome (a dry run, or nothing to change)."""
 
@@ -141,7 +181,8 @@ class CaseService:
         return {r[0]: _answer_row(r[0], r[1:]) for r in cursor}
 
     @staticmethod
-    def _current(rows: dict[str, dict]) -> dict[str, Any]:
+    def current(rows: dict[str, dict]) -> dict[str, Any]:
+        """The current answers among a case's rows (what rules see, before applicability)."""
         return {qid: r["value"] for qid, r in rows.items() if r["state"] == "current" and is_answered(r["value"])}
 
     def load(self, case_uuid: str) -> CaseState:
@@ -149,7 +190,7 @@ class CaseService:
         case = self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         rows = self._rows(case_uuid)
-        return CaseState(case, rubric, rows, evaluate(rubric, self._current(rows)))
+        return CaseState(case, rubric, rows, evaluate(rubric, self.current(rows)))
 
     # -- writing helpers -------------------------------------------------------------------
     def _history(self, log: list[tuple], case_uuid: str, question_id: str | None, field_name: str, old: Any, new: Any,
@@ -185,39 +226,26 @@ class CaseService:
         current answers, saves evaluating again.
         Returns (the evaluation of the settled answers, the retired ids, the status).
         """
-        if evaluation is None:
-            evaluation = evaluate(rubric, self._current(rows))
-        retired = [qid for qid in rubric.question_ids if qid in rows and rows[qid]["state"] == "current"
-                   and is_answered(rows[qid]["value"]) and qid not in evaluation.applicable]
-        for qid in retired:
-            rows[qid]["state"] = "retired"
+        before = {qid: (row["applies"], row["counted"]) for qid, row in rows.items()}
+        verdict = verdicts(rubric, rows, deleted=case.deleted, status=case.status, evaluation=evaluation)
+        for qid in verdict.retired:
             self._history(log, case.uuid, qid, "state", "current", "retired", stamp, RETIRED, origin)
-        if retired:
-            # stale answers are invisible to rules: retiring them changes nothing about what
-            # applies, so the evaluation stands without them
-            kept = {qid: v for qid, v in evaluation.answers.items() if qid not in retired}
-            evaluation = Evaluation(rubric, kept, evaluation.applicable, evaluation.visible)
-        tally = count_case(rubric, evaluation.answers, evaluation)
-        counted = frozenset() if case.deleted else tally.counted
-        changes = []
-        for qid, row in rows.items():
-            applies, counts = qid in evaluation.applicable, qid in counted
-            if (row["applies"], row["counted"]) != (applies, counts) or qid in retired:
-                row["applies"], row["counted"] = applies, counts
-                changes.append((int(applies), int(counts), row["state"], case.uuid, qid))
         self.conn.executemany(
-            "UPDATE answers SET applies = ?, counted = ?, state = ? WHERE case_uuid = ? AND question_id = ?", changes
+            "UPDATE answers SET applies = ?, counted = ?, state = ? WHERE case_uuid = ? AND question_id = ?",
+            [
+                (int(row["applies"]), int(row["counted"]), row["state"], case.uuid, qid)
+                for qid, row in rows.items()
+                if before[qid] != (row["applies"], row["counted"]) or qid in verdict.retired
+            ],
         )
-        status = case.status
-        if status in LOCKED_STATUSES and evaluation.missing_required:
-            self._history(log, case.uuid, None, "status", status, STATUS_IN_PROGRESS, stamp, GAP, origin)
-            status = STATUS_IN_PROGRESS
+        if verdict.status != case.status:
+            self._history(log, case.uuid, None, "status", case.status, verdict.status, stamp, GAP, origin)
         self.conn.execute(
             "UPDATE cases SET applicable_count = ?, answered_count = ?, updated_at = max(updated_at, ?), status = ? "
             "WHERE uuid = ?",
-            [tally.applicable_count, tally.answered_count, stamp, status, case.uuid],
+            [verdict.applicable_count, verdict.answered_count, stamp, verdict.status, case.uuid],
         )
-        return evaluation, retired, status
+        return verdict.evaluation, verdict.retired, verdict.status
 
     def _editable(self, case: Case) -> None:
         if case.deleted:
@@ -260,7 +288,7 @@ class CaseService:
             case = self.store.case(case_uuid)  # under the write lock: nobody changes it now
             self._editable(case)
             rows = self._rows(case_uuid)
-            after = self._current(rows)
+            after = self.current(rows)
             after.pop(question_id, None)
             if is_answered(value):
                 after[question_id] = value
@@ -276,9 +304,18 @@ class CaseService:
                 raise _Abandon(Outcome(case, None, value=value, would_retire=stale))
             row = rows.get(question_id)
             old_value = row["value"] if row and row["state"] == "current" else None
-            if encode(old_value) == encode(value):  # the same answer again, or clearing nothing
-                raise _Abandon(Outcome(case, self._finish(case, rubric, rows, evaluation, case.status, case.updated_at),
-                                       value=value))
+            if encode(old_value) == encode(value):
+                if value is None:  # clearing nothing
+                    raise _Abandon(Outcome(case, self._finish(case, rubric, rows, evaluation, case.status, case.updated_at)))
+                # the same answer given again: who confirmed it, and when, is kept (a merge's "later wins" reads it)
+                row.update(answered_by=self.who, answered_at=stamp)
+                self.conn.execute(
+                    "UPDATE answers SET answered_by = ?, answered_at = ? WHERE case_uuid = ? AND question_id = ?",
+                    [self.who, stamp, case_uuid, question_id],
+                )
+                self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
+                state = self._finish(case, rubric, rows, evaluation, case.status, stamp)
+                return Outcome(state.case, state, saved=True, value=value)
             log: list[tuple] = []
             new_row = dict(row or _answer_row(question_id))
             new_row.update(value=value, answered_by=self.who, answered_at=stamp, state="current")
@@ -318,7 +355,7 @@ class CaseService:
             self._history(log, case_uuid, question_id, "note", old, text, stamp, NOTED)
             self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
             case = replace(case, updated_at=stamp)
-            state = CaseState(case, rubric, rows, evaluate(rubric, self._current(rows)))
+            state = CaseState(case, rubric, rows, evaluate(rubric, self.current(rows)))
         return Outcome(case, state, saved=True, history=log)
 
     @_abandonable
@@ -337,7 +374,7 @@ class CaseService:
             self._editable(case)
             rows = self._rows(case_uuid)
             wanted = None if question_ids is None else set(question_ids)
-            evaluation = evaluate(rubric, self._current(rows))
+            evaluation = evaluate(rubric, self.current(rows))
             restored: list[str] = []
             # in rubric order, re-evaluating as each comes back: a restored answer can open later questions
             for qid in rubric.question_ids:
@@ -348,7 +385,7 @@ class CaseService:
                     continue
                 row["state"] = "current"
                 restored.append(qid)
-                evaluation = evaluate(rubric, self._current(rows))
+                evaluation = evaluate(rubric, self.current(rows))
             if not restored:
                 raise _Abandon(Outcome(case, CaseState(case, rubric, rows, evaluation)))
             log: list[tuple] = []
@@ -397,7 +434,7 @@ class CaseService:
                     f"only from {' or '.join(s.replace('_', ' ') for s in allowed)}"
                 )
             rows = self._rows(case_uuid)
-            evaluation = evaluate(rubric, self._current(rows))
+            evaluation = evaluate(rubric, self.current(rows))
             if status == STATUS_COMPLETE and evaluation.missing_required:
                 missing = evaluation.missing_required
                 shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -571,12 +608,16 @@ class CaseService:
                             text = encoded[value] = encode(value)
                     else:
                         text = encode(value)
+                    # an answer to a question that does not apply is kept retired, as any other path keeps it
+                    state = "current" if qid in applicable else "retired"
+                    if state == "retired":
+                        history_rows.append((new.uuid, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
                     answer_rows.append((new.uuid, qid, text, notes.get(qid), who, stamp, int(qid in applicable),
-                                        int(qid in tally.counted)))
+                                        int(qid in tally.counted), state))
                 for qid, note in notes.items():
                     if note and not is_answered(new.answers.get(qid)):
-                        answer_rows.append((new.uuid, qid, None, note, who, stamp, int(qid in applicable), 0))
-                history_rows.append((new.uuid, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                        answer_rows.append((new.uuid, qid, None, note, who, stamp, int(qid in applicable), 0, "current"))
+                history_rows.append((new.uuid, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
                 inserted += 1
                 if len(answer_rows) >= 20000:
                     self._flush(case_rows, answer_rows, history_rows)
@@ -605,13 +646,11 @@ class CaseService:
             raise
         conn.executemany(
             "INSERT INTO answers (case_uuid, question_id, value, note, answered_by, answered_at, applies, counted, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'current')",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             answer_rows,
         )
         conn.executemany(
-            "INSERT INTO history (case_uuid, field, old_value, new_value, changed_by, changed_at, reason, origin) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            history_rows,
+            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history_rows
         )
         case_rows.clear()
         answer_rows.clear()
@@ -631,34 +670,60 @@ class CaseService:
         return case_rows[0]
 
     # -- merged changes ----------------------------------------------------------------------
-    def insert_merged(self, case: dict, rows: dict[str, dict], history: list[tuple], origin: str,
-                      duplicate_of: str | None = None) -> CaseState:
-        """Add a case another database holds, as validated by the merge, and settle it here.
+    def insert_merged(self, items: Iterable[tuple[dict, dict[str, dict], list[tuple], str | None]], origin_of) -> int:
+        """Add cases another database holds, as validated by the merge; returns how many.
 
-        ``case`` holds :data:`audit.store.CASE_COLUMNS` values as the source has them;
-        ``rows`` its answer rows (verdicts are recomputed, never copied); ``history``
-        its own trail (tuples in :data:`HISTORY_COLUMNS` order).
+        Each item is ``(case, rows, history, duplicate_of)``: the case's
+        :data:`audit.store.CASE_COLUMNS` values as the source has them, its answer
+        rows (decoded values; verdicts are decided here by :func:`verdicts`, never
+        copied), its own history trail (tuples in :data:`HISTORY_COLUMNS` order),
+        and the UUID of the live case it duplicates here, if any. ``origin_of(case)``
+        names the source for history. Written in batches, inside the caller's
+        transaction.
         """
         stamp = now()
-        values = dict(case)
-        values.update(duplicate_of=duplicate_of, site_key=key(case["site"]), ref_key=key(case["case_ref"]))
-        columns = [c for c in CASE_COLUMNS] + ["site_key", "ref_key"]
-        self.conn.execute(
-            f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [values.get(c) for c in columns],
-        )
-        for qid, row in rows.items():
-            row.update(applies=False, counted=False)  # the source's verdicts are never copied: settled below
-            self._write_row(case["uuid"], qid, row, False)
-        self.conn.executemany(
-            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history
-        )
-        log: list[tuple] = []
-        self._history(log, case["uuid"], None, "case", None, case.get("origin_file"), stamp, "merge", origin)
-        record = self.store.case(case["uuid"])
-        rubric = self.store.rubric_for(record)
-        evaluation, _, status = self.settle(record, rubric, rows, record.updated_at, log, origin)
-        return self._finish(record, rubric, rows, evaluation, status, record.updated_at)
+        columns = [*CASE_COLUMNS, "site_key", "ref_key"]
+        case_sql = f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        answer_sql = (f"INSERT INTO answers (case_uuid, question_id, {', '.join(ANSWER_FIELDS)}) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        history_sql = f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        case_rows: list[list] = []
+        answer_rows: list[tuple] = []
+        history_rows: list[tuple] = []
+        count = 0
+
+        def flush() -> None:
+            self.conn.executemany(case_sql, case_rows)
+            self.conn.executemany(answer_sql, answer_rows)
+            self.conn.executemany(history_sql, history_rows)
+            case_rows.clear()
+            answer_rows.clear()
+            history_rows.clear()
+
+        for case, rows, history, duplicate_of in items:
+            origin = origin_of(case)
+            rubric = self.store.rubric(case["rubric_sha256"])
+            verdict = verdicts(rubric, rows, deleted=case.get("deleted_at") is not None, status=case["status"])
+            values = {**case, "duplicate_of": duplicate_of, "site_key": key(case["site"]), "ref_key": key(case["case_ref"]),
+                      "status": verdict.status, "applicable_count": verdict.applicable_count,
+                      "answered_count": verdict.answered_count}
+            case_rows.append([values.get(c) for c in columns])
+            uuid, updated = case["uuid"], case["updated_at"]
+            for qid in sorted(rows):  # key order keeps the primary-key index appends cheap
+                row = rows[qid]
+                answer_rows.append((uuid, qid, encode(row["value"]), row["note"], row["answered_by"], row["answered_at"],
+                                    row["state"], int(row["applies"]), int(row["counted"])))
+            history_rows.extend(history)
+            history_rows.append((uuid, None, "case", None, case.get("origin_file"), self.who, stamp, "merge", origin))
+            for qid in verdict.retired:
+                history_rows.append((uuid, qid, "state", "current", "retired", self.who, updated, RETIRED, origin))
+            if verdict.status != case["status"]:
+                history_rows.append((uuid, None, "status", case["status"], verdict.status, self.who, updated, GAP, origin))
+            count += 1
+            if len(answer_rows) >= 20000:
+                flush()
+        flush()
+        return count
 
     def update_merged(self, case_uuid: str, case_fields: dict[str, Any], rows: dict[str, dict], changed: set[str],
                       history: list[tuple], origin: str) -> CaseState:

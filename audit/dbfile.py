@@ -317,8 +317,8 @@ def remove_temp(temp: Path) -> None:
 def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -> None:
     """Make the database ``path`` appear whole or not at all.
 
-    ``build`` fills a new 0600 file under a temporary name (journal off: nothing
-    else can see it, and a failure throws it away). The file is then synced and
+    ``build`` fills a new 0600 file under a temporary name (journal in memory and
+    no syncs: nothing else can see it, and a failure throws it away). The file is then synced and
     hard-linked to ``path``, which fails, rather than replace anything, if ``path``
     appeared meanwhile: ``FileExistsError`` then reaches the caller, and the
     temporary file is gone either way.
@@ -333,11 +333,12 @@ def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -
     try:
         conn = sqlite3.connect(str(temp), isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA journal_mode = MEMORY")
             conn.execute("PRAGMA synchronous = OFF")
             build(conn)
-            # durable before it gets its real name: a last commit with a full sync
-            conn.execute("PRAGMA journal_mode = DELETE")
+            # durable before it gets its real name: a last commit with a full sync (WAL, as
+            # every audit database is; closing checkpoints it and removes the -wal)
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("PRAGMA user_version = " + str(conn.execute("PRAGMA user_version").fetchone()[0]))

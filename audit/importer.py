@@ -2,11 +2,13 @@
 
 The formats are a contract (``shared/spec/interfaces.md``, "Import files"):
 
-* JSON Lines: one case a line, ``{"case_ref", "site", "inspector"?, "answers": {...}}``;
-  a multi-choice answer is a list of codes; a missing key or ``null`` is unanswered.
+* JSON Lines: one case a line, ``{"case_ref", "site", "inspector"?, "status"?,
+  "answers": {...}, "notes"?: {...}}``; a multi-choice answer is a list of codes,
+  ``[]`` is "None of these"; a missing key or ``null`` is unanswered.
 * Wide CSV (UTF-8, with or without a BOM, as Excel writes it): a header
-  ``case_ref,site[,inspector],<question id>...``; multi-choice joined with ``;``;
-  an empty cell is unanswered.
+  ``case_ref,site[,inspector][,status],<question id>...[,note:<question id>...]``;
+  multi-choice joined with ``;``, ``(none)`` is "None of these"; an empty cell
+  is unanswered.
 
 Option labels are accepted in place of codes, in any case, with stray spaces
 (:func:`audit.values.coerce` decides). An import is all or nothing: the whole
@@ -28,16 +30,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from audit import dbfile
 from audit.engine import Evaluation, evaluate
-from audit.errors import AuditError, Problem, Problems, did_you_mean
+from audit.errors import AuditError, Problem, Problems, StoreError, did_you_mean
+from audit.identity import IdentifierProblem, key, normalise
 from audit.rubric import Question, Rubric
-from audit.store import NewCase, Store, current_user, remove_database_files
+from audit.store import LOCKED_STATUSES, STATUS_COMPLETE, STATUS_IN_PROGRESS, NewCase, Store, current_user
 from audit.values import ValueProblem, coerce
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
-CASE_FIELDS = ("case_ref", "site", "inspector")
-JSON_KEYS = (*CASE_FIELDS, "answers")
+CASE_FIELDS = ("case_ref", "site", "inspector", "status")
+JSON_KEYS = (*CASE_FIELDS, "answers", "notes")
+#: statuses an import may give a case
+IMPORT_STATUSES = (STATUS_IN_PROGRESS, STATUS_COMPLETE)
+#: CSV columns holding evidence notes are named NOTE_PREFIX + question id
+NOTE_PREFIX = "note:"
+#: unknown keys listed per line before the rest are only counted (a line with 800k of them stays linear)
+UNKNOWN_PER_LINE = 20
 #: errors listed in full; the rest are counted by kind
 SHOWN_ERRORS = 200
 SAVE_AS_CSV = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'"
@@ -69,6 +79,9 @@ DUPLICATE = "duplicate case_ref"
 MISSING = "missing case_ref or site"
 SITE_MISMATCH = "site differs from --site"
 MALFORMED = "malformed line or row"
+IDENTIFIER = "case_ref, site or inspector with a control or invisible character"
+#: longest evidence note accepted, in characters
+MAX_NOTE = 20_000
 
 
 @dataclass
@@ -117,7 +130,9 @@ class Row:
     case_ref: Any
     site: Any
     inspector: Any
+    status: Any = None
     cells: list[tuple[str, Any]] = field(default_factory=list)  # (question id, raw value), known questions only
+    notes: list[tuple[str, Any, str]] = field(default_factory=list)  # (question id, raw note, column text)
     field_where: dict[str, str] = field(default_factory=dict)  # case field -> column text
     columns: dict[str, str] | None = None  # question id -> column text (CSV); JSONL: answers.<id>
 
@@ -217,6 +232,7 @@ class _JsonlReader:
         self.known = frozenset(rubric.question_ids)
         # an unknown key is reported once, at its first line, with how many other lines have it
         self.unknown: dict[str, tuple[_Entry | None, list[int]]] = {}
+        self.unknown_on_line = 0
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -238,6 +254,9 @@ class _JsonlReader:
             except RecursionError:
                 self.errors.add(place, "JSON nested too deeply; each line must be one flat case object", MALFORMED)
                 continue
+            except ValueError:  # e.g. a number of thousands of digits, which Python refuses to convert
+                self.errors.add(place, "holds a number too long to be an answer; check the line", MALFORMED)
+                continue
             if not isinstance(record, dict):
                 self.errors.add(place, f"expected a JSON object {{\"case_ref\": ..., \"site\": ..., \"answers\": {{...}}}}, got {_json_kind(record)}", MALFORMED)
                 continue
@@ -249,37 +268,55 @@ class _JsonlReader:
                         MALFORMED,
                     )
                     continue
-            row = Row(place, _text_value(record.get("case_ref")), _text_value(record.get("site")), _text_value(record.get("inspector")))
+            row = Row(
+                place, _text_value(record.get("case_ref")), _text_value(record.get("site")),
+                _text_value(record.get("inspector")), _text_value(record.get("status")),
+            )
             row.field_where = {name: name for name in CASE_FIELDS}
-            for key in record:
-                if key not in JSON_KEYS:
-                    self._unknown(key, number, place, top_level=True)
-            answers = record.get("answers")
-            if answers is None:
-                answers = {}
-            if not isinstance(answers, dict):
-                self.errors.add(f"{place}, answers", f"expected an object of question id: answer, got {_json_kind(answers)}", MALFORMED)
-                answers = {}
+            self.unknown_on_line = 0
+            for name in record:
+                if name not in JSON_KEYS:
+                    self._unknown(name, number, place, top_level=True)
             known = self.known
-            cells = row.cells
-            for qid, raw in answers.items():
-                if qid in known:
-                    cells.append((qid, raw))
-                else:
-                    self._unknown(qid, number, place, top_level=False)
+            for part, target in (("answers", row.cells), ("notes", None)):
+                given = record.get(part)
+                if given is None:
+                    continue
+                if not isinstance(given, dict):
+                    what = "answer" if part == "answers" else "evidence note"
+                    self.errors.add(f"{place}, {part}", f"expected an object of question id: {what}, got {_json_kind(given)}", MALFORMED)
+                    continue
+                for qid, raw in given.items():
+                    if qid not in known:
+                        self._unknown(qid, number, place, top_level=False, part=part)
+                    elif target is not None:
+                        target.append((qid, raw))
+                    else:
+                        row.notes.append((qid, raw, f"notes.{qid}"))
+            if self.unknown_on_line > UNKNOWN_PER_LINE:
+                self.errors.add(
+                    place, f"... and {self.unknown_on_line - UNKNOWN_PER_LINE:,} more unknown keys on this line", UNKNOWN_QUESTION
+                )
             yield row
 
-    def _unknown(self, key: str, number: int, place: str, *, top_level: bool) -> None:
-        name = key if top_level else f"answers.{key}"
+    def _unknown(self, key: str, number: int, place: str, *, top_level: bool, part: str = "answers") -> None:
+        name = key if top_level else f"{part}.{key}"
         seen = self.unknown.get(name)
         if seen is not None:
             seen[1].append(number)
             return
+        self.unknown_on_line += 1
+        if self.unknown_on_line > UNKNOWN_PER_LINE:
+            return  # counted, and summed up once for the line
+        shown = key if len(key) <= 60 else key[:60] + "..."
         if top_level:
-            message = f"unknown key '{key}'{did_you_mean(key, JSON_KEYS)}; a line has case_ref, site, inspector and answers"
+            hint = did_you_mean(key, JSON_KEYS) if len(key) <= 60 else ""
+            message = (f"unknown key '{shown}'{hint}; a line has case_ref, site, inspector, "
+                       "status, answers and notes")
             kind = MALFORMED
         else:
-            message = f"unknown question id '{key}'{did_you_mean(key, self.rubric.question_ids)} in rubric {self.rubric.id}"
+            hint = did_you_mean(key, self.rubric.question_ids) if len(key) <= 60 else ""
+            message = f"unknown question id '{shown}'{hint} in rubric {self.rubric.id}"
             kind = UNKNOWN_QUESTION
         self.unknown[name] = (self.errors.add(f"{place}, {name}", message, kind), [])
 
@@ -368,11 +405,28 @@ class _CsvReader:
         first_use: dict[str, int] = {}
         self.width = 0  # cells a row needs: up to the last named column
         unnamed: list[int] = []
+        self.note_columns: list[tuple[int, str, str]] = []  # (index, question id, column text)
+        notes_seen: dict[str, int] = {}
         for index, cell in enumerate(header):
             if not cell.strip():
                 unnamed.append(index)
                 continue
             self.width = index + 1
+            if cell.strip().casefold().startswith(NOTE_PREFIX):
+                qid = lookup.get(_header_key(cell.strip()[len(NOTE_PREFIX):]))
+                if qid is None or qid in CASE_FIELDS:
+                    self.errors.add(
+                        self._where(1, index, cell.strip()),
+                        f"'{cell.strip()}' names no question of rubric {self.rubric.id}; a notes column is {NOTE_PREFIX}<question id>",
+                        UNKNOWN_QUESTION,
+                    )
+                elif qid in notes_seen:
+                    self.errors.add(self._where(1, index, cell.strip()),
+                                    f"notes for '{qid}' are also column {column_letter(notes_seen[qid])}; keep one", MALFORMED)
+                else:
+                    notes_seen[qid] = index
+                    self.note_columns.append((index, qid, f"column {column_letter(index)} ({NOTE_PREFIX}{qid})"))
+                continue
             name = lookup.get(_header_key(cell))
             if name is None:
                 key = cell.strip()
@@ -417,7 +471,7 @@ class _CsvReader:
         header_cells = len(self.records[0])
         field_index = self.fields
         field_where = {name: f"column {column_letter(i)} ({name})" for name, i in field_index.items()}
-        ref_at, site_at, inspector_at = (field_index.get(name) for name in CASE_FIELDS)
+        ref_at, site_at, inspector_at, status_at = (field_index.get(name) for name in CASE_FIELDS)
         column_of = {qid: column for _, qid, column in self.columns}
         for offset, record in enumerate(self.records[1:]):
             number = offset + 2  # the header is row 1, as in a spreadsheet
@@ -438,10 +492,12 @@ class _CsvReader:
                 record[ref_at].strip() if ref_at is not None else None,
                 record[site_at].strip() if site_at is not None else None,
                 record[inspector_at].strip() if inspector_at is not None else None,
+                (record[status_at].strip() or None) if status_at is not None else None,
             )
             row.field_where = field_where
             row.columns = column_of
             row.cells = [(qid, record[index]) for index, qid, _ in self.columns if record[index].strip()]
+            row.notes = [(qid, record[index], column) for index, qid, column in self.note_columns if record[index].strip()]
             yield row
 
 
@@ -597,7 +653,7 @@ def check_file(
             errors.add(row.at(fields_where.get("site", "")), f"site must be text, not {_json_kind(row_site)}", MISSING)
             row_ok = False
         elif site_option:
-            if row_site and row_site.casefold() != site_option.casefold():
+            if row_site and key(row_site) != key(site_option):
                 errors.add(
                     row.at(fields_where.get("site", "")),
                     f"site '{row_site}' differs from --site {site_option}; correct the row, or import without --site",
@@ -614,6 +670,45 @@ def check_file(
         if inspector is not None and not isinstance(inspector, str):
             errors.add(row.at(fields_where.get("inspector", "")), f"inspector must be text, not {_json_kind(inspector)}", MALFORMED)
             row_ok = False
+        # one identity rule: NFC, trimmed, no control, zero-width or bidi characters
+        for name, text in (("case_ref", case_ref), ("site", row_site), ("inspector", inspector)):
+            if not isinstance(text, str) or not text:
+                continue
+            try:
+                cleaned = normalise(text, name)
+            except IdentifierProblem as exc:
+                errors.add(row.at(fields_where.get(name, "")), f"{exc}", IDENTIFIER)
+                row_ok = False
+                continue
+            if name == "case_ref":
+                case_ref = cleaned
+            elif name == "site":
+                row_site = cleaned
+            else:
+                inspector = cleaned
+        status = row.status
+        if status is None or status == "":
+            status = STATUS_IN_PROGRESS
+        elif not isinstance(status, str) or status.strip().casefold() not in IMPORT_STATUSES:
+            shown = json.dumps(status) if not isinstance(status, str) else f"'{status[:40]}'"
+            errors.add(row.at(fields_where.get("status", "")),
+                       f"status {shown} is not one of {', '.join(IMPORT_STATUSES)}", BAD_VALUE)
+            row_ok = False
+        else:
+            status = status.strip().casefold()
+        notes: dict[str, str] = {}
+        for qid, raw, column in row.notes:
+            if raw is None:
+                continue
+            if not isinstance(raw, str):
+                errors.add(row.at(column), f"an evidence note must be text, not {_json_kind(raw)}", BAD_VALUE)
+                row_ok = False
+            elif raw.strip():
+                if len(raw) > MAX_NOTE:
+                    errors.add(row.at(column), f"the note is {len(raw):,} characters; at most {MAX_NOTE:,} are kept", BAD_VALUE)
+                    row_ok = False
+                else:
+                    notes[qid] = raw.strip()
         # answers
         answers: dict[str, Any] = {}
         refused: set[str] = set()
@@ -642,15 +737,15 @@ def check_file(
                 )
         # duplicates, within the file and against the database
         if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
-            key = case_key(row_site, case_ref)
+            pair = case_key(row_site, case_ref)
             clash = None
-            if key in seen:
-                place, there_site, there_ref = seen[key]
+            if pair in seen:
+                place, there_site, there_ref = seen[pair]
                 clash = f"is also on {place}", "each case needs its own reference"
             else:
-                seen[key] = (f"{unit} {row.place.rsplit(' ', 1)[-1]}", row_site, case_ref)
-                if key in existing:
-                    there_site, there_ref = existing[key]
+                seen[pair] = (f"{unit} {row.place.rsplit(' ', 1)[-1]}", row_site, case_ref)
+                if pair in existing:
+                    there_site, there_ref = existing[pair]
                     clash = f"is already in {existing_label}", "remove the row, or change the reference"
             if clash is not None:
                 errors.add(
@@ -659,9 +754,20 @@ def check_file(
                     DUPLICATE,
                 )
                 row_ok = False
+        if status in LOCKED_STATUSES and evaluation.missing_required:
+            missing = evaluation.missing_required
+            listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            errors.add(
+                row.at(fields_where.get("status", "")),
+                f"status is {status} but {len(missing)} required question(s) that apply are unanswered ({listed}); "
+                "answer them, or give the status in_progress",
+                BAD_VALUE,
+            )
+            row_ok = False
         if row_ok and not errors:
             cases.append(
-                NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None, evaluation=evaluation)
+                NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None,
+                        evaluation=evaluation, status=status, notes=notes)
             )
             answer_total += len(answers)
     if isinstance(reader, _JsonlReader):
@@ -681,13 +787,9 @@ def check_file(
 
 
 def case_key(site: str, case_ref: str) -> tuple[str, str]:
-    """What makes two cases the same case: site and case_ref, ignoring case and stray spaces."""
-    return (key_text(site), key_text(case_ref))
-
-
-def key_text(text: str) -> str:
-    """``text`` as :func:`case_key` compares it: casefolded, runs of spaces as one, ends trimmed."""
-    return " ".join(text.split()).casefold()
+    """What makes two cases the same case: site and case_ref compared by :func:`audit.identity.key`
+    (case, width, stray spaces and invisible characters ignored)."""
+    return (key(site), key(case_ref))
 
 
 def _spelt(site: str, ref: str, row_site: str, row_ref: str) -> str:
@@ -695,8 +797,15 @@ def _spelt(site: str, ref: str, row_site: str, row_ref: str) -> str:
 
 
 def existing_refs(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
-    """case_key -> (site, case_ref) of every case in the database."""
-    return {case_key(site, ref): (site, ref) for site, ref in store.db.execute("SELECT site, case_ref FROM cases")}
+    """case_key -> (site, case_ref) of every live original case in the database (a deleted case's
+    reference may be used again)."""
+    return {
+        (site_key, ref_key): (site, ref)
+        for site, ref, site_key, ref_key in store.conn.execute(
+            "SELECT site, case_ref, site_key, ref_key FROM cases "
+            "WHERE deleted_at IS NULL AND duplicate_of IS NULL AND copy_of IS NULL"
+        )
+    }
 
 
 # --- importing -----------------------------------------------------------------------------
@@ -704,14 +813,20 @@ def existing_refs(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
 
 def import_file(
     db: str | Path, path: str | Path, rubric: Rubric, *, site: str | None = None, who: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, allow_rubric_change: bool = False,
 ) -> ImportResult:
     """Check a whole import file, then insert every case in one transaction, or nothing.
 
     Raises :class:`Problems` listing every error (nothing written: an existing
     database is left as it was, a new one is not created), or
     :class:`AuditError` for a file or database that cannot be used at all.
+
+    A new database is built under a temporary name and linked into place only
+    when the whole import is in it (:func:`audit.dbfile.create_atomically`): a
+    failure leaves no file, and never removes one somebody else made meanwhile.
     """
+    from audit.cases import CaseService
+
     db_path = Path(db)
     file_shown = str(path)
     if db_path.suffix.lower() in (*JSONL_SUFFIXES, *CSV_SUFFIXES, ".json"):
@@ -719,6 +834,7 @@ def import_file(
     db_existed = db_path.exists()
     if not db_existed and not db_path.parent.exists():
         raise AuditError(f"{db_path}: folder {db_path.parent} does not exist; create it first")
+    who = who or current_user()
     store: Store | None = None
     # A bulk load makes millions of objects and no reference cycles: the cyclic
     # collector would only re-walk them again and again.
@@ -728,21 +844,27 @@ def import_file(
         existing: dict[tuple[str, str], tuple[str, str]] = {}
         if db_existed:
             store = Store.open(db_path)  # refuses foreign, corrupt and newer files, before the long read
+            problem = CaseService(store).rubric_problem(rubric, allow_other_rubric=allow_rubric_change)
+            if problem:
+                raise AuditError(f"{db_path}: {problem}; nothing was imported")
             existing = existing_refs(store)
         checked = check_file(path, rubric, site=site, existing=existing, existing_label=str(db_path), progress=progress)
         if checked.errors:
             note = " (rows are numbered as in a spreadsheet: the header is row 1)" if checked.source.kind == "csv" else ""
             raise checked.errors.problems(file_shown, str(db_path), db_existed, note)
-        if store is None:
-            store = Store.open(db_path, site=site.strip() if site else None)
-        try:
-            _insert(store, checked, who or current_user(), progress)
-        except BaseException:
-            if not db_existed:
-                store.close()
-                store = None
-                remove_database_files(db_path)
-            raise
+        if store is not None:
+            _insert(store, checked, who, progress)
+        else:
+            def build(conn) -> None:
+                _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress)
+
+            try:
+                dbfile.create_atomically(db_path, build)
+            except FileExistsError:
+                raise AuditError(
+                    f"{db_path}: was created by another program while {file_shown} was being checked; nothing was "
+                    "imported; run the import again to add the cases to it"
+                ) from None
         return ImportResult(len(checked.cases), checked.answers, str(db_path), file_shown)
     finally:
         if collecting:
@@ -752,11 +874,11 @@ def import_file(
 
 
 def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None) -> None:
+    from audit.cases import CaseService
+
     total = len(checked.cases)
-    done = [0]
 
     def written(count: int) -> None:
-        done[0] = count
         if progress:
             progress("writing", count, total)
 
@@ -771,4 +893,6 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
                 f"{store.path}: {len(raced)} case(s) were added by someone else while {checked.source.shown} was checked ({shown}); "
                 "nothing was imported; run the import again to see them listed"
             )
-        store.insert_cases(checked.cases, who=who, reason="import", origin_file=os.path.basename(checked.source.shown), progress=written)
+        CaseService(store, who=who).insert_cases(
+            checked.cases, reason="import", origin_file=os.path.basename(checked.source.shown), progress=written
+        )

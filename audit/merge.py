@@ -3,30 +3,38 @@
 How a merge runs:
 
 1. Every input is checked by reading only: each source must be an audit
-   database (not missing, corrupt, foreign or newer), must not be the target
-   (same path, same file or same database id), and its rubrics must match
-   the target's (unless ``allow_rubric_change``). All problems are listed at
-   once and nothing is written.
+   database (not missing, corrupt, foreign, newer or altered outside the
+   tool: :func:`audit.dbfile.inspect`), must not be the target's file, and
+   its rubrics must match the target's (unless ``allow_rubric_change``).
+   Then everything a source holds is checked value by value
+   (:mod:`audit.dbcheck`): each rubric text against its hash, every answer
+   against its rubric (codes, ranges, types, question ids, JSON), every
+   identifier, status and time. All problems are listed at once, naming the
+   file, case and question, and nothing is written.
 2. Each source is ATTACHed read-only and its rows copied, in one read
    snapshot, into TEMP staging tables. A source is never written to.
-3. One write transaction on TARGET (``Store.transaction``, which takes the
-   write lock first) does the rest; an error or a kill leaves TARGET as it was.
-   - Cases whose UUID is new and in one source only are copied with
-     set-based ``INSERT ... SELECT`` in key order, verdicts included (same
-     rubric text, so the counting module's verdict is the same).
+3. One write transaction on TARGET does the rest; an error or a kill leaves
+   TARGET as it was. Every write goes through the case service
+   (:mod:`audit.cases`), which recounts each case it touches with TARGET's
+   own counting and retires answers that stop applying, with history: a
+   source's ``applies``/``counted`` are never copied.
+   - Cases whose UUID is new are added (flagged as a possible duplicate of a
+     case with the same site and case_ref, compared as the import compares).
    - Cases already in TARGET with identical content are left alone.
-   - Every other case is merged answer by answer in Python: the later
-     ``answered_at`` wins (ties: see :func:`_value_rank`); both values go to
-     history; then :meth:`Store.recount` re-applies the counting module.
-   - Cases sharing (site, case_ref) under different UUIDs are flagged.
-   - Before committing, a backup of the previous TARGET is taken (a reader
-     sees only committed data, so the backup is TARGET as it was), and a row
+   - Every other case is merged answer by answer: the later ``answered_at``
+     wins (ties: see :func:`_value_rank`); both values go to history. Case
+     fields (reference, site, inspector, status, review, deletion) follow
+     the copy updated later.
+   - Before committing, a backup of the previous TARGET is taken, and a row
      per source is added to ``merges``.
-   A merge that changes nothing, and a dry run, roll back: TARGET is untouched.
+   A merge that changes nothing, and a dry run, roll back: TARGET is
+   untouched. A new TARGET is built under a temporary name and appears only
+   when the merge is complete.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -34,12 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from audit import dbfile, schema
+from audit.cases import CaseService
 from audit.errors import AuditError, Problem, Problems
+from audit.identity import key
 from audit.rubric import Rubric
-from audit.store import (
-    CASE_COLUMNS, SCHEMA_VERSION, Store, StoreError, _connect, _precheck, _remove_sidecars, current_user, decode, now,
-    read_only_uri, remove_database_files,
-)
+from audit.store import CASE_COLUMNS, Store, StoreError, current_user, decode, now, read_only_uri
 from audit.values import display
 
 Progress = Callable[[str, int, int], None]
@@ -48,8 +56,8 @@ MERGE_REASON = "merge"
 CONFLICT_REASON = "merge conflict"
 ANSWER_COLUMNS = ["case_uuid", "question_id", "value", "note", "answered_by", "answered_at", "state", "applies", "counted"]
 HISTORY_COLUMNS = ["case_uuid", "question_id", "field", "old_value", "new_value", "changed_by", "changed_at", "reason", "origin"]
-#: case fields a merge reconciles; a difference in the first three is reported as a conflict
-CASE_FIELDS = ("case_ref", "site", "inspector", "status")
+#: case fields a merge reconciles (the copy updated later wins); a difference in the first three is reported as a conflict
+CASE_FIELDS = ("case_ref", "site", "inspector", "status", "deleted_at", "deleted_reason", "review_comment", "review_question")
 REPORTED_CASE_FIELDS = ("case_ref", "site", "inspector")
 
 NEW, SAME, PRECISE = 0, 1, 2  # staged_cases.kind
@@ -157,47 +165,34 @@ class _Source:
         return f"{self.path} ({self.db_uuid})"
 
 
-@contextmanager
-def _looking_at(path: Path) -> Iterator[None]:
-    """A read-only look at a WAL file creates empty -wal/-shm files beside it: remove those we
-    caused, as soon as the look is over (as Store.open does for a refused file)."""
-    created = [p for p in (Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
+def _describe(path: Path) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
+    """(db_uuid, site, case count, rubrics of its cases) of an audit database, read-only; refuses anything else.
+
+    The file's schema is checked (:func:`audit.dbfile.inspect`, with ``integrity_check``);
+    what it holds is checked value by value once staged (:meth:`_Merger._check_staged`).
+    """
+    made = dbfile.sidecars_absent(path)
     try:
-        yield
-    finally:
-        _remove_sidecars(created)
-
-
-def _describe(path: Path, *, check: bool) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
-    """(db_uuid, site, case count, rubrics of its cases) of an audit database, read-only; refuses anything else."""
-    with _looking_at(path):
-        return _read_description(path, check=check)
-
-
-def _read_description(path: Path, *, check: bool) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
-    _precheck(path)
-    Store._inspect(path, check=check)
-    try:
-        conn = _connect(path, read_only=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot be opened ({exc})") from None
-    try:
-        meta = dict(conn.execute("SELECT key, value FROM meta"))
-        version = int(meta.get("schema_version") or 0)
-        if version < SCHEMA_VERSION:
+        info = dbfile.look(path, integrity=True)
+        if not info.current:
             raise StoreError(
-                f"{path}: has schema version {version}, older than this audit's {SCHEMA_VERSION}; "
-                f"open it once with this version of audit (e.g. audit tui {path}) to upgrade it, then merge"
+                f"{path}: was written by an older audit (schema {info.schema_version}); upgrade it first with "
+                f"`audit upgrade {path}` (on a copy, if it is not yours to change), then merge"
             )
-        cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
-        rubrics = conn.execute(
-            "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
-        ).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: is corrupt or not an audit database ({exc}); restore it from a backup") from None
+        conn = dbfile.connect_read_only(path)
+        try:
+            cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+            rubrics = conn.execute(
+                "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: is corrupt or not an audit database ({exc}); restore it from a backup") from None
+        finally:
+            conn.close()
+        return info.db_uuid, info.site, cases, [tuple(r) for r in rubrics]
     finally:
-        conn.close()
-    return meta.get("db_uuid") or "", meta.get("site") or None, cases, [tuple(r) for r in rubrics]
+        if made:
+            dbfile.tidy_after_look(path)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -217,8 +212,16 @@ def check_inputs(
     if target.exists():
         if target.is_dir():
             raise AuditError(f"{target}: is a folder; give the path of the TARGET database file")
-        db_uuid, _, _, rubrics = _describe(target, check=True)
-        target_info = (db_uuid, rubrics)
+        info = dbfile.look(target, integrity=True)
+        conn = dbfile.connect_read_only(target)
+        try:
+            rubrics = [tuple(r) for r in conn.execute(
+                "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
+            )]
+        finally:
+            conn.close()
+            dbfile.tidy_after_look(target)
+        target_info = (info.db_uuid, rubrics)
     elif not target.parent.is_dir():
         raise AuditError(f"{target}: folder {target.parent} does not exist; create it first")
 
@@ -238,15 +241,11 @@ def check_inputs(
             problems.append(Problem(where, f"is given twice (also as {earlier.shown}); give each source once"))
             continue
         try:
-            db_uuid, site, cases, rubrics = _describe(path, check=True)
+            db_uuid, site, cases, rubrics = _describe(path)
         except StoreError as exc:
             problems.append(Problem("", str(exc)))
             continue
-        if target_info is not None and db_uuid == target_info[0]:
-            problems.append(Problem(
-                where, f"is a copy of the target {target} (same database id {db_uuid[:8]}); merging it would change nothing"
-            ))
-            continue
+        # a copy of the target (same database id) that has since diverged is merged case by case like any source
         found.append(_Source(index, where, path.resolve(), db_uuid, site, cases, rubrics))
 
     # rubric identity: every case of one rubric id on one version, unless the lead allows a change
@@ -288,26 +287,32 @@ def merge_databases(
     target_path = Path(target)
     found, target_info = check_inputs(target_path, sources, allow_rubric_change=allow_rubric_change)
     existed = target_info is not None
-    if existed:
-        store = Store.open(target_path, create=False, check=False)  # checked just now, read-only
-    elif dry_run:
-        store = Store.memory()  # a dry run creates nothing
-    else:
-        store = Store.open(target_path)  # created with mode 0600
+    who = who or current_user()
     result = MergeResult(
         target=str(target_path), sources=[SourceSummary(s.shown, s.db_uuid, s.site, s.cases) for s in found],
         created=not existed, dry_run=dry_run,
     )
+    if existed or dry_run:
+        # an existing target was checked just now; a dry run into a new one creates nothing
+        store = Store.open(target_path, create=False, check=False) if existed else Store.memory()
+        try:
+            _Merger(store, found, result, who, progress).run(
+                backup_of=target_path if existed and backup and not dry_run else None
+            )
+        finally:
+            store.close()
+        return result
+
+    def build(conn: sqlite3.Connection) -> None:
+        _Merger(Store.initialise(conn, str(target_path)), found, result, who, progress).run(backup_of=None)
+
     try:
-        _Merger(store, found, result, who or current_user(), progress).run(
-            backup_of=target_path if existed and backup and not dry_run else None
-        )
-    except BaseException:
-        store.close()
-        if not existed and not dry_run:
-            remove_database_files(target_path)
-        raise
-    store.close()
+        dbfile.create_atomically(target_path, build)  # appears whole, or not at all
+    except FileExistsError:
+        raise AuditError(
+            f"{target_path}: was created by another program during the merge; nothing was merged; run the merge "
+            "again to merge into it"
+        ) from None
     return result
 
 
@@ -315,6 +320,7 @@ class _Merger:
     def __init__(self, store: Store, sources: list[_Source], result: MergeResult, who: str, progress: Progress | None):
         self.store = store
         self.db = store.db
+        self.service = CaseService(store, who=who)
         self.sources = sources
         self.result = result
         self.who = who
@@ -326,6 +332,10 @@ class _Merger:
         self.total_cases = sum(s.cases for s in sources)
         self.phase = ""
         self.done = 0
+        self.rubrics: dict[str, Rubric] = {}  # sha256 -> rubric, verified from its text
+        self.touched: set[str] = set()  # uuids of cases this merge added or changed
+        self._originals: dict[tuple[str, str], str | None] = {}  # identity key -> live original case, as known
+        self._origins: dict[str, str] = {}  # uuid -> how history names its source
 
     def _advance(self, label: str, amount: int = 0) -> None:
         """Report progress: cases read (phase 'reading ...'), then cases written ('writing ...')."""
@@ -345,17 +355,9 @@ class _Merger:
             f"CREATE TEMP TABLE staged_cases AS SELECT {case_columns}, 0 AS src, 0 AS kind FROM main.cases WHERE 0",
             f"CREATE TEMP TABLE staged_answers AS SELECT {answer_columns}, 0 AS src FROM main.answers WHERE 0",
             f"CREATE TEMP TABLE staged_history AS SELECT id, {', '.join(HISTORY_COLUMNS)}, 0 AS src FROM main.history WHERE 0",
-            "CREATE TEMP TABLE staged_rubrics AS SELECT * FROM main.rubrics WHERE 0",
-            "CREATE TEMP TABLE staged_questions AS SELECT * FROM main.questions WHERE 0",
-            "CREATE TEMP TABLE staged_options AS SELECT * FROM main.options WHERE 0",
-            "CREATE TEMP TABLE staged_sources (src INTEGER PRIMARY KEY, db_uuid TEXT, path TEXT, origin TEXT)",
+            "CREATE TEMP TABLE staged_rubrics AS SELECT sha256, rubric_id, text, 0 AS src FROM main.rubrics WHERE 0",
         ):
             db.execute(statement)
-        with db.atomic():
-            db.conn.executemany(
-                "INSERT INTO staged_sources VALUES (?, ?, ?, ?)",
-                [(s.index, s.db_uuid, str(s.path), s.origin) for s in self.sources],
-            )
         for source in self.sources:
             self._advance(f"reading {source.shown}")
             self._stage(source, case_columns, answer_columns)
@@ -363,62 +365,89 @@ class _Merger:
         self.staged_total = db.execute("SELECT count(*) FROM staged_cases").fetchone()[0]
 
     def _stage(self, source: _Source, case_columns: str, answer_columns: str) -> None:
-        db = self.db
         src = source.index
-        known = [row[0] for row in db.execute("SELECT sha256 FROM staged_rubrics")]
-
-        def unknown(column: str) -> str:  # rubrics not staged from an earlier source
-            return f"WHERE {column} NOT IN ({', '.join('?' * len(known))})" if known else ""
-
-        queries = [  # (staging table, SELECT from the source's schema S, parameters)
-            ("staged_cases", f"SELECT {case_columns}, {src}, 0 FROM S.cases", []),
-            ("staged_answers", f"SELECT {answer_columns}, {src} FROM S.answers", []),
-            ("staged_history", f"SELECT id, {', '.join(HISTORY_COLUMNS)}, {src} FROM S.history", []),
-            ("staged_rubrics", f"SELECT * FROM S.rubrics {unknown('sha256')}", known),
-            ("staged_questions", f"SELECT * FROM S.questions {unknown('rubric_sha256')}", known),
-            ("staged_options", f"SELECT * FROM S.options {unknown('rubric_sha256')}", known),
+        queries = [  # (staging table, SELECT from the source's schema S)
+            ("staged_cases", f"SELECT {case_columns}, {src}, 0 FROM S.cases"),
+            ("staged_answers", f"SELECT {answer_columns}, {src} FROM S.answers"),
+            ("staged_history", f"SELECT id, {', '.join(HISTORY_COLUMNS)}, {src} FROM S.history"),
+            ("staged_rubrics", f"SELECT sha256, rubric_id, text, {src} FROM S.rubrics"),
         ]
+        made = dbfile.sidecars_absent(source.path)
         try:
-            with _looking_at(source.path):
-                self._stage_from(read_only_uri(source.path), queries)
+            self._stage_from(read_only_uri(source.path), queries)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
+        finally:
+            if made:
+                dbfile.tidy_after_look(source.path)
 
-    def _stage_from(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
+    def _stage_from(self, uri: str, queries: list[tuple[str, str]]) -> None:
         if _attach_reads_uris(self.db.conn):
             self._stage_attached(uri, queries)
         else:
             self._stage_streamed(uri, queries)
 
-    def _stage_attached(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
-        """Set-based: ATTACH the source read-only and INSERT ... SELECT from it."""
-        db = self.db
-        db.execute("ATTACH DATABASE ? AS merge_source", [uri])
+    def _stage_attached(self, uri: str, queries: list[tuple[str, str]]) -> None:
+        """Set-based: ATTACH the source read-only and INSERT ... SELECT from it (triggers never fire on reads)."""
+        conn = self.store.conn
+        conn.execute("ATTACH DATABASE ? AS merge_source", [uri])
         try:
-            with db.atomic():  # one read snapshot of the source, even if its UI is writing
-                for table, select, params in queries:
-                    db.execute(f"INSERT INTO {table} {select.replace('S.', 'merge_source.')}", params)
+            conn.execute("BEGIN")  # one read snapshot of the source, even if its UI is writing
+            try:
+                for table, select in queries:
+                    conn.execute(f"INSERT INTO {table} {select.replace('S.', 'merge_source.')}")
+            finally:
+                conn.execute("COMMIT")  # only TEMP tables were written
         finally:
-            db.execute("DETACH DATABASE merge_source")
+            conn.execute("DETACH DATABASE merge_source")
 
-    def _stage_streamed(self, uri: str, queries: list[tuple[str, str, list]]) -> None:
+    def _stage_streamed(self, uri: str, queries: list[tuple[str, str]]) -> None:
         """For an SQLite built without URI support in ATTACH (which would otherwise create a file
         named after the URI): read through a read-only connection of our own instead."""
         source = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
         try:
             source.execute("BEGIN")  # one read snapshot
-            with self.db.atomic():
-                for table, select, params in queries:
-                    cursor = source.execute(select.replace("S.", ""), params)
-                    marks = ", ".join("?" * len(cursor.description))
-                    self.db.conn.executemany(f"INSERT INTO {table} VALUES ({marks})", cursor)
+            for table, select in queries:
+                cursor = source.execute(select.replace("S.", ""))
+                marks = ", ".join("?" * len(cursor.description))
+                self.db.conn.executemany(f"INSERT INTO {table} VALUES ({marks})", cursor)
         finally:
             source.close()
+
+    def _check_staged(self) -> None:
+        """Everything staged, value by value, against its own verified rubric: a bad source is refused
+        whole, naming the file, case and question; nothing is written from any source."""
+        from audit.dbcheck import ContentReport, check_rows
+        from audit.store import parse_stored_rubric
+
+        problems: list[Problem] = []
+        for source in self.sources:
+            report = ContentReport()
+            rubrics: dict[str, Rubric] = {}
+            for sha, rubric_id, text in self.db.execute(
+                "SELECT sha256, rubric_id, text FROM staged_rubrics WHERE src = ?", [source.index]
+            ).fetchall():
+                try:
+                    rubrics[sha] = self.rubrics.get(sha) or parse_stored_rubric(sha, text, rubric_id, source.shown)
+                except StoreError as exc:
+                    report.add(str(exc).split(": ", 1)[-1])
+            check_rows(self.store.conn, rubrics, report, tables=("staged_cases", "staged_answers", "staged_history"),
+                       where="src = ?", params=(source.index,))
+            self.rubrics.update(rubrics)
+            problems += [Problem(source.shown, message) for message in report.problems]
+            if report.total > len(report.problems):
+                problems.append(Problem(source.shown, f"... and {report.total - len(report.problems):,} more problems"))
+        if problems:
+            raise Problems(problems, summary=(
+                f"nothing was merged; {self.result.target} is unchanged; these files hold data the tool could not have "
+                "written (they were altered outside it): ask the site for a fresh copy"
+            ))
 
     # -- the transaction ------------------------------------------------------------------
     def run(self, *, backup_of: Path | None) -> None:
         try:
             self._stage_all()
+            self._check_staged()
             with self.store.transaction():
                 self._advance(f"writing {self.result.target}")
                 self._copy_rubrics()
@@ -438,25 +467,19 @@ class _Merger:
         except _RollBack:
             pass
         finally:
-            for table in ("staged_cases", "staged_answers", "staged_history", "staged_rubrics", "staged_questions",
-                          "staged_options", "staged_sources", "staged_case_keys", "staged_duplicates"):
+            for table in ("staged_cases", "staged_answers", "staged_history", "staged_rubrics"):
                 try:
                     self.db.execute(f"DROP TABLE IF EXISTS temp.{table}")
                 except sqlite3.Error:
                     pass
 
     def _copy_rubrics(self) -> None:
-        """Bring in each source rubric TARGET lacks, with its questions and options: cases keep their rubric."""
-        db = self.db
-        new = [r[0] for r in db.execute(
-            "SELECT sha256 FROM staged_rubrics WHERE sha256 NOT IN (SELECT sha256 FROM main.rubrics)"
-        )]
-        if not new:
-            return
-        marks = ", ".join("?" * len(new))
-        db.execute(f"INSERT INTO main.rubrics SELECT * FROM staged_rubrics WHERE sha256 IN ({marks})", new)
-        db.execute(f"INSERT INTO main.questions SELECT * FROM staged_questions WHERE rubric_sha256 IN ({marks})", new)
-        db.execute(f"INSERT INTO main.options SELECT * FROM staged_options WHERE rubric_sha256 IN ({marks})", new)
+        """Bring in each source rubric TARGET lacks, from its verified text (questions and options are
+        derived from it here, never copied): cases keep their rubric."""
+        have = {r[0] for r in self.db.execute("SELECT sha256 FROM main.rubrics")}
+        for sha, rubric in sorted(self.rubrics.items()):
+            if sha not in have:
+                self.store.add_rubric(rubric)
 
     def _classify(self) -> None:
         """NEW: a UUID in one source only and not in TARGET; SAME: in TARGET with identical content; PRECISE: the rest."""
@@ -468,11 +491,10 @@ class _Merger:
                   WHEN uuid IN (SELECT uuid FROM main.cases) THEN {SAME}
                   ELSE {NEW} END"""
         )
-        if not db.execute(f"SELECT 1 FROM staged_cases WHERE kind != {NEW} LIMIT 1").fetchone():
-            return
-        # answers and history of cases that need a closer look are read case by case
         db.execute("CREATE INDEX temp.staged_answers_case ON staged_answers(case_uuid, src)")
         db.execute("CREATE INDEX temp.staged_history_case ON staged_history(case_uuid, src)")
+        if not db.execute(f"SELECT 1 FROM staged_cases WHERE kind != {NEW} LIMIT 1").fetchone():
+            return
         case_differs = " OR ".join(f"c.{name} IS NOT s.{name}" for name in (*CASE_FIELDS, "rubric_sha256"))
         db.execute(
             f"""UPDATE staged_cases SET kind = {PRECISE} WHERE kind = {SAME} AND uuid IN (
@@ -489,47 +511,57 @@ class _Merger:
         return self.summaries[src]
 
     def _add_new_cases(self) -> None:
-        """Set-based copy of every NEW case, with its answers (and their verdicts) and history."""
+        """Every NEW case, through the case service, in batches: its verdicts decided by TARGET's counting."""
         db = self.db
-        counts = dict(db.execute(f"SELECT src, count(*) FROM staged_cases WHERE kind = {NEW} GROUP BY src").fetchall())
         for src, count in db.execute(f"SELECT src, count(*) FROM staged_cases WHERE kind = {SAME} GROUP BY src"):
             self._summary(src).unchanged += count
-        if not counts:
-            return
-        everything_new = sum(counts.values()) == self.staged_total
+        rows = db.execute(
+            f"SELECT {', '.join(CASE_COLUMNS)}, src FROM staged_cases WHERE kind = {NEW} ORDER BY uuid"
+        ).fetchall()
+        label = f"writing {self.result.target}"
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            uuids = [row[0] for row in chunk]
+            marks = ", ".join("?" * len(uuids))
+            answers: dict[str, dict[str, dict]] = {}
+            for row in db.execute(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM staged_answers WHERE case_uuid IN ({marks})", uuids):
+                answers.setdefault(row[0], {})[row[1]] = dict(zip(ANSWER_COLUMNS, row))
+            history: dict[str, list[tuple]] = {}
+            for row in db.execute(
+                f"SELECT {', '.join(HISTORY_COLUMNS)}, src FROM staged_history WHERE case_uuid IN ({marks}) ORDER BY case_uuid, id",
+                uuids,
+            ):
+                history.setdefault(row[0], []).append(row)
+            items = []
+            for row in chunk:
+                staged, source = dict(zip(CASE_COLUMNS, row)), self.by_index[row[-1]]
+                items.append(self._new_case(staged, answers.get(staged["uuid"], {}), history.get(staged["uuid"], []), source))
+                self._summary(source.index).added += 1
+            self.service.insert_merged(items, self._origin_of)
+            self._advance(label, len(chunk))
 
-        def only_new(column: str) -> str:
-            return "" if everything_new else f"WHERE {column} IN (SELECT uuid FROM staged_cases WHERE kind = {NEW})"
+    def _origin_of(self, case: dict) -> str:
+        return self._origins[case["uuid"]]
 
-        copied = [c for c in CASE_COLUMNS if c not in ("origin_db", "origin_file")]
-        db.execute(
-            f"""INSERT INTO main.cases ({', '.join(copied)}, origin_db, origin_file)
-                SELECT {', '.join('c.' + name for name in copied)}, s.db_uuid, s.path
-                FROM staged_cases c JOIN staged_sources s ON s.src = c.src
-                WHERE c.kind = {NEW} ORDER BY c.uuid"""
-        )
-        # key order keeps the primary-key index appends cheap
-        db.execute(
-            f"""INSERT INTO main.answers ({', '.join(ANSWER_COLUMNS)})
-                SELECT {', '.join(ANSWER_COLUMNS)} FROM staged_answers {only_new('case_uuid')} ORDER BY case_uuid, question_id"""
-        )
-        history = ", ".join(HISTORY_COLUMNS[:-1])
-        db.execute(
-            f"""INSERT INTO main.history ({history}, origin)
-                SELECT {', '.join('h.' + name for name in HISTORY_COLUMNS[:-1])}, coalesce(h.origin, s.origin)
-                FROM staged_history h JOIN staged_sources s ON s.src = h.src
-                {only_new('h.case_uuid')} ORDER BY h.case_uuid, h.id"""
-        )
-        db.execute(
-            f"""INSERT INTO main.history ({history}, origin)
-                SELECT c.uuid, NULL, 'case', NULL, s.path, ?, ?, '{MERGE_REASON}', s.origin
-                FROM staged_cases c JOIN staged_sources s ON s.src = c.src
-                WHERE c.kind = {NEW} ORDER BY c.uuid""",
-            [self.who, self.stamp],
-        )
-        for src, count in counts.items():
-            self._summary(src).added += count
-        self._advance(f"writing {self.result.target}", sum(counts.values()))
+    def _new_case(self, staged: dict, answers: dict[str, dict], history: list[tuple], source: _Source) -> tuple:
+        """One item for :meth:`CaseService.insert_merged`, flagged as a duplicate of a live case with its site and ref."""
+        case = {**staged, "origin_db": source.db_uuid, "origin_file": str(source.path), "duplicate_of": None}
+        duplicate_of = None
+        if staged.get("copy_of") is None and staged.get("deleted_at") is None:
+            pair = (key(staged["site"]), key(staged["case_ref"]))
+            if pair not in self._originals:
+                found = self.db.execute(
+                    "SELECT uuid FROM main.cases WHERE site_key = ? AND ref_key = ? AND duplicate_of IS NULL "
+                    "AND copy_of IS NULL AND deleted_at IS NULL", list(pair),
+                ).fetchone()
+                self._originals[pair] = found[0] if found else None
+            duplicate_of = self._originals[pair]
+            if duplicate_of is None:
+                self._originals[pair] = staged["uuid"]  # the first to arrive stays the original
+        self._origins[staged["uuid"]] = source.origin
+        self.touched.add(staged["uuid"])
+        trail = [(*h[:8], h[8] or source.origin) for h in history]
+        return case, _service_rows(answers), trail, duplicate_of
 
     # -- case by case ---------------------------------------------------------------------
     def _merge_overlapping(self) -> None:
@@ -564,12 +596,6 @@ class _Merger:
         params = [uuid] if src is None else [uuid, src]
         return self.db.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {table} WHERE {where} ORDER BY id", params).fetchall()
 
-    def _history(self, uuid: str, question_id: str | None, field_name: str, old: Any, new: Any, reason: str, source: _Source) -> None:
-        self.db.execute(
-            f"INSERT INTO main.history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [uuid, question_id, field_name, old, new, self.who, self.stamp, reason, source.origin],
-        )
-
     def _merge_copy(self, staged: dict, source: _Source) -> str:
         """Merge one source's copy of a case into TARGET; returns 'added', 'unchanged' or 'updated'."""
         uuid = staged["uuid"]
@@ -590,85 +616,61 @@ class _Merger:
         target_answers = self._answers("main.answers", uuid)
         target_history = self._history_rows("main.history", uuid)
         recorded = {row[:8] for row in target_history}
-        wrote = self._merge_case_fields(target_case, staged, source)
-        answers_changed = wrote
+        plan = _Plan(uuid, {qid: dict(row) for qid, row in target_answers.items()})
+        self._merge_case_fields(target_case, staged, source, plan)
         for qid in sorted(copy_answers):
             mine, theirs = target_answers.get(qid), copy_answers[qid]
             if mine is None:
-                self._insert_answer(theirs, source)
-                answers_changed = True
+                self._add_answer(theirs, source, plan)
                 continue
-            changed, logged = self._merge_answer(target_case, rubric, mine, theirs, target_history, copy_history, source)
-            answers_changed |= changed
-            wrote |= changed or logged
+            self._merge_answer(target_case, rubric, mine, theirs, target_history, copy_history, source, plan)
         # the source's own trail of what it changed, where TARGET lacks it (a copy that
         # changed nothing brings nothing, so the same content always merges as 'unchanged')
-        for row in copy_history if wrote or answers_changed else ():
-            if row[:8] not in recorded:
-                self.db.execute(
-                    f"INSERT INTO main.history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [*row[:8], row[8] or source.origin],
-                )
-                recorded.add(row[:8])
-                wrote = True
-        if answers_changed:
-            self.db.execute(
-                "UPDATE main.cases SET updated_at = max(updated_at, ?) WHERE uuid = ?", [staged["updated_at"], uuid]
-            )
-            self.store.recount(uuid, who=self.who)  # the counting module decides, never the merge
-        return "updated" if wrote or answers_changed else "unchanged"
+        if plan.changed or plan.history or plan.case_fields:
+            for row in copy_history:
+                if row[:8] not in recorded:
+                    plan.history.append((*row[:8], row[8] or source.origin))
+                    recorded.add(row[:8])
+        if not (plan.changed or plan.history or plan.case_fields):
+            return "unchanged"
+        if plan.changed:
+            plan.case_fields["updated_at"] = max(target_case["updated_at"], staged["updated_at"])
+        self.service.update_merged(uuid, plan.case_fields, _service_rows(plan.rows), plan.changed, plan.history, source.origin)
+        self.touched.add(uuid)
+        return "updated"
 
     def _insert_case(self, staged: dict, answers: dict[str, dict], history: list[tuple], source: _Source) -> None:
-        row = {**staged, "origin_db": source.db_uuid, "origin_file": str(source.path)}
-        self.db.execute(
-            f"INSERT INTO main.cases ({', '.join(CASE_COLUMNS)}) VALUES ({', '.join('?' * len(CASE_COLUMNS))})",
-            [row[c] for c in CASE_COLUMNS],
-        )
-        self.db.conn.executemany(
-            f"INSERT INTO main.answers ({', '.join(ANSWER_COLUMNS)}) VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})",
-            [[a[c] for c in ANSWER_COLUMNS] for a in answers.values()],
-        )
-        self.db.conn.executemany(
-            f"INSERT INTO main.history ({', '.join(HISTORY_COLUMNS)}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            [[*h[:8], h[8] or source.origin] for h in history],
-        )
-        self._history(staged["uuid"], None, "case", None, str(source.path), MERGE_REASON, source)
+        self.service.insert_merged([self._new_case(staged, answers, history, source)], self._origin_of)
 
-    def _insert_answer(self, theirs: dict, source: _Source) -> None:
-        values = {**theirs, "applies": 0, "counted": 0}  # recount decides these
-        self.db.execute(
-            f"INSERT INTO main.answers ({', '.join(ANSWER_COLUMNS)}) VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})",
-            [values[c] for c in ANSWER_COLUMNS],
-        )
+    def _add_answer(self, theirs: dict, source: _Source, plan: _Plan) -> None:
+        qid = theirs["question_id"]
+        plan.rows[qid] = dict(theirs)
+        plan.changed.add(qid)
         if theirs["value"] is not None:
-            self._history(theirs["case_uuid"], theirs["question_id"], "value", None, theirs["value"], MERGE_REASON, source)
+            plan.log(qid, "value", None, theirs["value"], MERGE_REASON, self, source)
         if theirs["note"]:
-            self._history(theirs["case_uuid"], theirs["question_id"], "note", None, theirs["note"], MERGE_REASON, source)
+            plan.log(qid, "note", None, theirs["note"], MERGE_REASON, self, source)
 
-    def _merge_case_fields(self, target_case: dict, staged: dict, source: _Source) -> bool:
-        """case_ref, site, inspector and status: the copy updated later wins. Returns whether TARGET changed."""
+    def _merge_case_fields(self, target_case: dict, staged: dict, source: _Source, plan: _Plan) -> None:
+        """Case fields: the copy updated later wins. Reference, site and inspector held differently are conflicts."""
         differing = [name for name in CASE_FIELDS if target_case[name] != staged[name]]
         if not differing:
-            return False
+            return
         mine = (target_case["updated_at"] or "", *[target_case[n] or "" for n in CASE_FIELDS])
         theirs = (staged["updated_at"] or "", *[staged[n] or "" for n in CASE_FIELDS])
         source_wins = theirs > mine
         uuid = target_case["uuid"]
-        wrote = False
         for name in differing:
             winner, loser = (staged[name], target_case[name]) if source_wins else (target_case[name], staged[name])
             if name in REPORTED_CASE_FIELDS and not self._already_resolved(uuid, None, name, loser, winner):
                 self._conflict(target_case, "", name, name, target_case[name], staged[name], target_case[name] or "",
                                staged[name] or "", target_case["updated_at"], staged["updated_at"], None, None,
                                source_wins, source)
-                self._history(uuid, None, name, loser, winner, CONFLICT_REASON, source)
-                wrote = True
-            elif name not in REPORTED_CASE_FIELDS and source_wins:
-                self._history(uuid, None, name, target_case[name], staged[name], MERGE_REASON, source)
-                wrote = True
+                plan.log(None, name, loser, winner, CONFLICT_REASON, self, source)
             if source_wins:
-                self.db.execute(f"UPDATE main.cases SET {name} = ? WHERE uuid = ?", [staged[name], uuid])
-        return wrote or source_wins
+                plan.case_fields[name] = staged[name]
+        if source_wins:
+            plan.case_fields["updated_at"] = staged["updated_at"]
 
     def _already_resolved(self, uuid: str, question_id: str | None, field_name: str, loser: Any, winner: Any) -> bool:
         """A conflict an earlier merge already recorded (so merging the same file again changes nothing)."""
@@ -680,11 +682,10 @@ class _Merger:
 
     def _merge_answer(
         self, case: dict, rubric: Rubric, mine: dict, theirs: dict, mine_history: list[tuple], their_history: list[tuple],
-        source: _Source,
-    ) -> tuple[bool, bool]:
-        """Resolve one answer held by both. Returns (answer row changed, history written)."""
+        source: _Source, plan: _Plan,
+    ) -> None:
+        """Resolve one answer held by both, into ``plan``."""
         uuid, qid = mine["case_uuid"], mine["question_id"]
-        changed = logged = False
         if (mine["value"], mine["state"]) != (theirs["value"], theirs["state"]):
             # a row that only holds an evidence note is no answer: it never outranks one
             mine_unanswered, theirs_unanswered = _never_answered(mine, mine_history), _never_answered(theirs, their_history)
@@ -694,7 +695,7 @@ class _Merger:
             winner, loser = (theirs, mine) if source_wins else (mine, theirs)
             if mine_unanswered or theirs_unanswered:
                 if source_wins:
-                    self._history(uuid, qid, "value", None, theirs["value"], MERGE_REASON, source)
+                    plan.log(qid, "value", None, theirs["value"], MERGE_REASON, self, source)
             elif mine["value"] != theirs["value"]:
                 if not self._already_resolved(uuid, qid, "value", loser["value"], winner["value"]):
                     self._conflict(
@@ -703,51 +704,44 @@ class _Merger:
                         mine["answered_at"], theirs["answered_at"], mine["answered_by"], theirs["answered_by"],
                         source_wins, source,
                     )
-                    self._history(uuid, qid, "value", loser["value"], winner["value"], CONFLICT_REASON, source)
-                    logged = True
+                    plan.log(qid, "value", loser["value"], winner["value"], CONFLICT_REASON, self, source)
             elif source_wins:
-                self._history(uuid, qid, "state", mine["state"], theirs["state"], MERGE_REASON, source)
+                plan.log(qid, "state", mine["state"], theirs["state"], MERGE_REASON, self, source)
             if source_wins:
-                self.db.execute(
-                    "UPDATE main.answers SET value = ?, answered_by = ?, answered_at = ?, state = ? "
-                    "WHERE case_uuid = ? AND question_id = ?",
-                    [theirs["value"], theirs["answered_by"], theirs["answered_at"], theirs["state"], uuid, qid],
+                plan.rows[qid].update(
+                    value=theirs["value"], answered_by=theirs["answered_by"], answered_at=theirs["answered_at"],
+                    state=theirs["state"],
                 )
-                changed = True
+                plan.changed.add(qid)
         if (mine["note"] or None) != (theirs["note"] or None):
-            note_changed, note_logged = self._merge_note(case, rubric, mine, theirs, mine_history, their_history, source)
-            changed |= note_changed
-            logged |= note_logged
-        return changed, logged
+            self._merge_note(case, rubric, mine, theirs, mine_history, their_history, source, plan)
 
     def _merge_note(
         self, case: dict, rubric: Rubric, mine: dict, theirs: dict, mine_history: list[tuple], their_history: list[tuple],
-        source: _Source,
-    ) -> tuple[bool, bool]:
+        source: _Source, plan: _Plan,
+    ) -> None:
         """An evidence note held by one side is kept; two different notes are a conflict, the later one wins."""
         uuid, qid = mine["case_uuid"], mine["question_id"]
         if not theirs["note"]:
-            return False, False
+            return
         if not mine["note"]:
-            self._set_note(uuid, qid, theirs["note"])
-            self._history(uuid, qid, "note", None, theirs["note"], MERGE_REASON, source)
-            return True, True
+            plan.rows[qid]["note"] = theirs["note"]
+            plan.changed.add(qid)
+            plan.log(qid, "note", None, theirs["note"], MERGE_REASON, self, source)
+            return
         mine_time, their_time = _note_time(mine, mine_history), _note_time(theirs, their_history)
         source_wins = (their_time, theirs["note"]) > (mine_time, mine["note"])
         winner, loser = (theirs["note"], mine["note"]) if source_wins else (mine["note"], theirs["note"])
         if self._already_resolved(uuid, qid, "note", loser, winner):
-            return False, False
+            return
         self._conflict(
             case, qid, _question_text(rubric, qid), "note", mine["note"], theirs["note"], mine["note"], theirs["note"],
             mine_time, their_time, mine["answered_by"], theirs["answered_by"], source_wins, source,
         )
-        self._history(uuid, qid, "note", loser, winner, CONFLICT_REASON, source)
+        plan.log(qid, "note", loser, winner, CONFLICT_REASON, self, source)
         if source_wins:
-            self._set_note(uuid, qid, theirs["note"])
-        return source_wins, True
-
-    def _set_note(self, uuid: str, qid: str, note: str) -> None:
-        self.db.execute("UPDATE main.answers SET note = ? WHERE case_uuid = ? AND question_id = ?", [note, uuid, qid])
+            plan.rows[qid]["note"] = theirs["note"]
+            plan.changed.add(qid)
 
     def _conflict(
         self, case: dict, qid: str, question: str, field_name: str, target_code, source_code, target_label, source_label,
@@ -764,42 +758,34 @@ class _Merger:
 
     # -- after the cases ------------------------------------------------------------------
     def _find_duplicates(self) -> None:
-        """(site, case_ref) pairs held by more than one UUID, among the cases this merge touched.
+        """(site, case_ref) pairs held by more than one live case, among the cases this merge touched.
 
-        Two spellings are one case when import would take them for one
-        (:func:`audit.importer.case_key`: case and stray spaces ignored).
+        Two spellings are one case when import would take them for one (:func:`audit.identity.key`).
         """
-        from audit.importer import key_text
-
         db = self.db
-        db.conn.create_function("audit_key_part", 1, key_text, deterministic=True)
-        db.execute(
-            """CREATE TEMP TABLE staged_case_keys AS
-               SELECT uuid, audit_key_part(site) AS site_key, audit_key_part(case_ref) AS ref_key FROM main.cases"""
-        )
-        db.execute(
-            """CREATE TEMP TABLE staged_duplicates AS
-               SELECT site_key, ref_key FROM staged_case_keys
-               WHERE (site_key, ref_key) IN (SELECT k.site_key, k.ref_key FROM staged_cases s JOIN staged_case_keys k ON k.uuid = s.uuid)
-               GROUP BY site_key, ref_key HAVING count(*) > 1"""
-        )
-        rows = db.execute(
-            """SELECT d.site_key, d.ref_key, c.site, c.case_ref, c.uuid, c.inspector, c.status, c.origin_file
-               FROM staged_duplicates d JOIN staged_case_keys k ON k.site_key = d.site_key AND k.ref_key = d.ref_key
-               JOIN main.cases c ON c.uuid = k.uuid
-               ORDER BY d.site_key, d.ref_key, c.created_at, c.uuid"""
-        ).fetchall()
+        db.execute("CREATE TEMP TABLE staged_touched (uuid TEXT PRIMARY KEY)")
+        try:
+            db.conn.executemany("INSERT INTO staged_touched VALUES (?)", [(u,) for u in sorted(self.touched)])
+            rows = db.execute(
+                """SELECT c.site_key, c.ref_key, c.site, c.case_ref, c.uuid, c.inspector, c.status, c.origin_file
+                   FROM main.cases c
+                   JOIN (SELECT DISTINCT k.site_key, k.ref_key FROM main.cases k JOIN staged_touched t ON t.uuid = k.uuid
+                         WHERE k.deleted_at IS NULL) d ON d.site_key = c.site_key AND d.ref_key = c.ref_key
+                   WHERE c.deleted_at IS NULL
+                   ORDER BY c.site_key, c.ref_key, c.created_at, c.uuid"""
+            ).fetchall()
+        finally:
+            db.execute("DROP TABLE temp.staged_touched")
         groups: dict[tuple[str, str], list[DuplicateCase]] = {}
         for site_key, ref_key, site, case_ref, uuid, inspector, status, origin_file in rows:
             groups.setdefault((site_key, ref_key), []).append(DuplicateCase(uuid, inspector, status, origin_file, site, case_ref))
+        groups = {pair: cases for pair, cases in groups.items() if len(cases) > 1}
         # each group is named as its first case spells it
         self.result.duplicates = [Duplicate(cases[0].site, cases[0].case_ref, tuple(cases)) for cases in groups.values()]
-        if groups:
-            for src, count in db.execute(
-                """SELECT s.src, count(*) FROM staged_cases s JOIN staged_case_keys k ON k.uuid = s.uuid
-                   JOIN staged_duplicates d ON d.site_key = k.site_key AND d.ref_key = k.ref_key GROUP BY s.src"""
-            ):
-                self._summary(src).duplicates += count
+        in_groups = {case.uuid for cases in groups.values() for case in cases}
+        for src, uuid in db.execute("SELECT src, uuid FROM staged_cases"):
+            if uuid in in_groups:
+                self._summary(src).duplicates += 1
 
     def _record_merges(self) -> None:
         self.db.conn.executemany(
@@ -810,6 +796,44 @@ class _Merger:
                 for source, s in zip(self.sources, self.result.sources)
             ],
         )
+
+
+@dataclass
+class _Plan:
+    """What merging one source's copy of a case will change: answer rows (stored form), case fields, history."""
+
+    uuid: str
+    rows: dict[str, dict]
+    changed: set[str] = field(default_factory=set)
+    case_fields: dict[str, Any] = field(default_factory=dict)
+    history: list[tuple] = field(default_factory=list)
+
+    def log(self, question_id: str | None, field_name: str, old: Any, new: Any, reason: str, merger: _Merger,
+            source: _Source) -> None:
+        self.history.append((self.uuid, question_id, field_name, old, new, merger.who, merger.stamp, reason, source.origin))
+
+
+def _service_rows(rows: dict[str, dict]) -> dict[str, dict]:
+    """Answer rows as the case service takes them: decoded values; verdicts are the service's to decide."""
+    return {
+        qid: {"value": _decoded(row["value"]), "note": row["note"], "answered_by": row["answered_by"],
+              "answered_at": row["answered_at"], "state": row["state"], "applies": False, "counted": False}
+        for qid, row in rows.items()
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_text(text: str) -> Any:
+    return decode(text)
+
+
+def _decoded(text: str | None) -> Any:
+    """Stored JSON decoded, remembering the few codes that make up most answers (lists are copied:
+    nobody may share a mutable answer)."""
+    if text is None or len(text) > 64:
+        return decode(text)
+    value = _decoded_text(text)
+    return list(value) if isinstance(value, list) else value
 
 
 # --- helpers -------------------------------------------------------------------------------

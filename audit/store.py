@@ -158,6 +158,24 @@ class SaveResult:
     status: str
 
 
+def parse_stored_rubric(sha256: str, text: Any, rubric_id: Any, where: str) -> Rubric:
+    """A rubric as a database stores it, refused unless its text hashes to its key and parses
+    (within the YAML reader's bounds)."""
+    from audit.errors import Problems
+    from audit.rubric import parse_rubric, text_sha256
+
+    shown = str(rubric_id)[:60]
+    if not isinstance(text, str) or text_sha256(text) != sha256:
+        raise StoreError(
+            f"{where}: the stored text of rubric '{shown}' does not match its sha256 {str(sha256)[:12]}; it was altered "
+            "outside the tool; restore the file from a backup"
+        )
+    try:
+        return parse_rubric(text, f"{where}:rubric {shown}")
+    except Problems as exc:
+        raise StoreError(f"{where}: its stored rubric '{shown}' cannot be read ({exc.problems[0]})") from None
+
+
 # --- opening -------------------------------------------------------------------------------
 
 
@@ -442,19 +460,7 @@ class Store:
             row = self.conn.execute("SELECT text, rubric_id FROM rubrics WHERE sha256 = ?", [sha256]).fetchone()
             if row is None:
                 raise StoreError(f"{self.path}: no rubric with sha256 {str(sha256)[:12]} in this database")
-            from audit.rubric import parse_rubric, text_sha256
-            from audit.errors import Problems
-
-            text, rubric_id = row
-            if not isinstance(text, str) or text_sha256(text) != sha256:
-                raise StoreError(
-                    f"{self.path}: the stored text of rubric '{rubric_id}' does not match its sha256 {str(sha256)[:12]}; "
-                    "it was altered outside the tool; restore the file from a backup"
-                )
-            try:
-                rubric = parse_rubric(text, f"{self.path}:rubric {rubric_id}")
-            except Problems as exc:
-                raise StoreError(f"{self.path}: its stored rubric '{rubric_id}' cannot be read ({exc.problems[0]})") from None
+            rubric = parse_stored_rubric(sha256, row[0], row[1], str(self.path))
             self._check_rubric_rows(rubric)
             self._rubrics[sha256] = rubric
         return self._rubrics[sha256]
@@ -646,19 +652,32 @@ class Store:
 
         ``counted_only``: answers in a percentage's base (the counting module's
         verdict). Otherwise: answers a rule can see (current, applicable, given).
-        A stored value that is not valid JSON is refused, naming the case and question.
+        Every value is checked, as it is read, to be one the tool could have stored
+        for its question (:class:`audit.dbcheck.ValueChecker`): a file altered
+        outside the tool is refused, naming the case and question, never counted.
         """
+        from audit.dbcheck import ValueChecker
+
         ids = sorted(set(question_ids))
         if not ids:
             return iter(())
         marks = ", ".join("?" * len(ids))
-        extra = "AND counted = 1" if counted_only else "AND applies = 1 AND state = 'current' AND value IS NOT NULL"
+        extra = "AND a.counted = 1" if counted_only else "AND a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL"
         cursor = self.conn.execute(
-            f"SELECT case_uuid, question_id, value FROM answers WHERE question_id IN ({marks}) {extra}", ids
+            f"SELECT a.case_uuid, a.question_id, a.value, c.rubric_sha256 FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
+            f"WHERE a.question_id IN ({marks}) {extra}",
+            ids,
         )
-        return (
-            (case_uuid, qid, self.decode_value(value, case_uuid, qid)) for case_uuid, qid, value in cursor
-        )
+        checker = ValueChecker()
+
+        def checked() -> Iterator[tuple[str, str, Any]]:
+            for case_uuid, qid, text, sha in cursor:
+                if checker.problem(self.rubric(sha), qid, text):
+                    row = self.conn.execute("SELECT case_ref, site FROM cases WHERE uuid = ?", [case_uuid]).fetchone()
+                    checker.check(self.rubric(sha), qid, text, f"{self.path}: case {row[0]} at {row[1]}, question {qid}")
+                yield case_uuid, qid, decode(text)
+
+        return checked()
 
     def decode_value(self, text: str | None, case_uuid: str, question_id: str) -> Any:
         """A stored value, or a refusal naming where the file is damaged."""

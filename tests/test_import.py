@@ -470,8 +470,8 @@ def test_planted_jsonl_errors_are_all_listed_and_the_database_is_unchanged(tmp_p
     edit(800, lambda r: r.pop("case_ref"))
     edit(900, lambda r: r.update({"site": None}))
     edit(1000, lambda r: r.update({"answers": ["iom_status", "yes"]}))
-    edit(1100, lambda r: r.update({"status": "complete"}))
-    edit(1101, lambda r: r.update({"status": "complete"}))
+    edit(1100, lambda r: r.update({"stage": "complete"}))
+    edit(1101, lambda r: r.update({"stage": "complete"}))
     path = tmp_path / "core.jsonl"
     write_lines(path, lines)
     before = sha256(db)
@@ -492,7 +492,7 @@ def test_planted_jsonl_errors_are_all_listed_and_the_database_is_unchanged(tmp_p
         (f"{p} line 800, case_ref", "case_ref is empty"),
         (f"{p} line 900, site", "site is empty"),
         (f"{p} line 1000, answers", "expected an object of question id: answer, got a list"),
-        (f"{p} line 1100, status", "unknown key 'status'; a line has case_ref, site, inspector and answers; also on 1 more line (1101)"),
+        (f"{p} line 1100, stage", "unknown key 'stage' (did you mean 'site'?); a line has case_ref, site, inspector, status, answers and notes; also on 1 more line (1101)"),
     ]
     text = "\n".join(listed)
     for where, message in expected:
@@ -600,9 +600,18 @@ def test_column_letters_match_a_spreadsheet():
 
 
 def test_row_numbers_are_spreadsheet_rows_even_with_line_breaks_in_cells(tmp_path, thematic_rubric):
-    path, errors = refused(tmp_path, thematic_rubric, b'case_ref,site,inspector,complied\r\nT1,sheffield,"two\r\nlines",yes\r\nT2,sheffield,x,maybe\r\n')
+    path, errors = refused(
+        tmp_path, thematic_rubric,
+        b'case_ref,site,inspector,complied,note:complied\r\nT1,sheffield,jb,yes,"two\r\nlines"\r\nT2,sheffield,x,maybe,\r\n',
+    )
     # line 4 of the file, but row 3 of the sheet
     assert errors == [f"{path} row 3, column D (complied): 'maybe' is not an option code or label; use one of yes, no"]
+
+
+def test_a_line_break_in_an_identifier_is_a_located_error(tmp_path, thematic_rubric):
+    path, errors = refused(tmp_path, thematic_rubric, b'case_ref,site,inspector,complied\r\nT1,sheffield,"two\r\nlines",yes\r\n')
+    assert errors == [f"{path} row 2, column C (inspector): inspector two\\x0d\\x0alines contains a carriage return at "
+                      "character 4; retype it"]
 
 
 def test_unknown_columns_are_reported_once_and_other_rows_still_checked(tmp_path, thematic_rubric):

@@ -468,8 +468,13 @@ def test_a_source_that_is_the_target_is_refused(tmp_path, sites, capsys):
     link.symlink_to(target)
     assert "itself" in refused([target, sites[1], link], [target, sites[1]], capsys)
     copy = tmp_path / "copy.db"
-    shutil.copy(target, copy)
-    assert "is a copy of the target" in refused([target, copy], [target, copy], capsys)
+    shutil.copy(target, copy)  # the same database id: an unchanged copy merges as "nothing to change"
+    before = sha256(target)
+    assert main(["merge", str(target), str(copy)]) == 0 and sha256(target) == before
+    with Store.open(copy, create=False) as diverged:  # a copy that has since diverged is merged by case
+        diverged.create_case("NEW1", "sheffield", diverged.rubric_for(diverged.list_cases()[0]), "jb")
+    result = merge_databases(target, [copy])
+    assert result.total("added") == 1 and result.total("unchanged") == 3
 
 
 def test_missing_corrupt_foreign_and_newer_sources_are_all_listed_and_nothing_is_written(tmp_path, sites, capsys):
@@ -576,10 +581,15 @@ def test_killing_the_merge_midway_leaves_target_exactly_as_it_was(tmp_path, larg
         for line in process.stderr:  # the transaction has begun once it says it is writing
             if line.startswith("writing"):
                 break
-        time.sleep(0.3)
-        assert process.poll() is None, "the merge finished before it could be killed; make the inputs larger"
         wal = Path(f"{target}-wal")
-        wal_size = wal.stat().st_size if wal.exists() else 0
+        wal_size = 0
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:  # until uncommitted pages reach the WAL
+            wal_size = wal.stat().st_size if wal.exists() else 0
+            if wal_size > 0:
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the merge finished before it could be killed; make the inputs larger"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -62,15 +62,29 @@ def cases(draw, min_size: int = 0, max_size: int = 6, first_number: int = 1) -> 
     UUIDs are numbered from ``first_number``, so two lists drawn with distinct ranges never collide."""
     rng = draw(st.randoms(use_true_random=False))
     count = draw(st.integers(min_size, max_size))
-    return [
+    drawn = [
         Drawn(
             uuid=str(uuidlib.UUID(int=first_number + index, version=4)),
-            case_ref=f"T{rng.randrange(8):03d}",  # a small pool: the same ref at one site happens
+            case_ref=f"T{rng.randrange(8):03d}",  # a small pool: the same ref at one site happens across files
             site=rng.choice(SITES), inspector=rng.choice(["jb", "kl", None]),
             answers=tuple(sorted(random_answers(RUBRIC, rng, blank_rate=0.15).items())),
         )
         for index in range(count)
     ]
+    return unique_refs(drawn)
+
+
+def unique_refs(drawn: list[Drawn]) -> list[Drawn]:
+    """One database holds each (site, case_ref) once (the store refuses a second): a repeat within one
+    list is renumbered. The same ref at one site under two UUIDs still happens across databases."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for number, case in enumerate(drawn):
+        if (case.site, case.case_ref) in seen:
+            case = Drawn(case.uuid, f"R{number:03d}-{case.uuid[-4:]}", case.site, case.inspector, case.answers)
+        seen.add((case.site, case.case_ref))
+        out.append(case)
+    return out
 
 
 @st.composite
@@ -91,7 +105,10 @@ def overlapping(draw, conflicts: bool) -> tuple[list[Drawn], list[Drawn]]:
         elif choice < 0.75 and conflicts:
             second.append(case.copy(random_answers(RUBRIC, rng, blank_rate=0.15)))  # audited again, differently
     rng.shuffle(second)
-    return first, second
+    # copies keep their ref; a case of the second file's own that collides with one is renumbered
+    copies = [case for case in second if case.uuid in {c.uuid for c in first}]
+    own = [case for case in second if case not in copies]
+    return first, unique_refs(copies + own)
 
 
 @PROPERTY_SETTINGS

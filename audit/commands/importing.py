@@ -45,20 +45,27 @@ class _ProgressBars:
     "--site", metavar="S",
     help="The site of every case in FILE: fills empty or missing sites, and refuses rows naming another site.",
 )
-def import_command(db: str, file: str, rubric_id: str, site: str | None) -> None:
+@click.option("--allow-rubric-change", is_flag=True,
+              help="Accept cases on another rubric, or another version of it, than the database already holds.")
+def import_command(db: str, file: str, rubric_id: str, site: str | None, allow_rubric_change: bool) -> None:
     """Load cases from FILE (.jsonl or .csv) into the database DB (created if absent).
 
     \b
     JSON Lines: one case a line:
       {"case_ref": "T001", "site": "sheffield", "inspector": "jb",
        "answers": {"sentence_type": "post_release", "factors": ["thinking", "drugs"], "age": 23}}
-    A missing answer or null is unanswered; multi-choice answers are lists.
+    A missing answer or null is unanswered; multi-choice answers are lists,
+    and [] is "None of these". Optional: "status" (in_progress or complete;
+    complete needs every required question answered) and "notes"
+    ({question id: evidence note}).
 
     \b
     Wide CSV (UTF-8, with or without BOM; in Excel: Save As "CSV UTF-8"):
       case_ref,site,inspector,sentence_type,factors,age
       T001,sheffield,jb,Post-release supervision,thinking; drugs,23
-    Multi-choice answers are joined with ';'; an empty cell is unanswered.
+    Multi-choice answers are joined with ';', (none) is "None of these";
+    an empty cell is unanswered. Optional columns: status, and note:<question
+    id> for evidence notes.
 
     Option labels may be given instead of codes, in any case. With --site S,
     rows with an empty site (or a file with no site column) are S's, and a row
@@ -77,7 +84,7 @@ def import_command(db: str, file: str, rubric_id: str, site: str | None) -> None
     rubric = load_rubric_by_id(rubric_id)
     bars = _ProgressBars() if sys.stderr.isatty() else None
     try:
-        result = import_file(db, file, rubric, site=site, progress=bars)
+        result = import_file(db, file, rubric, site=site, progress=bars, allow_rubric_change=allow_rubric_change)
     finally:
         if bars is not None:
             bars.close()
