@@ -8,6 +8,7 @@ No traceback ever reaches a user.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -24,6 +25,9 @@ COMMANDS = {
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
+    "upgrade": ("audit.commands.database:upgrade", "Bring a database written by an older audit up to date."),
+    "verify": ("audit.commands.database:verify", "Check a database's integrity, schema and every value."),
+    "user": ("audit.commands.database:user", "Name the person at the keyboard, recorded with every change."),
 }
 
 
@@ -91,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except sqlite3.OperationalError as exc:
+        from audit.dbfile import BUSY, is_busy
+
+        if is_busy(exc):
+            click.echo(f"error: {BUSY}", err=True)
+        else:
+            click.echo(f"error: the database could not be used ({exc}); nothing more was written", err=True)
+        return 1
     except Exception as exc:  # never a traceback: say what happened and how to report it
         click.echo(f"error: internal error ({type(exc).__name__}: {exc}); please report this with the command you ran", err=True)
         return 1

@@ -85,7 +85,10 @@ def check_path(path: Path, *, must_exist: bool = True) -> None:
     if size == 0:
         raise refuse(shown, "is an empty file, not an audit database; delete it or choose another path")
     if size < SQLITE_HEADER_SIZE:
-        raise refuse(shown, f"is only {size} bytes: truncated, or not a database at all; restore it from a backup or check the path")
+        raise refuse(
+            shown, f"is not an audit database (only {size} bytes: too short for an SQLite file, or truncated); check the "
+            "path, or restore it from a backup",
+        )
 
 
 # --- connections --------------------------------------------------------------------------------
@@ -115,10 +118,9 @@ def read_only_uri(path: Path) -> str:
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write: ``mode=ro`` and ``query_only``; no journal-mode change, no migration."""
+    """A connection that cannot write the file (``mode=ro``: TEMP tables only); no journal-mode change, no migration."""
     try:
         conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        conn.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:
         raise _refusal(str(path), exc) from None
     return conn
@@ -374,3 +376,36 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def refuse_as_output(output: str | Path, inputs: list[str | Path]) -> None:
+    """Refuse an output path that is one of a command's input databases, or any audit database:
+    writing there would destroy answers (a report is never written over a database)."""
+    output = Path(output)
+    for given in inputs:
+        try:
+            same = output.exists() and os.path.samefile(output, given)
+        except OSError:
+            same = output.resolve() == Path(given).resolve()
+        if same or output.resolve() == Path(given).resolve():
+            raise refuse(output, f"is one of the databases being read ({given}); choose another name for the output")
+    if not output.exists() or output.is_dir():
+        return
+    try:
+        size = output.stat().st_size
+    except OSError:
+        return
+    if size < SQLITE_HEADER_SIZE:
+        return
+    try:
+        conn = connect_read_only(output)
+    except StoreError:
+        return
+    try:
+        ours = conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    except sqlite3.DatabaseError:
+        ours = False
+    finally:
+        conn.close()
+    if ours:
+        raise refuse(output, "is an audit database; an export never replaces one, so choose another name for the output")

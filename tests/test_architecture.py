@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -146,3 +147,103 @@ def test_the_eval_scan_would_catch_a_call(tmp_path):
     assert FORBIDDEN_TEXT.search("yaml.load(text, Loader=yaml.Loader)")
     assert not FORBIDDEN_TEXT.search("tree = ast.literal_eval(text)")
     assert not FORBIDDEN_TEXT.search("data = yaml.safe_load(text)")
+
+
+# --- public names across modules; one writer of cases, answers and history ---------------------
+
+
+def _defined_private_names(tree: ast.AST) -> set[str]:
+    """Private names a module defines itself: functions, classes, class attributes, self.X assignments."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and \
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            names.add(node.attr)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    names.add(target.id)
+    return {name for name in names if name.startswith("_")}
+
+
+def private_reach_ins(path: Path) -> list[str]:
+    """``from audit.x import _y``, and ``obj._y`` where this module defines no ``_y`` of its own."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = _defined_private_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "audit":
+            found += [f"from {node.module} import {a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if node.attr not in own and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.append(f"._{node.attr.lstrip('_')}")
+    return [f"{path.relative_to(PROJECT)}: {item}" for item in found]
+
+
+#: reach-ins that the rewrite of tabulation and figure models (issue #9) removes; this set may only shrink
+PENDING_REACH_INS = {
+    "audit/figures.py: from audit.rubric import _line_key",
+    "audit/tabulate.py: ._rule",
+    "audit/tabulate.py: ._rubric",
+}
+
+
+def test_modules_use_each_others_public_names_only():
+    found = {item for path in ALL_SOURCES for item in private_reach_ins(path)}
+    assert found - PENDING_REACH_INS == set(), "use a public name (or make one) instead of reaching into another module"
+    assert PENDING_REACH_INS <= found, f"fixed: remove {sorted(PENDING_REACH_INS - found)} from PENDING_REACH_INS"
+
+
+def test_the_reach_in_scan_catches_both_kinds(tmp_path):
+    sample = PACKAGE / "_scan_sample.py"
+    try:
+        sample.write_text("from audit.store import _hidden\nclass A:\n    _mine = 1\n\ndef f(x, a):\n    return x._theirs, a._mine\n")
+        assert sorted(item.split(": ", 1)[1] for item in private_reach_ins(sample)) == ["._theirs", "from audit.store import _hidden"]
+    finally:
+        sample.unlink()
+
+
+WRITES = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+(main\.)?\"?(answers|cases|history)\b", re.I)
+#: the case service writes them; migrations create and backfill them
+WRITERS = {PACKAGE / "cases.py", PACKAGE / "schema.py"}
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_SOURCES if p not in WRITERS], ids=lambda p: str(p.relative_to(PROJECT)))
+def test_only_the_case_service_writes_cases_answers_and_history(path):
+    text = path.read_text(encoding="utf-8")
+    offending = [m.group(0) for m in WRITES.finditer(text)]
+    assert offending == [], f"{path.relative_to(PROJECT)} writes {offending}: go through audit.cases.CaseService"
+
+
+def test_the_writer_scan_sees_the_service_writing():
+    text = (PACKAGE / "cases.py").read_text(encoding="utf-8")
+    kinds = {m.group(4).lower() for m in WRITES.finditer(text)}
+    assert kinds == {"answers", "cases", "history"}
+    assert WRITES.search('conn.execute("UPDATE main.answers SET value = ?")')
+    assert not WRITES.search('"UPDATE staged_cases SET kind = 1"')
+
+
+def test_read_only_commands_never_write(tmp_path, thematic_rubric):
+    """tabulate, export and backup on a database whose file and folder nobody may write."""
+    from tests.test_store import make_audit_db, read_only, sha256
+
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    db = make_audit_db(folder / "site.db", thematic_rubric, cases=3)
+    os.chmod(db, 0o444)
+    with read_only(folder):
+        before = sha256(db), sorted(os.listdir(folder))
+        runs = [
+            ["tabulate", str(db), "rosh"],
+            ["export", "iom-thematic-2019", "--data", f"thematic={db}", "-o", str(tmp_path / "figures.csv")],
+            ["backup", str(db), str(tmp_path / "copy.db")],
+        ]
+        for args in runs:
+            result = subprocess.run([sys.executable, "-m", "audit.cli", *args], capture_output=True, text=True, cwd=PROJECT,
+                                    timeout=120)
+            assert result.returncode == 0, (args, result.stderr)
+        assert (sha256(db), sorted(os.listdir(folder))) == before

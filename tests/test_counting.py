@@ -101,7 +101,7 @@ def rubric():
         ("needs", ["drugs", "ete"], True),
         ("needs", ["none"], False),  # only a never-counting option: out of the base
         ("needs", ["drugs", "none"], True),  # any counting option keeps it in
-        ("needs", [], False),  # an empty selection is unanswered
+        ("needs", [], True),  # an explicit empty selection is the answer "None of these": it counts
         ("age", 0, True),  # zero is an answer
         ("note", "", False),
         ("note", "  ", False),

@@ -150,6 +150,8 @@ def test_deterministic_and_force_replaces(demo_dir, tmp_path, capsys):
     assert second == first
     with Store.open(tmp_path / "thematic.db") as store:  # a change that --force must undo
         case = all_cases(store)[0]
+        if case.status != "in_progress":
+            store.set_status(case.uuid, "in_progress")  # a complete case is read-only until reopened
         store.set_answer(case.uuid, "complied", "yes" if store.answers(case.uuid)["complied"] == "no" else "no")
     assert snapshot(tmp_path / "thematic.db") != first[0]
     assert main(["demo", str(tmp_path), "--force"]) == 0

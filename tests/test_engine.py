@@ -108,13 +108,21 @@ def test_a_section_rule_is_anded_into_each_of_its_questions(chain):
 
 
 def test_blank_answers_are_unanswered(chain):
-    assert not is_answered(None) and not is_answered("") and not is_answered("  ") and not is_answered([])
+    assert not is_answered(None) and not is_answered("") and not is_answered("  ")
     assert is_answered("no") and is_answered(0) and is_answered(["x"])
-    evaluation = evaluate(chain, {"a": "yes", "e": "   ", "f": "no", "g": []})
+    evaluation = evaluate(chain, {"a": "yes", "e": "   ", "f": "no"})
     assert "e" not in evaluation.visible and "g" not in evaluation.visible
-    assert "h" not in evaluation.applicable  # g is blank, so "x" not in g is unknown
+    assert "h" not in evaluation.applicable  # g is unanswered, so "x" not in g is unknown
     assert evaluation.stale == []  # a blank answer to an inapplicable question is not stale either
-    assert evaluate(chain, {"a": "no", "g": []}).stale == []
+    assert evaluate(chain, {"a": "no", "e": "  "}).stale == []
+
+
+def test_an_empty_selection_is_the_answer_none_of_these(chain):
+    assert is_answered([])
+    evaluation = evaluate(chain, {"a": "yes", "f": "no", "g": []})
+    assert evaluation.visible["g"] == []
+    assert "h" in evaluation.applicable  # "x" is not among no options: true, not unknown
+    assert evaluate(chain, {"a": "no", "f": "no", "g": []}).stale == ["f", "g"]  # given, and no longer applying
 
 
 def test_answers_to_unknown_questions_are_ignored(chain):

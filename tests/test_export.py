@@ -18,6 +18,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = str(PROJECT / "exports" / "iom-thematic-2019.yaml")
 CHARTS = {"4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
 RISKY = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)", "\tstart", "\rstart", "=1+1"]
+#: case refs cannot hold a tab or carriage return at all (audit.identity refuses them)
+RISKY_REFS = [r for r in RISKY if r[0] not in "\t\r"]
 
 
 def write_db(path: Path, rubric, answer_sets: list[dict], refs: list[str] | None = None) -> Path:
@@ -192,7 +194,7 @@ def test_notes_only_when_asked(databases, tmp_path):
 def risky(tmp_path_factory, thematic_rubric) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("risky")
     db = write_db(folder / "risky.db", thematic_rubric,
-                  [{"sentence_type": "community", "lead_agency": "crc"} for _ in RISKY], refs=RISKY)
+                  [{"sentence_type": "community", "lead_agency": "crc"} for _ in RISKY_REFS], refs=RISKY_REFS)
     report = folder / "risky.yaml"
     report.write_text(
         "id: risky\ntitle: '=TITLE()'\ndatasets:\n  thematic: {rubric: iom-thematic-2019, label: '@dataset'}\nfigures:\n"
@@ -215,10 +217,10 @@ def test_xlsx_never_turns_text_into_formulas(risky, tmp_path):
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
                     texts[cell.value] = cell.data_type
-    for value in ["=EVIL()", "#N/A", "@section", "-col", "Figure 1: +1 title", "=TITLE()", "\tTotal", *[r for r in RISKY if r[0] != "\r"]]:
+    for value in ["=EVIL()", "#N/A", "@section", "-col", "Figure 1: +1 title", "=TITLE()", "\tTotal", *RISKY_REFS]:
         assert texts.get(value) == "s", value
     refs = [c.value for c in workbook["Data thematic"]["A"]][1:]
-    assert sorted(refs) == sorted(r.replace("\r", "\n") for r in RISKY)  # XML reads a carriage return as a newline
+    assert sorted(refs) == sorted(RISKY_REFS)
 
 
 def test_csv_prefixes_risky_text_with_an_apostrophe(risky, tmp_path):

@@ -39,9 +39,12 @@ def export(report_path: str, data: tuple[str, ...], output: str, include_notes: 
     from audit.tabulate import tabulate_report
     from audit.writers import format_for
 
+    from audit.dbfile import refuse_as_output
+
     kind = format_for(output)
     report = load_report(report_path)
     paths = parse_data(data, list(report.datasets))
+    refuse_as_output(output, list(paths.values()))
     if not paths:
         raise AuditError(f"no data given; add --data NAME=DB for {', '.join(report.datasets)}")
     if include_notes and kind != ".xlsx":
@@ -49,7 +52,7 @@ def export(report_path: str, data: tuple[str, ...], output: str, include_notes: 
     stores = {}
     try:
         for name, path in paths.items():
-            stores[name] = Store.open(path, create=False)
+            stores[name] = Store.open_read_only(path)
         result = tabulate_report(report, stores)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)

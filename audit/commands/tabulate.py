@@ -41,7 +41,7 @@ def tabulate(db: str, question: str, by: str | None, where: str | None) -> None:
     from audit.store import Store
     from audit.tabulate import BASE_NOTE, tabulate_question
 
-    store = Store.open(db, create=False)
+    store = Store.open_read_only(db)
     try:
         table = tabulate_question(store, question, by=by, where=where)
     finally:

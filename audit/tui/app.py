@@ -91,9 +91,15 @@ class AuditApp(App[None]):
 
     @work(thread=True, group="integrity", exit_on_error=False)
     def check_integrity(self) -> None:
-        """The full check ``Store.open`` makes, on this worker's own connection."""
+        """The full check (integrity, schema, every value), read-only, on this worker's own connection."""
+        from audit.dbcheck import check_content
+
         try:
-            Store.open(self.db_path, create=False, check=True).close()
+            reader = Store.open_read_only(self.db_path, check=True)
+            try:
+                check_content(reader)
+            finally:
+                reader.close()
         except AuditError as exc:
             self.call_from_thread(self._integrity_failed, str(exc))
         else:
@@ -121,7 +127,7 @@ class AuditApp(App[None]):
     # -- services for screens ----------------------------------------------------------------
     def reader(self) -> Store:
         """A new connection for a worker thread (sqlite3 connections never cross threads)."""
-        return Store.open(self.db_path, create=False, check=False)
+        return Store.open_read_only(self.db_path)
 
     @property
     def writable(self) -> bool:
