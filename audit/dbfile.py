@@ -33,7 +33,8 @@ from audit import schema
 from audit.schema import APPLICATION_ID, unexpected_objects
 
 FILE_MODE = 0o600
-BUSY_TIMEOUT_S = 10
+#: how long a write waits for another program's lock before giving up (seconds; $AUDIT_BUSY_TIMEOUT for tests)
+BUSY_TIMEOUT_S = float(os.environ.get("AUDIT_BUSY_TIMEOUT") or 10)
 SQLITE_HEADER_SIZE = 100
 TEMP_SUFFIX = ".tmp"
 
@@ -129,7 +130,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 def connect_writable(path: Path) -> sqlite3.Connection:
     """A read-write connection in autocommit mode (writes take ``BEGIN IMMEDIATE`` themselves)."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     return conn
 
 

@@ -179,16 +179,18 @@ def _describe(path: Path) -> tuple[str, str | None, int, list[tuple[str, str, st
                 f"{path}: was written by an older audit (schema {info.schema_version}); upgrade it first with "
                 f"`audit upgrade {path}` (on a copy, if it is not yours to change), then merge"
             )
-        conn = dbfile.connect_read_only(path)
+        store = Store.open_read_only(path)
         try:
-            cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
-            rubrics = conn.execute(
+            for row in store.rubrics():  # each text against its hash, and its question and option rows against it
+                store.rubric(row["sha256"])
+            cases = store.conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+            rubrics = store.conn.execute(
                 "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: is corrupt or not an audit database ({exc}); restore it from a backup") from None
         finally:
-            conn.close()
+            store.close()
         return info.db_uuid, info.site, cases, [tuple(r) for r in rubrics]
     finally:
         if made:
@@ -296,6 +298,7 @@ def merge_databases(
         # an existing target was checked just now; a dry run into a new one creates nothing
         store = Store.open(target_path, create=False, check=False) if existed else Store.memory()
         try:
+            store.verify_rubrics()  # the target's schema was checked just now; its rubrics are read here
             _Merger(store, found, result, who, progress).run(
                 backup_of=target_path if existed and backup and not dry_run else None
             )

@@ -158,6 +158,11 @@ class SaveResult:
     status: str
 
 
+#: rubrics parsed from stored text that hashed to its key, by (sha256, text): every connection
+#: of this process (the UI's readers, say) shares them instead of parsing the YAML again
+_PARSED: dict[tuple[str, str], Rubric] = {}
+
+
 def parse_stored_rubric(sha256: str, text: Any, rubric_id: Any, where: str) -> Rubric:
     """A rubric as a database stores it, refused unless its text hashes to its key and parses
     (within the YAML reader's bounds)."""
@@ -170,10 +175,17 @@ def parse_stored_rubric(sha256: str, text: Any, rubric_id: Any, where: str) -> R
             f"{where}: the stored text of rubric '{shown}' does not match its sha256 {str(sha256)[:12]}; it was altered "
             "outside the tool; restore the file from a backup"
         )
+    found = _PARSED.get((sha256, text))
+    if found is not None:
+        return found
     try:
-        return parse_rubric(text, f"{where}:rubric {shown}")
+        rubric = parse_rubric(text, f"{where}:rubric {shown}")
     except Problems as exc:
         raise StoreError(f"{where}: its stored rubric '{shown}' cannot be read ({exc.problems[0]})") from None
+    if len(_PARSED) > 32:
+        _PARSED.clear()
+    _PARSED[(sha256, text)] = rubric
+    return rubric
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -262,6 +274,8 @@ class Store:
                 ) from None
             if foreign:
                 raise dbfile.refuse(shown, f"holds a schema object the tool did not make: {foreign[0]}; it is not opened")
+            if check:
+                store.verify_rubrics()
             store._upgrade(info.schema_version)
         except BaseException:
             store.close()
@@ -291,6 +305,11 @@ class Store:
             raise
         store = cls(conn, shown, read_only=True)
         store._meta.update(info.meta)
+        try:
+            store.verify_rubrics()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -313,7 +332,7 @@ class Store:
         return store
 
     def _configure(self) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {dbfile.BUSY_TIMEOUT_S * 1000}")
+        self.conn.execute(f"PRAGMA busy_timeout = {int(dbfile.BUSY_TIMEOUT_S * 1000)}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if self.path is not None:
             mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -464,6 +483,26 @@ class Store:
             self._check_rubric_rows(rubric)
             self._rubrics[sha256] = rubric
         return self._rubrics[sha256]
+
+    def verify_rubrics(self) -> None:
+        """Check every stored rubric: its text against its sha256, its question and option rows against its text."""
+        for row in self.rubrics():
+            self.rubric(row["sha256"])
+
+    def check_values(self, found: Iterable[tuple[str, str | None]]) -> None:
+        """Refuse stored answer texts, as (question id, value JSON) pairs a query found, that no rubric of this
+        file's cases accepts for that question: a count never reads a value the tool could not have written."""
+        from audit.dbcheck import ValueChecker
+
+        checker = ValueChecker()
+        rubrics = [self.rubric(sha) for _, _, sha in self.case_rubrics()]
+        for question_id, text in found:
+            problems = [checker.problem(rubric, question_id, text) for rubric in rubrics]
+            if problems and all(problems):
+                raise StoreError(
+                    f"{self.path}: an answer to {question_id} {problems[0]}; the file was altered outside the tool; "
+                    "restore it from a backup"
+                )
 
     def _check_rubric_rows(self, rubric: Rubric) -> None:
         sha = rubric.sha256

@@ -144,6 +144,11 @@ class _DatasetCounts:
         self.filter_names = sorted({name for c in columns if c.rule is not None for name in c.rule.names})
         self.counted_rows = _aggregate(store, sorted(counted), self.filter_names, "a.counted = 1")
         self.visible_rows = _aggregate(store, sorted(visible), self.filter_names, _VISIBLE)
+        store.check_values(
+            {(qid, value) for rows in (self.counted_rows, self.visible_rows) for _, qid, value, _ in rows}
+            | {(name, v) for rows in (self.counted_rows, self.visible_rows) for key, _, _, _ in rows
+               for name, v in zip(self.filter_names, key) if v is not None}
+        )
         self._passes: dict[tuple[str | None, tuple], bool] = {}
         self._columns: dict[str | None, tuple[dict, dict]] = {}
 
