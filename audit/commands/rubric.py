@@ -71,3 +71,46 @@ def show(rubric_id: str) -> None:
             for code, option in q.options.items():
                 never = "   (never in a base)" if not option.counts else ""
                 click.echo(f"        {code}: {option.label}{never}")
+
+
+@rubric.command("import")
+@click.argument("form", metavar="FORM.xlsx", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, metavar="RUBRIC.yaml", help="The rubric file to write.")
+def import_xlsform(form: str, output: str) -> None:
+    """Read an XLSForm (ODK, KoboToolbox, Ona, SurveyCTO) into a rubric file.
+
+    Every cell outside the supported subset is listed with its place
+    (FORM.xlsx:survey!B17) and nothing is written. See docs/xlsform.md.
+    """
+    from audit.identity_text import printable
+    from audit.outfile import check_suffix, write_text
+    from audit.xlsform.reader import import_form
+
+    check_suffix(output, (".yaml", ".yml"), "a rubric")
+    result = import_form(form)
+    for warning in result.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+    write_text(output, result.text)
+    parsed = result.rubric
+    click.echo(f"wrote {output}: rubric '{parsed.id}' version {parsed.version} "
+               f"({len(parsed.questions)} questions in {len(parsed.sections)} sections) from {form}")
+
+
+@rubric.command("export")
+@click.argument("rubric_ref", metavar="RUBRIC.yaml")
+@click.option("-o", "--output", required=True, metavar="FORM.xlsx", help="The XLSForm workbook to write.")
+def export_xlsform(rubric_ref: str, output: str) -> None:
+    """Write a rubric (a file, or the id of a shipped one) as an XLSForm workbook.
+
+    The form converts with pyxform, and `audit rubric import` reads it back
+    into a rubric that evaluates identically. See docs/xlsform.md.
+    """
+    from audit.outfile import check_suffix
+    from audit.rubric import find_rubric, load_rubric
+    from audit.xlsform.writer import write_form
+
+    check_suffix(output, (".xlsx",), "an XLSForm")
+    parsed = load_rubric(find_rubric(rubric_ref))
+    cells = write_form(parsed, output)
+    click.echo(f"wrote {output}: {len(cells['survey']) - 1} survey rows and {len(cells['choices']) - 1} choices "
+               f"of rubric '{parsed.id}' version {parsed.version}")
