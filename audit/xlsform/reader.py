@@ -27,7 +27,7 @@ from typing import Any
 from audit.errors import AuditError, Problem, Problems, did_you_mean
 from audit.rubric import CODE_PATTERN, FIXED_OPTIONS, ID_PATTERN, RESERVED_IDS, RUBRIC_ID_PATTERN, Rubric, parse_rubric
 from audit.rubric_writer import write_rubric
-from audit.ruletree import All, Node, rule_text
+from audit.ruletree import All, Node, names_in, rule_text
 from audit.xlsform.workbook import Cell, Row, Sheet, read_workbook
 from audit.xlsform.xpath import XPathError, parse_xpath, refs_in, translate
 
@@ -307,11 +307,13 @@ def _read_survey(form: Form, sheet: Sheet, language: str | None) -> None:
             continue
         question = _question(form, row, kind, raw_type, name, text, where)
         if question is None:
-            if name:
+            if name and name not in seen:
                 form.refused.add(name)
             continue
+        duplicate = name in seen
         if not _check_name(form, row, name, where(row, "name"), seen, question.kind, required=question.kind != "note"):
-            form.refused.add(name)
+            if not duplicate:  # a rule reading the first of two same names reads a good question
+                form.refused.add(name)
             continue
         (stack[-1].children if stack else form.children).append(question)
     for group in stack:
@@ -508,8 +510,13 @@ class _Builder:
         where = self.at(item, column)
         try:
             tree = parse_xpath(source)
-            if any(ref.name in self.form.refused for ref in refs_in(tree)):
+            refs = refs_in(tree)
+            if any(ref.name in self.form.refused for ref in refs):
                 return None  # reads a row already reported as refused
+            itself = next((ref for ref in refs if isinstance(item, FormQuestion) and ref.name == item.name), None)
+            if itself is not None:
+                raise XPathError(itself.column, f"reads ${{{item.name}}} itself; relevant decides whether the question is "
+                                 "asked, so it may only read other questions")
             return translate(tree, self.shapes, self.others)
         except XPathError as exc:
             self.problems.append(Problem(where, f"relevant `{' '.join(source.split())}` {exc}"))
@@ -554,6 +561,12 @@ class _Builder:
                 rule = self.rule(group, "relevant")
                 if rule is None:
                     return False
+                inside = sorted(names_in(rule) & _question_names(group))
+                if inside:
+                    self.problems.append(Problem(self.at(group, "relevant"), f"group '{group.name}': relevant reads "
+                                                 f"${{{inside[0]}}}, a question inside the group; a group's relevant may "
+                                                 "only read questions outside it"))
+                    return False
                 rules.append(rule)
         if not rules:
             return None
@@ -564,6 +577,8 @@ class _Builder:
 
     def build(self) -> dict[str, Any] | None:
         sections = self.sections()
+        if not sections and self.form.survey is not None and not self.problems:
+            self.problems.append(Problem(f"{self.form.path}:{self.form.survey.name}!A1", "the survey sheet has no questions"))
         for section in sections:
             self.shape_all(section.items)
         question_names = set(self.shapes)
@@ -637,6 +652,13 @@ class _Builder:
             self.problems.append(Problem(settings["form_id"].where, f"form_id '{form_id}' must be lowercase letters, digits, _ . or -, "
                                          f"starting with a letter or digit (e.g. {suggestion}); it becomes the rubric id"))
         return out
+
+
+def _question_names(group: FormGroup) -> set[str]:
+    names: set[str] = set()
+    for child in group.children:
+        names |= _question_names(child) if isinstance(child, FormGroup) else {child.name}
+    return names
 
 
 def form_rubric(form: Form) -> tuple[dict[str, Any], dict[tuple, str]]:

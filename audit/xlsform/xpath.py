@@ -150,11 +150,11 @@ def _tokens(text: str) -> list[_Token]:
         value = match.group()
         if kind == "space":
             continue
-        if kind == "other":
+        if kind == "other":  # refused when the parser reaches it, so that earlier mistakes are named first
             if value in ("'", '"'):
-                raise XPathError(column, f"the string starting here has no closing {value}")
-            reason = _REFUSED_CHARACTERS.get(value, f"unexpected character {value!r}")
-            raise XPathError(column, reason)
+                value = f"the string starting here has no closing {value}"
+            else:
+                value = _REFUSED_CHARACTERS.get(value, f"unexpected character {value!r}")
         out.append(_Token(kind, value, column))
     return out
 
@@ -176,11 +176,15 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise XPathError(len(self.text) + 1, "the expression ends too early")
+        if token.kind == "other":
+            raise XPathError(token.column, token.text)
         self.position += 1
         return token
 
     def expect(self, text: str, what: str) -> _Token:
         token = self.peek()
+        if token is not None and token.kind == "other":
+            raise XPathError(token.column, token.text)
         if token is None or token.text != text:
             column = token.column if token else len(self.text) + 1
             raise XPathError(column, f"expected {what}")
@@ -193,13 +197,15 @@ class _Parser:
     def parse(self) -> XBool:
         if not self.tokens:
             raise XPathError(None, "the expression is empty")
-        node = self.boolean(self.or_expr())
+        node = self.or_expr()
         token = self.peek()
         if token is not None:
+            if token.kind == "other":
+                raise XPathError(token.column, token.text)
             if token.text == "-" or token.text in _REFUSED_NAMES:
                 raise XPathError(token.column, _REFUSED_NAMES.get(token.text, "arithmetic is not supported"))
             raise XPathError(token.column, f"unexpected {token.text!r}; join conditions with and / or")
-        return node
+        return self.boolean(node)
 
     def nested(self) -> None:
         self.depth += 1
