@@ -41,9 +41,13 @@ def scalar(value: Any) -> str:
 
 def _never_counts(label: str) -> str:
     text = scalar(label)
-    if not text.startswith(("'", '"')) and any(c in text for c in ",[]{}"):  # flow indicators
+    if not text.startswith(("'", '"')) and not _PLAIN_IN_FLOW.fullmatch(text):
+        # inside { } more characters are special (, [ ] { } and "? " among them): quote anything unusual
         text = yaml.safe_dump(label, default_style='"', allow_unicode=True, width=1_000_000).strip()
     return f"{{label: {text}, counts: false}}"
+
+
+_PLAIN_IN_FLOW = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ()/.'’_-]*")
 
 
 def version_scalar(version: str) -> str:

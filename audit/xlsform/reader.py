@@ -65,6 +65,8 @@ REFUSED_TYPES = {
     "rank": "audit has no rank questions",
 }
 SUPPORTED_TYPES = "select_one, select_multiple, integer, text, date, note, begin group and end group"
+EXPRESSIONS = {"relevant", "constraint", "required"}
+STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 YES = {"yes", "true", "true()", "1"}
 NO = {"no", "false", "false()", "0"}
 _RANGE_BOUND = re.compile(r"^\s*\(?\s*\.\s*(>=|>|<=|<)\s*(-?\d+)\s*\)?\s*$")
@@ -276,7 +278,10 @@ def _read_survey(form: Form, sheet: Sheet, language: str | None) -> None:
         return
 
     def text(row: Row, column: str) -> str:
-        return row.text(columns[column]) if column in columns else ""
+        value = row.text(columns[column]) if column in columns else ""
+        # spreadsheets turn typed quotes into curly ones, and pyxform (so ODK) reads an expression with them
+        # straightened and its runs of spaces made one (inside quotes too): read it as ODK does
+        return re.sub(" +", " ", value.translate(STRAIGHT_QUOTES)) if column in EXPRESSIONS else value
 
     def where(row: Row, column: str) -> str:
         return form.where(row, column)

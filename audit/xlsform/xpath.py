@@ -415,12 +415,12 @@ class _Translator:
 
     def selected(self, node: XSelected) -> Node:
         q = self.question(node.ref)
+        if q.type != "multi" and q.type not in CHOICE:
+            raise XPathError(node.column, f"selected() needs a select question; ${{{node.ref.name}}} is {q.type}")
         code = self.code(q, node.ref, node.code)
         if q.type == "multi":
             return Compare(Lit(code), "in", Ref(node.ref.name))
-        if q.type in CHOICE:
-            return Compare(Ref(node.ref.name), "==", Lit(code))
-        raise XPathError(node.column, f"selected() needs a select question; ${{{node.ref.name}}} is {q.type}")
+        return Compare(Ref(node.ref.name), "==", Lit(code))
 
     def code(self, q: QuestionShape, ref: XRef, literal: XStr | XNum) -> str:
         codes = q.option_codes
