@@ -415,3 +415,40 @@ def test_every_question_type_has_a_way_through(tmp_path):
     assert run("rubric", "export", str(path), "-o", str(tmp_path / "f.xlsx")) == 0
     back = import_form(tmp_path / "f.xlsx").rubric
     assert [q.type for q in back.questions] == list(QUESTION_TYPES)
+
+
+# --- fuzz: whatever the file holds, one located line per problem and never a traceback ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+CELL = st.one_of(st.none(), st.integers(-3, 3), st.booleans(), st.sampled_from([
+    "text", "integer", "select_one yn", "select_multiple yn", "begin group", "end group", "note", "date", "calculate",
+    "q1", "q2", "g", "yes", "no", "${q1} = 'yes'", "selected(${q2}, 'no')", ". >= 0 and . <= 9", "count-selected(${q2}) > 1",
+    "Label", "", "  ", "label::fr", "=1+1", "\u202e", "${", "'", "(", "not(", "yn",
+]))
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from([b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0"]))
+def test_random_bytes_are_refused_in_one_line(tmp_path, data, head):
+    path = tmp_path / "fuzz.xlsx"
+    path.write_bytes(head + data)
+    assert main(["rubric", "import", str(path), "-o", str(tmp_path / "o.yaml")]) == 1
+    assert not (tmp_path / "o.yaml").exists()
+
+
+@FUZZ
+@given(survey=st.lists(st.lists(CELL, min_size=4, max_size=4), max_size=8), choices=st.lists(st.lists(CELL, min_size=3, max_size=3), max_size=5))
+def test_random_cells_import_or_are_refused_cell_by_cell(tmp_path, capsys, survey, choices):
+    path = write_xlsform(tmp_path / "fuzz.xlsx", [["type", "name", "label", "relevant"], *survey],
+                         [CHOICES_HEADER, *YN, *choices])
+    code = main(["rubric", "import", str(path), "-o", str(tmp_path / "o.yaml")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    if code == 0:
+        assert main(["rubric", "check", str(tmp_path / "o.yaml")]) == 0
+    else:
+        assert code == 1
+        assert all(line.startswith(f"error: {path}") for line in err.splitlines() if line.startswith("error"))
