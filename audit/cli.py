@@ -19,7 +19,7 @@ from audit.errors import AuditError, Problems
 COMMANDS = {
     "tui": ("audit.commands.tui:tui", "Open the terminal UI on a database (default ./audit.db)."),
     "demo": ("audit.commands.demo:demo", "Write demo databases that reproduce the report's figures."),
-    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric."),
+    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric; XLSForm in and out."),
     "import": ("audit.commands.importing:import_command", "Load cases from a .jsonl or wide .csv file, all or nothing."),
     "tabulate": ("audit.commands.tabulate:tabulate", "Counts and percentages for one question."),
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
@@ -28,6 +28,7 @@ COMMANDS = {
     "upgrade": ("audit.commands.database:upgrade", "Bring a database written by an older audit up to date."),
     "verify": ("audit.commands.database:verify", "Check a database's integrity, schema and every value."),
     "user": ("audit.commands.database:user", "Name the person at the keyboard, recorded with every change."),
+    "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
 }
 
 
