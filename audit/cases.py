@@ -345,9 +345,10 @@ class CaseService:
             old = row["note"] if row else None
             if old == text:
                 raise _Abandon(Outcome(case, None))
+            evaluation = evaluate(rubric, self.current(rows))  # a note changes no answer: only its row's verdict is new
             new_row = dict(row or _answer_row(question_id))
             if row is None:  # a note alone: the row holds no answer, and its time is the note's
-                new_row.update(answered_by=self.who, answered_at=stamp)
+                new_row.update(answered_by=self.who, answered_at=stamp, applies=question_id in evaluation.applicable)
             new_row["note"] = text
             self._write_row(case_uuid, question_id, new_row, row is not None)
             rows[question_id] = new_row
@@ -355,7 +356,7 @@ class CaseService:
             self._history(log, case_uuid, question_id, "note", old, text, stamp, NOTED)
             self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
             case = replace(case, updated_at=stamp)
-            state = CaseState(case, rubric, rows, evaluate(rubric, self.current(rows)))
+            state = CaseState(case, rubric, rows, evaluation)
         return Outcome(case, state, saved=True, history=log)
 
     @_abandonable

@@ -29,7 +29,7 @@ def main() -> int:
         rounds += 1
         if rounds % 200 == 0:
             print(f"round {rounds}", flush=True)
-        time.sleep(0.001)
+        time.sleep(0.003)
 
 
 if __name__ == "__main__":
