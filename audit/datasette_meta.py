@@ -297,6 +297,14 @@ def figure_queries(db: DatabaseInfo, report) -> dict[str, Any]:
     """One canned query per figure with a column from a dataset of this database's rubric."""
     queries: dict[str, Any] = {}
     taken: set[str] = set()
+    for rubric_id in db.rubric_ids:
+        sharing = [name for name, dataset in report.datasets.items() if dataset.rubric_id == rubric_id]
+        if len(sharing) > 1:
+            raise AuditError(
+                f"{db.path}: datasets {' and '.join(repr(n) for n in sharing)} of {report.path or 'the figure file'} both use "
+                f"rubric {rubric_id}, and a database is matched to a dataset by its rubric; give a figure file whose "
+                "datasets each use their own rubric"
+            )
     for figure in report.figures:
         columns = [(index, column) for index, column in enumerate(figure.columns)
                    if report.datasets[column.dataset].rubric_id in db.rubric_ids]

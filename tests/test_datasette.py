@@ -172,6 +172,20 @@ def test_the_command_says_how_to_serve_and_never_suggests_immutable(demo, tmp_pa
     assert "queries" not in data["databases"]["thematic"]
 
 
+def test_two_datasets_of_one_rubric_are_refused(demo, tmp_path, capsys):
+    figures = tmp_path / "twice.yaml"
+    figures.write_text(
+        "id: twice\ntitle: Before and after\ndatasets:\n"
+        "  before: {rubric: iom-thematic-2019, label: Before}\n  after: {rubric: iom-thematic-2019, label: After}\n"
+        "figures:\n  - id: '1'\n    title: Lead\n    columns: [{dataset: before, label: B}, {dataset: after, label: A}]\n"
+        "    rows: [{options: lead_agency}]\n"
+    )
+    assert main(["datasette-metadata", str(demo["thematic"]), "--figures", str(figures), "-o", str(tmp_path / "m.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "datasets 'before' and 'after' of" in err and "both use rubric iom-thematic-2019" in err
+    assert not (tmp_path / "m.yaml").exists()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["{tmp}/missing.db"], "missing.db: does not exist; check the path"),
     (["{tmp}/notdb.db"], "notdb.db: is not an audit database (not an SQLite file)"),
