@@ -28,6 +28,7 @@ COMMANDS = {
     "upgrade": ("audit.commands.database:upgrade", "Bring a database written by an older audit up to date."),
     "verify": ("audit.commands.database:verify", "Check a database's integrity, schema and every value."),
     "user": ("audit.commands.database:user", "Name the person at the keyboard, recorded with every change."),
+    "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
 }
 
