@@ -188,7 +188,7 @@ def test_two_datasets_of_one_rubric_are_refused(demo, tmp_path, capsys):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["{tmp}/missing.db"], "missing.db: does not exist; check the path"),
-    (["{tmp}/notdb.db"], "notdb.db: is not an audit database (not an SQLite file)"),
+    (["{tmp}/notdb.db"], "notdb.db: is not an audit database"),
     (["{thematic}", "{tmp}/copy/thematic.db"], "has the same name in Datasette ('thematic') as"),
     (["{thematic}", "--figures", "{tmp}/nofigures.yaml"], "nofigures.yaml: file not found"),
 ])
