@@ -24,9 +24,10 @@ from audit.counting import count_case
 from audit.engine import Evaluation, evaluate, is_answered
 from audit.errors import StoreError
 from audit.identity import IdentifierProblem, key, normalise
+from audit import store as storage  # storage.now(), looked up at each call: one clock for every writer (tests fix it)
 from audit.store import (
     CASE_COLUMNS, LOCKED_STATUSES, STATUS_APPROVED, STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_RETURNED, STATUSES,
-    Case, NewCase, Store, current_user, decode, encode, now,
+    Case, NewCase, Store, current_user, decode, encode,
 )
 from audit.values import ValueProblem, coerce, display
 
@@ -120,7 +121,8 @@ def verdicts(rubric: Rubric, rows: dict[str, dict], *, deleted: bool, status: st
 
     Current answers to questions that do not apply are retired; every row gets
     ``applies`` and ``counted`` from :mod:`audit.counting` (nothing counts in a
-    deleted case); a complete or approved case with a required gap is back in
+    case that is ``deleted``, or that is a moderation copy: callers pass both as
+    ``deleted``); a complete or approved case with a required gap is back in
     progress. ``rows`` is updated in place.
     """
     if evaluation is None:
@@ -227,7 +229,8 @@ class CaseService:
         Returns (the evaluation of the settled answers, the retired ids, the status).
         """
         before = {qid: (row["applies"], row["counted"]) for qid, row in rows.items()}
-        verdict = verdicts(rubric, rows, deleted=case.deleted, status=case.status, evaluation=evaluation)
+        verdict = verdicts(rubric, rows, deleted=case.deleted or case.copy_of is not None, status=case.status,
+                           evaluation=evaluation)
         for qid in verdict.retired:
             self._history(log, case.uuid, qid, "state", "current", "retired", stamp, RETIRED, origin)
         self.conn.executemany(
@@ -283,7 +286,7 @@ class CaseService:
         rubric = self.store.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         self._editable(case)
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)  # under the write lock: nobody changes it now
             self._editable(case)
@@ -336,7 +339,7 @@ class CaseService:
             raise StoreError(f"question '{question_id}' is not in rubric {case.rubric_id}")
         self._editable(case)
         text = (text or "").strip() or None
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)
             self._editable(case)
@@ -369,7 +372,7 @@ class CaseService:
         case = self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         self._editable(case)
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)
             self._editable(case)
@@ -415,7 +418,7 @@ class CaseService:
         """
         if status not in STATUSES:
             raise StoreError(f"status '{status}' is not one of {', '.join(STATUSES)}")
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)
             rubric = self.store.rubric_for(case)
@@ -472,7 +475,7 @@ class CaseService:
         reason = " ".join((reason or "").split())
         if not reason:
             raise StoreError("say why the case is deleted (for example: created on the wrong rubric)")
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)
             if case.deleted:
@@ -493,7 +496,7 @@ class CaseService:
     @_abandonable
     def restore_case(self, case_uuid: str) -> Outcome:
         """Undo a deletion; refused if another live case has taken its reference meanwhile."""
-        stamp = now()
+        stamp = storage.now()
         with self.store.transaction():
             case = self.store.case(case_uuid)
             if not case.deleted:
@@ -565,7 +568,7 @@ class CaseService:
         case_ref already used at the site is refused, and ``complete`` is refused
         for a case with a required gap. Verdicts come from the counting module.
         """
-        stamp = now()
+        stamp = storage.now()
         inserted = 0
         known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
         encoded: dict[str, str] = {}  # most answers repeat a few codes: encode each once
@@ -614,7 +617,7 @@ class CaseService:
                     if state == "retired":
                         history_rows.append((new.uuid, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
                     answer_rows.append((new.uuid, qid, text, notes.get(qid), who, stamp, int(qid in applicable),
-                                        int(qid in tally.counted), state))
+                                        int(qid in tally.counted and copy_of is None), state))
                 for qid, note in notes.items():
                     if note and not is_answered(new.answers.get(qid)):
                         answer_rows.append((new.uuid, qid, None, note, who, stamp, int(qid in applicable), 0, "current"))
@@ -682,7 +685,7 @@ class CaseService:
         names the source for history. Written in batches, inside the caller's
         transaction.
         """
-        stamp = now()
+        stamp = storage.now()
         columns = [*CASE_COLUMNS, "site_key", "ref_key"]
         case_sql = f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         answer_sql = (f"INSERT INTO answers (case_uuid, question_id, {', '.join(ANSWER_FIELDS)}) "
@@ -704,7 +707,8 @@ class CaseService:
         for case, rows, history, duplicate_of in items:
             origin = origin_of(case)
             rubric = self.store.rubric(case["rubric_sha256"])
-            verdict = verdicts(rubric, rows, deleted=case.get("deleted_at") is not None, status=case["status"])
+            verdict = verdicts(rubric, rows, deleted=case.get("deleted_at") is not None or case.get("copy_of") is not None,
+                               status=case["status"])
             values = {**case, "duplicate_of": duplicate_of, "site_key": key(case["site"]), "ref_key": key(case["case_ref"]),
                       "status": verdict.status, "applicable_count": verdict.applicable_count,
                       "answered_count": verdict.answered_count}

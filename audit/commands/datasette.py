@@ -32,7 +32,7 @@ def datasette_metadata(databases: tuple[str, ...], figures: str | None, output: 
         report = load_report(figures)
     described = []
     for path in databases:
-        store = Store.open(path, create=False)
+        store = Store.open_read_only(path)
         try:
             described.append(describe_database(path, store.conn))
         finally:
