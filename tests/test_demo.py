@@ -76,7 +76,7 @@ def test_writes_both_databases_private_and_says_how_to_open_them(demo_dir):
     args[args.index("figures.xlsx")] = str(elsewhere / "figures.csv")
     ran = subprocess.run([*audit_command(), *args], cwd=elsewhere, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
-    assert (elsewhere / "figures.csv").read_text(encoding="utf-8").startswith("figure,title,section,row,column,count,base,percent")
+    assert (elsewhere / "figures.csv").read_text(encoding="utf-8-sig").startswith("figure,title,section,row,column,count,base,percent")
     shutil.rmtree(elsewhere)
     assert not [p for p in demo_dir.iterdir() if p.name.startswith(".")], "temporary files left behind"
 

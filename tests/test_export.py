@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -76,6 +77,13 @@ def workbook(workbook_path):
     return openpyxl.load_workbook(workbook_path)
 
 
+@pytest.fixture(scope="module")
+def data_workbook(databases, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "with-data.xlsx"
+    assert export(databases, out, "--include-data") == 0
+    return openpyxl.load_workbook(out)
+
+
 def find_row(ws, label: str) -> int:
     for row in ws.iter_rows(min_col=1, max_col=1):
         if row[0].value == label:
@@ -88,11 +96,15 @@ def test_output_is_private(workbook_path):
     assert [p.name for p in workbook_path.parent.iterdir()] == ["figures.xlsx"]  # no temp file left
 
 
-def test_workbook_sheets(workbook):
-    assert workbook.sheetnames == [
-        "Contents", "Fig 2.2", "Fig 4.1", "Fig 4.2", "Fig 4.3", "Fig 4.4", "Fig 4.5", "Fig 4.6", "Fig 4.7", "Fig 4.8",
-        "Fig 4.9", "Fig 5.1", "Fig 5.2", "A2", "Codebook", "Data thematic", "Codes thematic", "Data core", "Codes core",
-    ]
+FIGURE_SHEETS = ["Fig 2.2", "Fig 4.1", "Fig 4.2", "Fig 4.3", "Fig 4.4", "Fig 4.5", "Fig 4.6", "Fig 4.7", "Fig 4.8",
+                 "Fig 4.9", "Fig 5.1", "Fig 5.2", "A2"]
+
+
+def test_workbook_sheets(workbook, data_workbook):
+    # case-level data (case_ref, site, inspector) travels only when asked for
+    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Codebook"]
+    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Codebook", "Data thematic", "Codes thematic",
+                                        "Data core", "Codes core"]
     contents = workbook["Contents"]
     assert contents["A5"].value == "2.2" and contents["C5"].value == "Fig 2.2"
     assert contents["C5"].hyperlink.location == "'Fig 2.2'!A1"
@@ -112,7 +124,8 @@ def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
     assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 6).value == 0.5  # core IOM: 1 of 2
     texts = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if isinstance(c.value, str)]
     assert any("It excludes cases where the question does not apply" in t for t in texts)
-    assert any(t.startswith('Core programme IOM cases: cases in the HMI Probation core inspection programme 2018/2019 where iom_status == "yes"') for t in texts)
+    assert any(t.startswith("Core programme IOM cases: cases in the HMI Probation core inspection programme 2018/2019 where "
+                            "the answer to “Is the case subject to Integrated Offender Management?” is Yes") for t in texts)
 
 
 def test_not_applicable_row_has_a_count_and_no_percentage(workbook):
@@ -156,7 +169,8 @@ def test_no_formula_anywhere(workbook):
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
 
 
-def test_codebook_and_data_sheets(workbook):
+def test_codebook_and_data_sheets(data_workbook):
+    workbook = data_workbook
     book = [[c.value for c in row] for row in workbook["Codebook"].iter_rows()]
     assert book[0] == ["Dataset", "Rubric", "Version", "Section", "Question", "Question text", "Type", "Applies if",
                        "Option code", "Option label", "Counts in base"]
@@ -183,6 +197,42 @@ def test_notes_only_when_asked(databases, tmp_path):
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     assert rows == [["case_ref", "site", "question", "note"], ["C000", "sheffield", "lead_agency", "=1+1 evidence from the police record"]]
     assert ws["D2"].data_type == "s"
+
+
+def test_contents_states_which_cases_count(workbook):
+    texts = [c.value for row in workbook["Contents"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(t.startswith("thematic (the thematic case assessment at the seven fieldwork sites, rubric iom-thematic-2019), "
+                            "thematic.db: 3 cases (3 in progress); counted: all 3") for t in texts), texts
+    assert ("Warning: core: 3 of the 3 cases counted are in progress (not finished); use --status complete to count "
+            "finished assessments only") in texts
+
+
+def test_status_complete_counts_finished_cases_only(tmp_path, thematic_rubric, capsys):
+    finished = tmp_path / "finished.db"
+    with Store.open(finished) as store:
+        store.insert_cases([NewCase(case_ref=f"C{i}", site="surrey", rubric=thematic_rubric, status=status,
+                                    answers={"sentence_type": "community", "lead_agency": agency})
+                            for i, (status, agency) in enumerate([("complete", "crc"), ("in_progress", "nps"), ("in_progress", "crc")])],
+                           who="test", reason="test")
+    out = tmp_path / "complete.json"
+    assert main(["export", SHIPPED, "--data", f"thematic={finished}", "--status", "complete", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"thematic ({finished.name}): 3 cases (2 in progress, 1 complete); counted: the 1 complete" in captured.out
+    assert "in progress (not finished)" not in captured.err
+    document = json.loads(out.read_text(encoding="utf-8"))
+    lead = next(f for f in document["figures"] if f["figure"] == "4.1")
+    assert [(r["row"], r["cells"][0]["count"], r["cells"][0]["base"]) for r in lead["rows"]] == [
+        ("CRC", 1, 1), ("NPS", 0, 1), ("Police", 0, 1)]
+    assert document["cases_counted"][0]["statuses_counted"] == ["complete"]
+
+
+def test_output_that_is_an_input_is_refused(databases, tmp_path, capsys):
+    named = tmp_path / "thematic.json"  # a database whose name ends like an export
+    shutil.copy(databases["thematic"], named)
+    before = named.read_bytes()
+    assert main(["export", SHIPPED, "--data", f"thematic={named}", "-o", str(named)]) == 1
+    assert "is one of the databases read (--data); write the export to another file" in capsys.readouterr().err
+    assert named.read_bytes() == before
 
 
 # --- formula injection ------------------------------------------------------------------------
@@ -260,14 +310,24 @@ def test_tidy_csv(databases, tmp_path):
     out = tmp_path / "figures.csv"
     assert export(databases, out) == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    with open(out, encoding="utf-8", newline="") as handle:
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark: Excel reads the file as UTF-8
+    with open(out, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
         rows = [dict(zip(header, r)) for r in reader]
-    assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+    assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent",
+                      "dataset", "question_id", "option_code", "fraction"]
     drug = [r for r in rows if r["figure"] == "4.6" and r["section"] == "Drug misuse" and r["row"] == "Yes"]
     assert [(r["column"], r["count"], r["base"], r["percent"]) for r in drug] == [
         ("Thematic IOM sample", "1", "2", "50"), ("Core programme IOM cases", "1", "1", "100")]
+    assert [(r["dataset"], r["question_id"], r["option_code"], r["fraction"]) for r in drug] == [
+        ("thematic", "services_drugs", "yes", "0.5"), ("core", "services_drugs", "yes", "1.0")]
+    meta = json.loads(out.with_name("figures.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["url"] == "figures.csv" and [c["name"] for c in meta["tableSchema"]["columns"]] == header
+    counted = {d["dataset"]: d for d in meta["notes"][0]["casesCounted"]}
+    assert counted["thematic"]["cases_by_status"] == {"in_progress": 3} and counted["thematic"]["statuses_counted"] == "all"
+    assert stat.S_IMODE(out.with_name("figures.csv-metadata.json").stat().st_mode) == 0o600
     total = next(r for r in rows if r["figure"] == "2.2" and r["row"] == "Total")
     assert (total["count"], total["base"], total["percent"], total["column"]) == ("2", "2", "", "")
     na = next(r for r in rows if r["figure"] == "5.1" and r["row"] == "Not applicable")
@@ -291,10 +351,16 @@ def test_json(databases, tmp_path):
     out = tmp_path / "figures.json"
     assert export(databases, out) == 0
     document = json.loads(out.read_text(encoding="utf-8"))
-    assert document["report"] == "iom-thematic-2019" and document["warnings"] == []
+    assert document["report"] == "iom-thematic-2019"
+    assert document["warnings"] == [f"{name}: 3 of the 3 cases counted are in progress (not finished); use --status complete "
+                                    "to count finished assessments only" for name in ("thematic", "core")]
     figure = next(f for f in document["figures"] if f["figure"] == "4.1")
-    assert figure["chart"] == "bar" and figure["columns"] == [{"label": "", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
-    assert figure["rows"][1] == {"section": "", "row": "NPS", "kind": "code", "cells": [{"count": 2, "base": 3, "percent": 67}]}
+    assert figure["chart"] == "bar" and figure["columns"] == [
+        {"label": "", "dataset": "thematic", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
+    row = figure["rows"][1]
+    assert (row["row"], row["question_id"], row["option_codes"]) == ("NPS", "lead_agency", ["nps"])
+    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3}]
+    assert document["cases_counted"][0]["cases_by_status"] == {"in_progress": 3}
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -304,7 +370,10 @@ def test_missing_dataset_is_a_warning_not_an_error(databases, tmp_path, capsys):
     out = tmp_path / "thematic-only.csv"
     assert export(databases, out, names=("thematic",)) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"warning: figure {f} skipped: dataset 'core' was not given (add --data core=DB)" for f in ("2.2", "4.3", "4.6", "5.2")]
+    assert err == [
+        "warning: thematic: 3 of the 3 cases counted are in progress (not finished); use --status complete to count "
+        "finished assessments only",
+        *[f"warning: figure {f} skipped: dataset 'core' was not given (add --data core=DB)" for f in ("2.2", "4.3", "4.6", "5.2")]]
     assert out.exists()
 
 
@@ -317,7 +386,7 @@ def test_missing_dataset_is_a_warning_not_an_error(databases, tmp_path, capsys):
         (["--data", "core={thematic}", "-o", "{out}.csv"], "holds cases of rubric 'iom-thematic-2019', but dataset 'core' is rubric 'hmip-core-2018'"),
         (["--data", "thematic={thematic}", "--data", "thematic={core}", "-o", "{out}.csv"], "dataset 'thematic' is given twice"),
         (["--data", "thematic={missing}", "-o", "{out}.csv"], "does not exist; check the path"),
-        (["--data", "thematic={thematic}", "--include-notes", "-o", "{out}.csv"], "--include-notes: evidence notes go only into an .xlsx workbook"),
+        (["--data", "thematic={thematic}", "--include-notes", "-o", "{out}.csv"], "--include-notes: case-level data and evidence notes go only into an .xlsx workbook"),
         (["-o", "{out}.csv"], "no data given; add --data NAME=DB for thematic, core"),
     ],
 )

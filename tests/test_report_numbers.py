@@ -213,7 +213,8 @@ def exported(demo) -> dict[tuple[str, str, str, str], dict[str, str]]:
     assert result.returncode == 0, result.stderr
     with open(out, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+        assert reader.fieldnames == ["figure", "title", "section", "row", "column", "count", "base", "percent",
+                                     "dataset", "question_id", "option_code", "fraction"]
         rows = list(reader)
     cells: dict[tuple[str, str, str, str], dict[str, str]] = {}
     for row in rows:

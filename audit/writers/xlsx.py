@@ -196,13 +196,15 @@ def _contents(ws, result: ReportTables, sheets: dict[str, str], stores: dict[str
             row += 1
             _wide(ws, row, warning)
         row += 2
-    put(ws, row, 1, "Datasets", font=BOLD)
-    for name, store in stores.items():
+    put(ws, row, 1, "Which cases count", font=BOLD)
+    for name, selection in result.selections.items():
         row += 1
         dataset = report.datasets.get(name) if report else None
-        cases = store.db.execute("SELECT count(*) FROM cases").fetchone()[0]
         label = f" ({dataset.label}, rubric {dataset.rubric_id})" if dataset else ""
-        _wide(ws, row, f"{name}{label}: {cases:,} cases from {Path(store.path).name if store.path else 'memory'}")
+        _wide(ws, row, f"{name}{label}, {selection.path}: {selection.summary()}")
+    for warning in result.status_warnings:
+        row += 1
+        _wide(ws, row, f"Warning: {warning}", font=Font(bold=True, color="9C0006"))
     row += 2
     _wide(ws, row, BASE_NOTE)
     ws.column_dimensions["A"].width = 12
@@ -303,7 +305,7 @@ def _data_sheets(wb: Workbook, name: str, store: Store, rubrics: list[Rubric], i
 
 
 def write_xlsx(path: str | Path, result: ReportTables, stores: dict[str, Store] | None = None, *,
-               include_notes: bool = False) -> None:
+               include_data: bool = False, include_notes: bool = False) -> None:
     """Write the workbook atomically (mode 0600)."""
     stores = stores or {}
     report = result.report
@@ -322,7 +324,7 @@ def write_xlsx(path: str | Path, result: ReportTables, stores: dict[str, Store] 
             found = [report.datasets[name].rubric]
         rubrics[name] = found
     _codebook(wb.create_sheet(_sheet_name("Codebook", taken)), rubrics)
-    for name, store in stores.items():
+    for name, store in stores.items() if include_data or include_notes else ():
         _data_sheets(wb, name, store, rubrics[name], include_notes, taken)
     _contents(contents, result, sheets, stores, report)
     with atomic_output(path) as temp:
