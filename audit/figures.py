@@ -81,6 +81,7 @@ class _ReportHeader(_Strict):
     datasets: dict[str, Any] = Field(min_length=1)
     figures: list[Any] = Field(min_length=1)
     quoted: list[Any] = Field(default_factory=list)
+    quoted_note: str | None = None
 
 
 class _DatasetSpec(_Strict):
@@ -88,6 +89,7 @@ class _DatasetSpec(_Strict):
     label: str = Field(min_length=1)
     status: list[Literal[CASE_STATUSES]] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
     sites: dict[str, str] = Field(default_factory=dict)
+    unit: str = Field(default="case", pattern=r"^[a-z][a-z -]*$")
 
     _status = field_validator("status", mode="before")(lambda cls, v: _statuses(v))
     _sites = field_validator("sites", mode="before")(lambda cls, v: _labels(v))
@@ -189,6 +191,7 @@ class _QuoteSpec(_Strict):
     cases: bool = False
     sites: bool = False
     out_of: int | None = Field(default=None, ge=1)
+    decimals: int = Field(default=0, ge=0, le=3)
 
     _chapter = field_validator("chapter", "text", "label", mode="before")(lambda cls, v: _text(v))
     _count_as_text = field_validator("count", mode="before")(lambda cls, v: _codes(v))
@@ -211,9 +214,14 @@ class Dataset(BaseModel):
     rubric: Rubric = Field(repr=False, exclude=True)
     statuses: tuple[str, ...] | None = None  # None: every status counts
     sites: dict[str, str] = Field(default_factory=dict)
+    unit: str = "case"  # what one case is: a respondent in a survey
 
     def site_label(self, code: str) -> str:
         return self.sites.get(code, code)
+
+    def units(self, count: int) -> str:
+        """'59 cases', '1 respondent'."""
+        return f"{count:,} {self.unit}{'' if count == 1 else 's'}"
 
 
 class Column(BaseModel):
@@ -323,6 +331,7 @@ class Quote(BaseModel):
     kind: Literal["row", "answered", "cases", "sites"]
     row: Row | None = None
     out_of: int | None = None
+    decimals: int = 0  # places the report prints its percentage to (8.3 per cent)
 
     @property
     def question(self) -> str | None:
@@ -336,6 +345,7 @@ class Report(BaseModel):
     datasets: dict[str, Dataset]
     figures: list[Figure]
     quoted: list[Quote] = Field(default_factory=list)
+    quoted_note: str | None = None
     path: str = ""
 
     def figure(self, figure_id: str) -> Figure:
@@ -409,7 +419,7 @@ class _Loader:
                 continue
             statuses = tuple(dict.fromkeys(spec.status)) if spec.status else None
             self.datasets[name] = Dataset(name=name, rubric_id=spec.rubric, label=spec.label, rubric=rubric,
-                                          statuses=statuses, sites=dict(spec.sites))
+                                          statuses=statuses, sites=dict(spec.sites), unit=spec.unit)
 
     # -- figures ---------------------------------------------------------------------------
     def load_figure(self, raw: Any, loc: Loc, seen: dict[str, int]) -> Figure | None:
@@ -615,7 +625,8 @@ class _Loader:
             return None
         kind = kinds[0]
         if kind in ("cases", "sites"):
-            return Quote(chapter=spec.chapter, text=spec.text, column=column, kind=kind, out_of=spec.out_of)
+            return Quote(chapter=spec.chapter, text=spec.text, column=column, kind=kind, out_of=spec.out_of,
+                         decimals=spec.decimals)
         qid = spec.question if kind == "question" else spec.answered
         questions = self.questions_in(qid, loc + (kind,), context, [column])
         if questions is None:
@@ -626,7 +637,8 @@ class _Loader:
             row = self.question_row(spec, questions, loc, context)
             if row is None:
                 return None
-        return Quote(chapter=spec.chapter, text=spec.text, column=column, kind="answered" if kind == "answered" else "row", row=row)
+        return Quote(chapter=spec.chapter, text=spec.text, column=column, kind="answered" if kind == "answered" else "row",
+                     row=row, decimals=spec.decimals)
 
 
 def parse_report(text: str, path: str = "<figures>") -> Report:
@@ -651,7 +663,7 @@ def parse_report(text: str, path: str = "<figures>") -> Report:
         noun = "problem" if len(problems) == 1 else "problems"
         raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
     return Report(id=header.id, title=header.title, description=header.description, datasets=loader.datasets,
-                  figures=figures, quoted=[q for q in quoted if q is not None], path=path)
+                  figures=figures, quoted=[q for q in quoted if q is not None], quoted_note=header.quoted_note, path=path)
 
 
 def load_report(path: str | Path) -> Report:

@@ -57,6 +57,16 @@ class Cell:
         """The unrounded count / base, or None where there is no percentage."""
         return self.count / self.base if self.percent is not None and self.base else None
 
+    def percent_text(self, decimals: int = 0) -> str | None:
+        """The percentage as a report prints it, rounded half up from the counts: '29%', '8.3%'."""
+        if self.percent is None or not self.base:
+            return None
+        if decimals == 0:
+            return f"{self.percent}%"
+        scale = 10 ** (decimals + 2)
+        tenths = (2 * scale * self.count + self.base) // (2 * self.base)
+        return f"{tenths // 10 ** decimals}.{tenths % 10 ** decimals:0{decimals}d}%"
+
 
 @dataclass(frozen=True)
 class TableRow:
@@ -71,6 +81,7 @@ class TableRow:
     chart_label: str | None = None
     dataset: str | None = None  # the row's own dataset (quoted numbers); else each column's
     source: str = ""  # the cases counted, in words (quoted numbers)
+    decimals: int = 0  # places of the percentage as the report prints it
 
     @property
     def is_total(self) -> bool:
@@ -95,6 +106,7 @@ class FigureTable:
     highlight_note: str | None = None
     prefixes: dict[str, str] = field(default_factory=dict)  # section title -> "a)"
     applies_notes: tuple[str, ...] = ()  # when each question applies, in words
+    column_units: tuple[str, ...] = ()  # what one case of each column is ("case", "respondent")
 
     @property
     def is_chart(self) -> bool:
@@ -120,6 +132,16 @@ class FigureTable:
         """The distinct bases of the rows in one column that have a percentage, in row order."""
         found = [row.cells[column].base for row in self.rows if row.in_base and not row.is_total]
         return list(dict.fromkeys(b for b in found if b is not None))
+
+    def base_words(self, column: int) -> str:
+        """'59 cases', or '51 to 59 cases' where the rows' bases differ."""
+        unit = self.column_units[column] if column < len(self.column_units) else "case"
+        bases = self.bases(column)
+        if not bases:
+            return f"no {unit}s"
+        low, high = min(bases), max(bases)
+        plural = "" if high == 1 else "s"
+        return f"{high:,} {unit}{plural}" if low == high else f"{low:,} to {high:,} {unit}{plural}"
 
 
 @dataclass(frozen=True)
@@ -479,11 +501,12 @@ def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: d
         headers=dict(figure.headers), note=figure.note, sheet_name=figure.sheet_name,
         column_datasets=tuple(c.dataset for c in figure.columns), chart_title=tuple(figure.chart_title),
         highlight_note=figure.highlight_note, prefixes={s.title: s.prefix for s in figure.sections if s.prefix},
-        applies_notes=applicability_notes(figure, datasets),
+        applies_notes=applicability_notes(figure, datasets), column_units=tuple(datasets[c.dataset].unit for c in figure.columns),
     )
 
 
-def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset]) -> FigureTable:
+def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset],
+                  note: str | None) -> FigureTable:
     rows = []
     for quote in quotes:
         counted, visible, sites = counts[quote.column.dataset].for_column(quote.column)
@@ -497,11 +520,11 @@ def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datase
         rows.append(TableRow(
             section=quote.chapter, label=quote.text, cells=(cell,), kind="code" if quote.kind == "row" else quote.kind,
             in_base=cell.percent is not None or (row is not None and row.in_base), question=row.question if row else "",
-            codes=row.codes if row else (), dataset=quote.column.dataset, source=source,
+            codes=row.codes if row else (), dataset=quote.column.dataset, source=source, decimals=quote.decimals,
         ))
     return FigureTable(
         figure=QUOTED_ID, title=QUOTED_TITLE, heading=QUOTED_TITLE, columns=("",), rows=tuple(rows),
-        note="Each number the report quotes in its text, counted from the data as the figures are.",
+        note=" ".join(filter(None, ["Each number the report quotes in its text, counted from the data as the figures are.", note])),
         sheet_name=QUOTED_TITLE, column_datasets=("",),
     )
 
@@ -545,7 +568,7 @@ def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable
                         f"(add --data {name}=DB)")
     counts = _counts(figures, quotes, stores, selections)
     tables = [_figure_table(figure, counts, report.datasets) for figure in figures]
-    quoted_table = _quoted_table(quotes, counts, report.datasets) if quotes else None
+    quoted_table = _quoted_table(quotes, counts, report.datasets, report.quoted_note) if quotes else None
     return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped, selections=selections,
                         quoted=quoted_table)
 

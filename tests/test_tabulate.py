@@ -159,11 +159,11 @@ def test_bands_and_groups(thematic_rubric):
     result = tabulate_report(shipped, {"thematic": make_store(thematic_rubric, answers)})
     profile = next(t for t in result.tables if t.figure == "A2")
     got = {(row.section, row.label): (row.cells[0].count, row.cells[0].base, row.cells[0].percent) for row in profile.rows}
-    assert got[("Age", "18-25")] == (2, 7, 29)
-    assert got[("Age", "26-35")] == (1, 7, 14)
-    assert got[("Age", "36-55")] == (1, 7, 14)
-    assert got[("Age", "56 and over")] == (2, 7, 29)
-    assert got[("Previous convictions", "More than 21")] == (3, 7, 43)
+    assert got[("Age", "Aged 18-25 years")] == (2, 7, 29)
+    assert got[("Age", "Aged 26-35 years")] == (1, 7, 14)
+    assert got[("Age", "Aged 36-55 years")] == (1, 7, 14)
+    assert got[("Age", "Aged 55 or over")] == (3, 7, 43)  # as printed: 55 is in both bands
+    assert got[("Previous convictions", "More than 21 previous convictions")] == (3, 7, 43)
     assert got[("Risk of serious harm", "Medium or high")] == (4, 7, 57)
     assert got[("Sentence type", "Non-statutory supervision")] == (1, 8, 13)
 
@@ -173,9 +173,15 @@ def test_shipped_report_skips_figures_whose_dataset_is_missing(thematic_rubric):
     result = tabulate_report(load_report(SHIPPED), {"thematic": store})
     assert [t.figure for t in result.tables] == ["4.1", "4.2", "4.4", "4.5", "4.7", "4.8", "4.9", "5.1", "A2"]
     assert result.warnings == [
-        f"figure {fid} skipped: dataset 'core' was not given (add --data core=DB)" for fid in ("2.2", "4.3", "4.6", "5.2")
+        f"figure {fid} skipped: dataset '{name}' was not given (add --data {name}=DB)"
+        for fid, name in (("2.1", "survey"), ("2.2", "core"), ("3.1", "survey"), ("4.3", "core"), ("4.6", "core"), ("5.2", "core"))
+    ] + [
+        "17 numbers quoted in the text skipped: dataset 'survey' was not given (add --data survey=DB)",
+        "8 numbers quoted in the text skipped: dataset 'core' was not given (add --data core=DB)",
     ]
-    assert result.skipped == ["2.2", "4.3", "4.6", "5.2"]
+    assert result.skipped == ["2.1", "2.2", "3.1", "4.3", "4.6", "5.2"]
+    # the numbers quoted in the text whose dataset was given are counted
+    assert {row.dataset for row in result.quoted.rows} == {"thematic"} and len(result.quoted.rows) == 52 - 17 - 8
     lead = next(t for t in result.tables if t.figure == "4.1")
     assert lead.is_chart and cells(lead)["NPS"] == ((1, 1, 100),)
 
@@ -190,8 +196,8 @@ def test_wrong_rubric_and_unknown_dataset_are_refused(thematic_rubric, core_rubr
 
 
 def test_zero_cases_give_zero_bases_and_no_percentages():
-    result = tabulate_report(load_report(SHIPPED), {"thematic": Store.memory(), "core": Store.memory()})
-    assert len(result.tables) == 13 and not result.warnings
+    result = tabulate_report(load_report(SHIPPED), {"thematic": Store.memory(), "core": Store.memory(), "survey": Store.memory()})
+    assert len(result.tables) == 15 and not result.warnings
     every = [cell for t in result.tables for row in t.rows for cell in row.cells]
     assert all(cell.count == 0 and cell.percent is None for cell in every)
     assert all(cell.base in (0, None) for cell in every)

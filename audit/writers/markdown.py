@@ -64,7 +64,7 @@ def quoted_markdown(table: FigureTable) -> str:
     lines.append("|---|---|---:|---:|---:|---|")
     for row in table.rows:
         cell = row.cells[0]
-        values = [_number("count", cell.count), _number("base", cell.base), _number("percent", cell.percent)]
+        values = [_number("count", cell.count), _number("base", cell.base), cell.percent_text(row.decimals) or "-"]
         lines.append("| " + " | ".join([_text(row.section), _text(row.label), *values, _text(row.source)]) + " |")
     return "\n".join(lines) + "\n"
 
