@@ -180,14 +180,14 @@ class CaseSelection:
         known = [s for s in CASE_STATUSES if s in self.by_status] + sorted(set(self.by_status) - set(CASE_STATUSES))
         return ", ".join(f"{self.by_status[s]:,} {STATUS_WORDS.get(s, s)}" for s in known) or "no cases"
 
-    def summary(self) -> str:
+    def summary(self, verb: str = "counted") -> str:
         """'60 cases (57 complete, 3 in progress); counted: all 60'."""
         held = f"{self.held:,} case{'s' if self.held != 1 else ''} ({self.status_counts()})"
         if self.statuses is None:
-            counted = f"counted: all {self.counted:,}"
+            counted = f"{verb}: all {self.counted:,}"
         else:
             which = " or ".join(STATUS_WORDS.get(s, s) for s in self.statuses)
-            counted = f"counted: the {self.counted:,} {which}"
+            counted = f"{verb}: the {self.counted:,} {which}"
         deleted = f"; {self.deleted:,} deleted case{'s' if self.deleted != 1 else ''} left out" if self.deleted else ""
         return f"{held}; {counted}{deleted}"
 

@@ -61,8 +61,9 @@ def needs_cell(value: Any) -> bool:
 
 
 def plain(ws, value: Any) -> Any:
-    """A value for a streamed row: as it is when openpyxl writes it faithfully, else a text cell."""
-    return text_cell(ws, value) if needs_cell(value) else value
+    """A value for a streamed row: as it is when openpyxl writes it faithfully, else a text cell
+    (with no sheet, the value as it is)."""
+    return text_cell(ws, value) if ws is not None and needs_cell(value) else value
 
 
 def lines_needed(text: str, width: float, size: float = 11) -> int:

@@ -324,29 +324,53 @@ def _prepare(ws, headers: list[str], widths: dict[str, float], rows: int) -> Non
     ws.append([text_cell(ws, h, font=BOLD, fill=HEADER_FILL, border=RULE, alignment=WRAP) for h in headers])
 
 
-def write_data_sheets(wb, names: tuple[str, str], store: Store, rubrics: list[Rubric], selection: CaseSelection | None,
-                      site_labels: dict[str, str]) -> int:
-    """Stream the Data (labels) and Codes sheets of one dataset; returns the number of cases written."""
+@dataclass
+class DataSheets:
+    """One dataset's two data sheets before they are written: headers, widths, and the rows as a stream."""
+
+    label_headers: list[str]
+    code_headers: list[str]
+    label_widths: dict[str, float]
+    code_widths: dict[str, float]
+    cases: int
+    rows: Iterator[tuple[list, list]]  # (Data row, Codes row) per case, in site and case_ref order
+
+
+def data_sheets(store: Store, rubrics: list[Rubric], selection: CaseSelection | None, site_labels: dict[str, str],
+                labels_ws=None, codes_ws=None) -> DataSheets:
+    """The Data and Codes sheets of one dataset. Text that a sheet could misread becomes a text cell of
+    ``labels_ws``/``codes_ws``; without sheets, rows hold plain values (for the benchmark's floor)."""
     layout = _Layout(rubrics)
     clause, params = _cases(store, selection)
     count = store.db.execute(f"SELECT count(*) FROM cases c WHERE 1{clause}", params).fetchone()[0]
     label_widths, code_widths = _widths(store, layout, clause, params, site_labels)
     fixed = [name for name, _ in CASE_COLUMNS]
-    labels_ws = wb.create_sheet(names[0])
-    codes_ws = wb.create_sheet(names[1])
-    _prepare(labels_ws, fixed + layout.questions, label_widths, count)
     code_headers = fixed + [c.question if c.code is None else OPTION_COLUMN.format(question=c.question, code=c.code)
                             for c in layout.codes_columns]
-    _prepare(codes_ws, code_headers, code_widths, count)
-    rows = _Rows(layout, site_labels, labels_ws, codes_ws)
+    maker = _Rows(layout, site_labels, labels_ws, codes_ws)
+
+    def rows() -> Iterator[tuple[list, list]]:
+        for batch in _case_batches(store, clause, params):
+            answers = _answers(store, [case[0] for case in batch])
+            for case in batch:
+                yield maker.make(case, answers[case[0]])
+
+    return DataSheets(fixed + layout.questions, code_headers, label_widths, code_widths, count, rows())
+
+
+def write_data_sheets(wb, names: tuple[str, str], store: Store, rubrics: list[Rubric], selection: CaseSelection | None,
+                      site_labels: dict[str, str]) -> int:
+    """Stream the Data (labels) and Codes sheets of one dataset; returns the number of cases written."""
+    labels_ws = wb.create_sheet(names[0])
+    codes_ws = wb.create_sheet(names[1])
+    sheets = data_sheets(store, rubrics, selection, site_labels, labels_ws, codes_ws)
+    _prepare(labels_ws, sheets.label_headers, sheets.label_widths, sheets.cases)
+    _prepare(codes_ws, sheets.code_headers, sheets.code_widths, sheets.cases)
     written = 0
-    for batch in _case_batches(store, clause, params):
-        answers = _answers(store, [case[0] for case in batch])
-        for case in batch:
-            labels_row, codes_row = rows.make(case, answers[case[0]])
-            labels_ws.append(labels_row)
-            codes_ws.append(codes_row)
-            written += 1
+    for labels_row, codes_row in sheets.rows:
+        labels_ws.append(labels_row)
+        codes_ws.append(codes_row)
+        written += 1
     return written
 
 
