@@ -51,8 +51,9 @@ def table_markdown(table: FigureTable) -> str:
     lines.append("")
     if table.highlight_note:
         lines += [f"{HIGHLIGHT_MARK} {_text(table.highlight_note)}", ""]
-    for label, cases in zip(table.columns, table.column_notes):
-        lines.append(f"* {_text(label) + ': ' if label else 'Cases: '}{_text(cases)}")
+    for index, (label, cases) in enumerate(zip(table.columns, table.column_notes)):
+        base = f"base {table.base_words(index)}" if label else f"Base {table.base_words(index)}"
+        lines.append(f"* {_text(label) + ': ' if label else ''}{base}; the column counts {_text(cases)}")
     lines += [f"* {_text(note)}" for note in table.applies_notes]
     lines += ["", f"_{BASE_NOTE}_", ""]
     return "\n".join(lines)
