@@ -25,6 +25,7 @@ COMMANDS = {
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
+    "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
 }
 
 
