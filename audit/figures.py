@@ -234,6 +234,11 @@ class Column(BaseModel):
     where: str | None = None
     rule: Rule | None = Field(default=None, repr=False, exclude=True)
 
+    def describe(self, report: "Report") -> str:
+        """The column's cases with its filter as written (``audit.tabulate.column_in_words`` says it in words)."""
+        cases = f"cases in {report.datasets[self.dataset].label}"
+        return f"{cases} where {self.where}" if self.where else cases
+
     @classmethod
     def filtered(cls, label: str, dataset: str, where: str | None, rubric: Rubric) -> "Column":
         """A column whose filter is parsed and checked against ``rubric``; raises RuleError or ValueError."""
