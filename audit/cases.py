@@ -564,9 +564,10 @@ class CaseService:
                      progress: Callable[[int], None] | None = None, copy_of: str | None = None) -> int:
         """Insert checked cases, their answers and notes in one transaction; returns how many.
 
-        Identifiers are normalised (the site keeps the database's spelling), a
-        case_ref already used at the site is refused, and ``complete`` is refused
-        for a case with a required gap. Verdicts come from the counting module.
+        Identifiers are normalised (the site keeps the database's spelling) and a
+        case_ref already used at the site is refused. Verdicts come from the
+        counting module; the status is taken as given (the importer refuses
+        ``complete`` for a case with a required gap, naming its line).
         """
         stamp = storage.now()
         inserted = 0
@@ -594,9 +595,8 @@ class CaseService:
                 site = spellings[site_key]
                 if new.status not in STATUSES:
                     raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
+                # the status is the caller's: an import refuses "complete" with a required gap, with its line
                 tally = count_case(new.rubric, new.answers, new.evaluation)
-                if new.status in LOCKED_STATUSES and tally.evaluation.missing_required:
-                    raise StoreError(f"case {case_ref} at {site} cannot be {new.status}: a required question is unanswered")
                 case_rows.append((
                     new.uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
                     tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,

@@ -222,6 +222,7 @@ class Store:
         self.read_only = read_only
         self._rubrics: dict[str, Rubric] = {}
         self._meta: dict[str, str] = {}
+        self._tidy_on_close: Path | None = None  # a read-only look that made SQLite create -wal/-shm
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -292,6 +293,7 @@ class Store:
         path = Path(path)
         shown = str(path)
         dbfile.check_path(path)
+        made = dbfile.sidecars_absent(path)
         conn = dbfile.connect_read_only(path)
         try:
             info = dbfile.inspect(conn, shown, integrity=check)
@@ -302,8 +304,11 @@ class Store:
                 )
         except BaseException:
             conn.close()
+            if made:
+                dbfile.tidy_after_look(path)
             raise
         store = cls(conn, shown, read_only=True)
+        store._tidy_on_close = path if made else None
         store._meta.update(info.meta)
         try:
             store.verify_rubrics()
@@ -365,6 +370,8 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        if self._tidy_on_close is not None:
+            dbfile.tidy_after_look(self._tidy_on_close)  # SQLite removes them if nobody else has the file open
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

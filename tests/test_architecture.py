@@ -184,12 +184,8 @@ def private_reach_ins(path: Path) -> list[str]:
     return [f"{path.relative_to(PROJECT)}: {item}" for item in found]
 
 
-#: reach-ins that the rewrite of tabulation and figure models (issue #9) removes; this set may only shrink
-PENDING_REACH_INS = {
-    "audit/figures.py: from audit.rubric import _line_key",
-    "audit/tabulate.py: ._rule",
-    "audit/tabulate.py: ._rubric",
-}
+#: reach-ins still to be removed; this set may only shrink (empty now: keep it so)
+PENDING_REACH_INS: set[str] = set()
 
 
 def test_modules_use_each_others_public_names_only():

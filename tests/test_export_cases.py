@@ -21,10 +21,11 @@ from benchmarks.common import random_answers
 THEMATIC = "iom-thematic-2019"
 
 
-def make_db(path: Path, rubric, cases: list[tuple[str, str, str, dict]]) -> Path:
-    """cases: (case_ref, site, status, answers)."""
+def make_db(path: Path, rubric, cases: list[tuple[str, str, str, dict]], notes: dict[str, dict] | None = None) -> Path:
+    """cases: (case_ref, site, status, answers); notes: case_ref -> {question id: note}."""
     with Store.open(path) as store:
-        store.insert_cases([NewCase(case_ref=ref, site=site, rubric=rubric, answers=dict(answers), inspector="jb", status=status)
+        store.insert_cases([NewCase(case_ref=ref, site=site, rubric=rubric, answers=dict(answers), inspector="jb", status=status,
+                                    notes=(notes or {}).get(ref, {}))
                             for ref, site, status, answers in cases], who="test", reason="test")
     return path
 
@@ -46,14 +47,11 @@ def database(tmp_path, thematic_rubric) -> Path:
         ("T2", "surrey", "in_progress", {**BASE, "lead_agency": "nps"}),
         ("=T3", "sheffield", "in_progress", BASE),  # a reference a spreadsheet would run as a formula
         ("T4", "sheffield", "complete", BASE),
-    ])
+    ], notes={"T1": {"age": "from the PNC record"}})
     with Store.open(db, create=False) as store:
         cases = {c.case_ref: c.uuid for c in store.list_cases()}
-        store.set_note(cases["T1"], "age", "from the PNC record")
         store.set_answer(cases["T2"], "assessment_completed", "no")  # retires factors and the services answers
-        if not has_deleted_column(store):  # schema 2's soft delete
-            store.db.execute("ALTER TABLE cases ADD COLUMN deleted_at TEXT")
-        store.db.execute("UPDATE cases SET deleted_at = '2019-10-01T00:00:00Z' WHERE uuid = ?", [cases["T4"]])
+        store.service().delete_case(cases["T4"], "audited twice")
     return db
 
 
@@ -118,7 +116,7 @@ def test_an_explicit_empty_selection_is_written_as_none(tmp_path, thematic_rubri
     ("args", "message"),
     [
         (["-o", "{dir}/x.xlsx"], "'.xlsx' is not a case file format; end the file name with .jsonl or .csv"),
-        (["-o", "{db}"], "is one of the databases read"),
+        (["-o", "{db}"], "is one of the databases being read"),
         (["-o", "{dir}/x.csv", "--status", "done"], "--status: 'done' is not a case status"),
     ],
 )
