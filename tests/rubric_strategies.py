@@ -20,10 +20,11 @@ from audit.ruletree import All, Any as AnyOf, Compare, Lit, Not, Ref, rule_text
 TYPES = ("yes_no", "yes_no_na", "single", "multi", "integer", "text", "date")
 CODES = ("a", "b", "c", "1", "2", "x.y", "na", "very-high", "Z9")
 DATES = ("2019-01-01", "2019-06-30", "2020-02-29", "2018-12-31")
-# text as people write it: letters, digits, punctuation, both quotes, non-ASCII; no control characters
+# text as people write it: letters, digits, punctuation, both quotes, non-ASCII; no control characters, and
+# no '$' (XLSForm reads '${' in any text as a reference; rubric export refuses it, see tests/test_xlsform.py)
 TEXT_ALPHABET = st.characters(
     whitelist_categories=("Lu", "Ll", "Nd", "Po", "Pd", "Ps", "Pe", "Pi", "Pf", "Sm", "Sc", "Zs"),
-    blacklist_characters="\xa0\u2028\u2029\u3000\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f",
+    blacklist_characters="$\xa0\u2028\u2029\u3000\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f",
 )
 TEXT = st.text(TEXT_ALPHABET, min_size=1, max_size=30).map(lambda s: " ".join(s.split())).filter(bool)
 CONSTANT_TEXT = st.sampled_from(["none", "it's", 'say "hi"', "n/a", "é", "x"])

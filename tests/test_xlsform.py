@@ -452,3 +452,15 @@ def test_random_cells_import_or_are_refused_cell_by_cell(tmp_path, capsys, surve
     else:
         assert code == 1
         assert all(line.startswith(f"error: {path}") for line in err.splitlines() if line.startswith("error"))
+
+
+def test_text_that_xlsform_would_read_as_a_reference_is_refused_on_export():
+    from audit.errors import Problems
+
+    rubric = parse_rubric(
+        "id: r\nversion: 1\ntitle: T\ndescription: costs 0${ a head\nsections:\n  - id: s\n    title: S\n    questions:\n"
+        "      - {id: q, type: yes_no, text: 'Paid ${q}?'}\n", "r.yaml")
+    with pytest.raises(Problems) as caught:
+        form_cells(rubric)
+    messages = [str(p) for p in caught.value.problems]
+    assert len(messages) == 2 and all("which XLSForm reads as a reference to a question" in m for m in messages)

@@ -85,6 +85,9 @@ def form_cells(rubric: Rubric) -> Cells:
                 if _ILLEGAL.search(value):
                     problems.append(Problem(rubric.path or "<rubric>", f"{sheet} row {r_index}: {value[:40]!r} holds a control "
                                             "character that a spreadsheet cell cannot hold; remove it from the rubric"))
+                elif "${" in value and not (sheet == "survey" and value is row[5]):  # relevant expressions may refer
+                    problems.append(Problem(rubric.path or "<rubric>", f"{sheet} row {r_index}: {value[:40]!r} holds '${{', "
+                                            "which XLSForm reads as a reference to a question; rephrase that text"))
     if problems:
         noun = "problem" if len(problems) == 1 else "problems"
         raise Problems(problems, summary=f"{rubric.path or 'rubric'}: {len(problems)} {noun}; nothing was written")
