@@ -379,6 +379,7 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
                 continue
             question_locs[question.id] = q_loc
             questions.append(question)
+            problems += _ambiguous_options(doc, question, q_loc)
         if section_header is None:
             continue
         if section_header.id in section_locs:
@@ -426,6 +427,31 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
         raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
     rubric._evaluation_order = order
     return rubric
+
+
+def _ambiguous_options(doc: YamlDocument, question: Question, q_loc: Loc) -> list[Problem]:
+    """Imports take a code or a label in any case (``option_code_for``): each must name one option."""
+    if question.type not in ("single", "multi"):
+        return []
+    problems = []
+    by_folded: dict[str, str] = {}
+    for code in question.options:
+        other = by_folded.setdefault(code.casefold(), code)
+        if other != code:
+            problems.append(Problem(
+                doc.where(q_loc + ("options", code)),
+                f"question '{question.id}': option codes '{other}' and '{code}' differ only in case; "
+                "imports read codes ignoring case, so give each option its own code",
+            ))
+    for code, option in question.options.items():
+        other = by_folded.get(option.label.strip().casefold())
+        if other is not None and other.casefold() != code.casefold():
+            problems.append(Problem(
+                doc.where(q_loc + ("options", code)),
+                f"question '{question.id}': the label '{option.label}' of option '{code}' is the code of option '{other}'; "
+                f"an import would read it as '{other}', so change the label or the code",
+            ))
+    return problems
 
 
 def _line_key(where: str) -> int:
