@@ -13,7 +13,7 @@ minutes. So, before anything is built:
 - nesting is at most :data:`MAX_DEPTH` levels and a document at most
   :data:`MAX_NODES` values;
 - a number is at most :data:`MAX_NUMBER_CHARS` characters;
-- no text holds a control character (other than tab and line break) or a
+- no text holds a control character (other than tab and line breaks) or a
   bidi override, which a quoted escape such as ``"\\e]0;title\\a"`` can write.
 
 Each refusal is a located :class:`Problems` (``file:line``). The limits are
@@ -134,7 +134,7 @@ def _hidden_character(text: str) -> str | None:
         return None
     for index, char in enumerate(text):
         code = ord(char)
-        if (code < 0x20 and char not in "\t\n") or 0x7F <= code <= 0x9F:
+        if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F:
             what = "a control character"
         elif char in BIDI_CONTROLS:
             what = "a bidirectional override"
