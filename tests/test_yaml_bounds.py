@@ -400,3 +400,11 @@ def test_rubric_check_refuses_options_an_import_could_not_tell_apart(tmp_path, o
 def test_codes_in_other_cases_of_one_option_are_still_read_as_that_option():
     question = parse_rubric(CHOICE + "          low: Low\n          high: High\n", "ok.yaml").question("q")
     assert [question.option_code_for(text) for text in ("LOW", "low", "Low", "HIGH", "high ")] == ["low", "low", "low", "high", "high"]
+
+
+def test_the_docs_state_the_limits_the_code_enforces():
+    for doc in ("rubric-format.md", "figure-format.md"):
+        text = " ".join((PROJECT / "docs" / doc).read_text(encoding="utf-8").split())
+        assert MAX_BYTES == 2**20 and "1 MiB" in text, doc
+        for stated in (f"{MAX_DEPTH} levels of nesting", f"{yamlsource.MAX_NODES:,} values", f"numbers of {MAX_NUMBER_CHARS} characters"):
+            assert stated in text.replace("**", ""), (doc, stated)
