@@ -406,5 +406,5 @@ def test_the_docs_state_the_limits_the_code_enforces():
     for doc in ("rubric-format.md", "figure-format.md"):
         text = " ".join((PROJECT / "docs" / doc).read_text(encoding="utf-8").split())
         assert MAX_BYTES == 2**20 and "1 MiB" in text, doc
-        for stated in (f"{MAX_DEPTH} levels of nesting", f"{yamlsource.MAX_NODES:,} values", f"numbers of {MAX_NUMBER_CHARS} characters"):
+        for stated in (f"{MAX_DEPTH} levels of nesting", f"{yamlsource.MAX_NODES:,} values", f"umbers of {MAX_NUMBER_CHARS} characters"):
             assert stated in text.replace("**", ""), (doc, stated)
