@@ -92,9 +92,10 @@ def key(text: str) -> str:
     invisible ones are dropped and control whitespace is a space, so that they can
     never make two identifiers differ.
     """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text or "").casefold())
-    visible = "".join(char for char in folded if char.isspace() or _forbidden(char) is None)
-    return " ".join(visible.split())
+    # dropped before normalising: "υ<ZWSP>̓" must compose as "ὐ" does
+    visible = "".join(char for char in text or "" if char.isspace() or _forbidden(char) is None)
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
+    return " ".join(folded.split())
 
 
 def printable(text: object) -> str:
