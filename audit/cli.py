@@ -21,12 +21,13 @@ from audit.terminal import escaping_streams
 COMMANDS = {
     "tui": ("audit.commands.tui:tui", "Open the terminal UI on a database (default ./audit.db)."),
     "demo": ("audit.commands.demo:demo", "Write demo databases that reproduce the report's figures."),
-    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric."),
+    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric; XLSForm in and out."),
     "import": ("audit.commands.importing:import_command", "Load cases from a .jsonl or wide .csv file, all or nothing."),
     "tabulate": ("audit.commands.tabulate:tabulate", "Counts and percentages for one question."),
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
+    "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
 }
 
 

@@ -5,7 +5,8 @@
 * ``thematic.db``: the 60 cases of the joint thematic inspection (rubric
   ``iom-thematic-2019``) at the seven fieldwork sites;
 * ``core.db``: the 3,308 cases of HMI Probation's 2018/2019 core programme
-  (rubric ``hmip-core-2018``), 268 of them subject to IOM.
+  (rubric ``hmip-core-2018``), 268 of them subject to IOM, with the covariates
+  of section 5.3's logistic regression.
 
 Every count below is the report's (chapter 2's figure 2.2, chapters 4 and 5,
 Annex 2). Where the report's numbers cannot all be true at once, the choice
@@ -448,10 +449,114 @@ def core_answers(rng: random.Random) -> tuple[list[str | None], list[dict[str, A
     return statuses, answers
 
 
+# --- section 5.3's covariates ---------------------------------------------------------------
+#
+# The report prints no numbers for them, only the regression's verdict: "In 8 of the 12
+# questions, IOM status was an independent factor", and, of the two RO survey questions,
+# only ro_harm_relationships. The demo gives IOM cases the profile IOM selects for (more
+# post-release cases, a higher likelihood of reoffending) and makes the type of case, not
+# IOM status, what lies behind the IOM column's better answers to the questions below.
+# Which eight questions the report shaded is not in its text; docs/report-inconsistencies.md
+# says which were chosen and why. Every count the figures print stays as it was: only which
+# case of a column holds which answer changes.
+
+#: Shares of each covariate's answers by IOM status (yes, no, not recorded); None: unanswered.
+CORE_CASE_TYPE = {
+    "yes": {"custody": 0.70, "community": 0.30},
+    "no": {"custody": 0.40, "community": 0.60},
+    None: {"custody": 0.45, "community": 0.55},
+}
+CORE_ROSH = {
+    "yes": {"low": 0.10, "medium": 0.62, "high": 0.26, "very_high": 0.02},
+    "no": {"low": 0.28, "medium": 0.50, "high": 0.19, "very_high": 0.03},
+    None: {"low": 0.30, "medium": 0.50, "high": 0.18, "very_high": 0.02},
+}
+CORE_REOFFENDING_LIKELIHOOD = {  # not recorded in a few cases: those are left out of the model
+    "yes": {"high": 0.60, "medium": 0.34, "low": 0.05, None: 0.01},
+    "no": {"high": 0.25, "medium": 0.44, "low": 0.30, None: 0.01},
+    None: {"high": 0.30, "medium": 0.40, "low": 0.20, None: 0.10},
+}
+#: Figure 5.2 questions whose IOM difference the type of case explains (IOM not an independent factor).
+EXPLAINED_BY_CASE_TYPE = (
+    "assessment_engaging", "planning_engaging", "delivery_engaging", "delivery_desistance",
+    "ro_desistance_relationships",
+)
+
+
+def shares_deck(rng: random.Random, size: int, shares: dict[Any, float]) -> list[Any]:
+    """``size`` answers in these shares (rounded; the first share takes the remainder), shuffled."""
+    counts = {value: round(share * size) for value, share in shares.items()}
+    first = next(iter(counts))
+    counts[first] += size - sum(counts.values())
+    return dealt(rng, list(counts.items()))
+
+
+def core_covariates(rng: random.Random, statuses: list[str | None], answers: list[dict[str, Any]]) -> None:
+    """Case type, RoSH level and likelihood of reoffending for every core case, by IOM status."""
+    for status in ("yes", "no", None):
+        group = [i for i, s in enumerate(statuses) if s == status]
+        for question, shares in (("case_type", CORE_CASE_TYPE), ("rosh", CORE_ROSH),
+                                 ("reoffending_likelihood", CORE_REOFFENDING_LIKELIHOOD)):
+            for i, value in zip(group, shares_deck(rng, len(group), shares[status])):
+                if value is not None:
+                    answers[i][question] = value
+
+
+def yes_by_case_type(question: str, yes: dict[str, int], sizes: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """How many of each IOM column's yes answers go to custody and to community cases.
+
+    For a question in EXPLAINED_BY_CASE_TYPE, one rate for custody cases and one
+    for community cases, shared by both columns, that give each column its printed
+    count: within a type of case, IOM status makes no difference. Otherwise each
+    column's own rate in both types: the type of case makes no difference.
+    """
+    out = {}
+    if question in EXPLAINED_BY_CASE_TYPE:
+        (c0, m0), (c1, m1) = ((sizes[s]["custody"], sizes[s]["community"]) for s in ("no", "yes"))
+        det = c0 * m1 - c1 * m0
+        rate_custody = (yes["no"] * m1 - yes["yes"] * m0) / det
+        rate_community = (c0 * yes["yes"] - c1 * yes["no"]) / det
+        for status in ("no", "yes"):
+            custody = round(rate_custody * sizes[status]["custody"])
+            out[status] = {"custody": custody, "community": yes[status] - custody}
+        if not 0 <= rate_community <= 1 or not 0 <= rate_custody <= 1:
+            raise AssertionError(f"{question}: no common rates by case type give the printed counts")
+    else:
+        for status in ("no", "yes"):
+            base = sizes[status]["custody"] + sizes[status]["community"]
+            custody = (2 * yes[status] * sizes[status]["custody"] + base) // (2 * base)
+            out[status] = {"custody": custody, "community": yes[status] - custody}
+    return out
+
+
+def align_findings_with_case_type(rng: random.Random, statuses: list[str | None], answers: list[dict[str, Any]]) -> None:
+    """Re-deal figure 5.2's yes and no answers within each IOM column and type of case.
+
+    The cases answering each question, and each column's yes count, stay the
+    same; only which of them said yes follows :func:`yes_by_case_type`.
+    """
+    for question in CORE_FINDINGS:
+        strata: dict[str, dict[str, list[int]]] = {}
+        for status in ("no", "yes"):
+            answered = [i for i, s in enumerate(statuses) if s == status and answers[i].get(question) in ("yes", "no")]
+            strata[status] = {kind: [i for i in answered if answers[i]["case_type"] == kind] for kind in ("custody", "community")}
+        yes = {s: sum(answers[i][question] == "yes" for group in strata[s].values() for i in group) for s in strata}
+        sizes = {s: {kind: len(group) for kind, group in strata[s].items()} for s in strata}
+        for status, by_kind in yes_by_case_type(question, yes, sizes).items():
+            for kind, count in by_kind.items():
+                cases = strata[status][kind]
+                if not 0 <= count <= len(cases):
+                    raise AssertionError(f"{question}: {count} yes answers for {len(cases)} {kind} cases")
+                deal(rng, answers, cases, question, yes_no(count, len(cases) - count))
+
+
 def core_cases(rubric: Rubric, seed: int = SEED) -> list[NewCase]:
     rng = random.Random(seed)
     statuses, answers = core_answers(rng)
     slots = core_slots(rng, statuses)
+    covariates = random.Random(seed + 2)  # its own stream: the answers above are dealt as before
+    core_covariates(covariates, statuses, answers)
+    align_findings_with_case_type(covariates, statuses, answers)
     ids = random.Random(seed + 1)
     return [checked_case(rubric, slot, case_answers, seeded_uuid(ids)) for slot, case_answers in zip(slots, answers)]
 

@@ -176,8 +176,8 @@ def test_unparseable_filter_is_located():
 
 def test_question_must_exist_in_every_columns_rubric():
     found = problems_of('  - id: "1"\n    title: x\n    columns: [{dataset: thematic, label: T}, {dataset: core, label: C}]\n'
-                        "    rows: [{options: rosh}]\n")
-    assert found == ["f.yaml:10: figure '1': no question 'rosh' in rubric hmip-core-2018 (dataset 'core')"]
+                        "    rows: [{options: ethnicity}]\n")
+    assert found == ["f.yaml:10: figure '1': no question 'ethnicity' in rubric hmip-core-2018 (dataset 'core')"]
     found = problems_of('  - id: "1"\n    title: x\n    columns: [thematic, core]\n    rows: [{options: factors}]\n')
     assert found == ["f.yaml:9: figure '1': a figure with several columns needs a different label on each"]
 
