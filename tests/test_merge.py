@@ -576,9 +576,11 @@ def test_killing_the_merge_midway_leaves_target_exactly_as_it_was(tmp_path, larg
         for line in process.stderr:  # the transaction has begun once it says it is writing
             if line.startswith("writing"):
                 break
-        time.sleep(0.3)
-        assert process.poll() is None, "the merge finished before it could be killed; make the inputs larger"
         wal = Path(f"{target}-wal")
+        deadline = time.monotonic() + 30  # until it has written pages: a loaded machine may take a while
+        while process.poll() is None and time.monotonic() < deadline and not (wal.exists() and wal.stat().st_size > 0):
+            time.sleep(0.02)
+        assert process.poll() is None, "the merge finished before it could be killed; make the inputs larger"
         wal_size = wal.stat().st_size if wal.exists() else 0
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)

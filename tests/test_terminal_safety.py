@@ -114,7 +114,7 @@ def test_a_file_name_with_escapes_is_shown_escaped(tmp_path):
     shown = str(tmp_path / f"ev{SHOWN_TITLE_SEQUENCE}il\\u202e.yaml")
     done = run("rubric", "check", str(good), str(tmp_path / f"missing\x1b[2J\x08{name}"))
     assert done.returncode == 1
-    assert done.stdout.decode() == f"{shown}: ok, rubric 'hmip-core-2018' version 1 (26 questions)\n"
+    assert re.fullmatch(rf"{re.escape(shown)}: ok, rubric 'hmip-core-2018' version 1 \(\d+ questions\)\n", done.stdout.decode())
     assert "missing\\x1b[2J\\x08ev\\x1b]0;PWNED\\x07il\\u202e.yaml: file not found" in done.stderr.decode()
 
 
@@ -197,8 +197,9 @@ def test_progress_bars_still_draw_on_a_terminal(tmp_path):
     shown, code = run_in_pty("import", str(source), str(cases), "--rubric", "iom-thematic-2019")
     assert code == 0, shown
     # the bar redraws in place: carriage return, cursor hidden, the bar, and the cursor shown again at the end
-    assert re.search(rb"\r\x1b\[\?25lChecking  \[#+\]  \d+/\d+\x1b\[\?25h", shown), shown[-500:]
-    assert re.search(rb"\r\x1b\[\?25lWriting  \[#+\]  2500/2500\x1b\[\?25h", shown), shown[-500:]
+    # (on a slow machine click adds the time left after the count)
+    assert re.search(rb"\r\x1b\[\?25lChecking  \[#+\]  \d+/\d+[ 0-9:]*\x1b\[\?25h", shown), shown[-500:]
+    assert re.search(rb"\r\x1b\[\?25lWriting  \[#+\]  2500/2500[ 0-9:]*\x1b\[\?25h", shown), shown[-500:]
     assert b"\\x1b" not in shown and b"\\x0d" not in shown  # nothing of the bar went through the escaping
     assert f"imported {count} cases".encode() in shown
     merged, code = run_in_pty("merge", str(tmp_path / "national.db"), str(source))
