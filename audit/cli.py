@@ -27,6 +27,7 @@ COMMANDS = {
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
+    "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
 }
 
