@@ -29,6 +29,7 @@ COMMANDS = {
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
     "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
+    "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
 }
 
 
