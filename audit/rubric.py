@@ -522,16 +522,24 @@ def search_path(kind: str = "rubrics") -> list[Path]:
 def find_rubric(rubric_id: str) -> Path:
     """The file of the rubric with this id (or this path), or a Problems error."""
     candidate = Path(rubric_id)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    if candidate.suffix in (".yaml", ".yml") and _is_file(candidate):
         return candidate
     seen: list[str] = []
     for folder in search_path("rubrics"):
         direct = folder / f"{rubric_id}.yaml"
-        if direct.is_file():
+        if _is_file(direct):
             return direct
         for path in sorted(folder.glob("*.y*ml")):
             seen.append(path.stem)
     raise Problems([Problem("", f"no rubric with id '{rubric_id}'{did_you_mean(rubric_id, seen)}; known: {', '.join(sorted(set(seen))) or 'none'}")])
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system cannot even look up (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_rubric_by_id(rubric_id: str) -> Rubric:

@@ -407,3 +407,12 @@ def test_the_docs_state_the_limits_the_code_enforces():
         assert MAX_BYTES == 2**20 and "1 MiB" in text, doc
         for stated in (f"{MAX_DEPTH} levels of nesting", f"{yamlsource.MAX_NODES:,} values", f"umbers of {MAX_NUMBER_CHARS} characters"):
             assert stated in text.replace("**", ""), (doc, stated)
+
+
+@pytest.mark.parametrize("rubric_id", ["a" * 5000, "a" * 300 + ".yaml", "nul\x00byte"])
+def test_a_rubric_id_the_system_cannot_look_up_is_not_found(rubric_id):
+    # a rating scheme's or an import's --rubric naming such an id raised OSError (found by the fuzz)
+    from audit.rubric import find_rubric
+
+    with pytest.raises(Problems, match="no rubric with id"):
+        find_rubric(rubric_id)

@@ -21,13 +21,15 @@ from hypothesis import strategies as st
 
 from audit.errors import Problems
 from audit.figures import parse_report
+from audit.ratings import parse_scheme
 from audit.rubric import parse_rubric
 from audit.yamlsource import MAX_BYTES, parse_yaml, read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC_TEXT = (ROOT / "rubrics" / "iom-thematic-2019.yaml").read_text(encoding="utf-8")
 REPORT_TEXT = (ROOT / "exports" / "iom-thematic-2019.yaml").read_text(encoding="utf-8")
-READERS = {"rubric": parse_rubric, "figures": parse_report, "yaml": parse_yaml}
+SCHEME_TEXT = (ROOT / "ratings" / "hmip-2018.yaml").read_text(encoding="utf-8")
+READERS = {"rubric": parse_rubric, "figures": parse_report, "ratings": parse_scheme, "yaml": parse_yaml}
 #: a valid rubric parses in milliseconds and every refusal here is as quick; this bound only
 #: catches runaways (a quadratic or exponential path takes minutes), with room for a loaded machine
 MAX_SECONDS = 5.0
@@ -142,7 +144,7 @@ def assert_bounded_and_located(reader: str, text: str) -> None:
             line = str(problem)
             assert "\n" not in line and "\r" not in line, f"not one line: {line!r}"
             # a figure file may also refuse a whole dataset or file without a line
-            pattern = r"^fuzz\.yaml:\d+$" if reader != "figures" else r"^fuzz\.yaml(:\d+)?$"
+            pattern = r"^fuzz\.yaml:\d+$" if reader in ("rubric", "yaml") else r"^fuzz\.yaml(:\d+)?$"
             assert re.match(pattern, problem.where), f"not located: {line!r}"
             assert problem.message.strip() and "Traceback" not in line
             assert not any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in line), f"raw control in {line!r}"
@@ -163,9 +165,15 @@ def test_figure_text_gives_a_document_or_located_lines(text):
 
 
 @FUZZ
+@given(st.one_of(edited(SCHEME_TEXT), revalued(SCHEME_TEXT)))
+def test_rating_scheme_text_gives_a_document_or_located_lines(text):
+    assert_bounded_and_located("ratings", text)
+
+
+@FUZZ
 @given(st.one_of(bombs(), oversized()))
 def test_every_bomb_and_oversized_text_is_refused(text):
-    for reader in ("rubric", "figures"):
+    for reader in ("rubric", "figures", "ratings"):
         start = time.perf_counter()
         try:
             READERS[reader](text, "fuzz.yaml")
