@@ -430,7 +430,7 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
 
 
 def _ambiguous_options(doc: YamlDocument, question: Question, q_loc: Loc) -> list[Problem]:
-    """Imports take a code or a label in any case (``option_code_for``): each must name one option."""
+    """Imports take a code in any case (``option_code_for``): each must name one option."""
     if question.type not in ("single", "multi"):
         return []
     problems = []
@@ -442,14 +442,6 @@ def _ambiguous_options(doc: YamlDocument, question: Question, q_loc: Loc) -> lis
                 doc.where(q_loc + ("options", code)),
                 f"question '{question.id}': option codes '{other}' and '{code}' differ only in case; "
                 "imports read codes ignoring case, so give each option its own code",
-            ))
-    for code, option in question.options.items():
-        other = by_folded.get(option.label.strip().casefold())
-        if other is not None and other.casefold() != code.casefold():
-            problems.append(Problem(
-                doc.where(q_loc + ("options", code)),
-                f"question '{question.id}': the label '{option.label}' of option '{code}' is the code of option '{other}'; "
-                f"an import would read it as '{other}', so change the label or the code",
             ))
     return problems
 
