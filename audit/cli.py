@@ -2,7 +2,9 @@
 imported only when used, so ``audit rubric check`` never loads the UI.
 
 Exit codes: 0 success, 1 input refused (the message says why), 2 usage error.
-No traceback ever reaches a user.
+No traceback ever reaches a user, and no control character reaches the
+terminal: :func:`main` runs every command with ``audit.terminal``'s escaping
+stdout and stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import click
 
 from audit.errors import AuditError, Problems
+from audit.terminal import escaping_streams
 
 # name -> ("module:attribute" of a click command, one-line help for `audit --help`)
 COMMANDS = {
@@ -80,7 +83,15 @@ def report_error(error: AuditError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and turn every failure into a message and an exit code."""
+    """Entry point: run the CLI and turn every failure into a message and an exit code.
+
+    Whatever any command prints, on stdout or stderr, has its control characters escaped.
+    """
+    with escaping_streams():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="audit", standalone_mode=False)
     except click.exceptions.Exit as exc:

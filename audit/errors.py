@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit.identity import printable
+
 
 class AuditError(Exception):
     """Input was refused. ``str()`` is the whole message for the user."""
@@ -32,6 +34,13 @@ class Problem:
 
     where: str
     message: str
+
+    def __post_init__(self) -> None:
+        # one line that no terminal obeys, whatever a file's quoted value held (a line break, an escape)
+        for name in ("where", "message"):
+            text = getattr(self, name)
+            if isinstance(text, str) and not text.isprintable():
+                object.__setattr__(self, name, printable(text))
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message

@@ -379,6 +379,7 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
                 continue
             question_locs[question.id] = q_loc
             questions.append(question)
+            problems += _ambiguous_options(doc, question, q_loc)
         if section_header is None:
             continue
         if section_header.id in section_locs:
@@ -426,6 +427,23 @@ def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
         raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
     rubric._evaluation_order = order
     return rubric
+
+
+def _ambiguous_options(doc: YamlDocument, question: Question, q_loc: Loc) -> list[Problem]:
+    """Imports take a code in any case (``option_code_for``): each must name one option."""
+    if question.type not in ("single", "multi"):
+        return []
+    problems = []
+    by_folded: dict[str, str] = {}
+    for code in question.options:
+        other = by_folded.setdefault(code.casefold(), code)
+        if other != code:
+            problems.append(Problem(
+                doc.where(q_loc + ("options", code)),
+                f"question '{question.id}': option codes '{other}' and '{code}' differ only in case; "
+                "imports read codes ignoring case, so give each option its own code",
+            ))
+    return problems
 
 
 def _line_key(where: str) -> int:
@@ -496,16 +514,24 @@ def search_path(kind: str = "rubrics") -> list[Path]:
 def find_rubric(rubric_id: str) -> Path:
     """The file of the rubric with this id (or this path), or a Problems error."""
     candidate = Path(rubric_id)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    if candidate.suffix in (".yaml", ".yml") and _is_file(candidate):
         return candidate
     seen: list[str] = []
     for folder in search_path("rubrics"):
         direct = folder / f"{rubric_id}.yaml"
-        if direct.is_file():
+        if _is_file(direct):
             return direct
         for path in sorted(folder.glob("*.y*ml")):
             seen.append(path.stem)
     raise Problems([Problem("", f"no rubric with id '{rubric_id}'{did_you_mean(rubric_id, seen)}; known: {', '.join(sorted(set(seen))) or 'none'}")])
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system cannot even look up (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_rubric_by_id(rubric_id: str) -> Rubric:

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from audit.terminal import raw_stderr
+
 #: a progress bar is worth showing only on files this big
 PROGRESS_THRESHOLD = 2000
 
@@ -24,7 +26,7 @@ class _ProgressBars:
         if phase != self.phase:
             self.close()
             self.phase, self.done = phase, 0
-            self.bar = click.progressbar(length=total, label=phase.capitalize(), file=sys.stderr, show_pos=True)
+            self.bar = click.progressbar(length=total, label=phase.capitalize(), file=raw_stderr(), show_pos=True)
             self.bar.__enter__()
         step = min(done, total) - self.done
         if step > 0:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from audit.terminal import raw_stderr
+
 #: a progress bar is worth showing only for merges of this many cases or more
 PROGRESS_THRESHOLD = 2000
 
@@ -43,7 +45,7 @@ class _Progress:
         if phase != self.phase:
             self.close()
             self.phase, self.shown = phase, 0
-            self.bar = click.progressbar(length=total, label=phase.capitalize(), file=sys.stderr, show_pos=True)
+            self.bar = click.progressbar(length=total, label=phase.capitalize(), file=raw_stderr(), show_pos=True)
             self.bar.__enter__()
         step = done - self.shown
         if step > 0:
