@@ -580,8 +580,10 @@ class _Loader:
 
     def question_row(self, spec: _QuestionRow | _QuoteSpec, questions: list[Question], loc: Loc, context: str) -> Row | None:
         first = questions[0]
-        label = getattr(spec, "label", "") or first.text
-        extra = {"highlight": spec.highlight, "chart_label": spec.chart_label} if isinstance(spec, _QuestionRow) else {}
+        if isinstance(spec, _QuestionRow):
+            label, extra = spec.label, {"highlight": spec.highlight, "chart_label": spec.chart_label}
+        else:  # a quoted number: its row is labelled with the report's words
+            label, extra = spec.text, {}
         banded = spec.min is not None or spec.max is not None
         if (spec.count is not None) == banded:
             self.add(loc, f"{context}a question row needs either 'count' (option codes) or 'min'/'max' (a band of numbers)")

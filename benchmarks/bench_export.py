@@ -45,7 +45,7 @@ def _measure(workdir: Path, core_cases: int, report, thematic_path: Path) -> tup
     floor = best_of(lambda: _floor(stores, report), repeat=5)
     measured = best_of(lambda: tabulate_report(report, stores), repeat=5)
     goal = "< 1 s" if core_cases <= 5000 else "<= 3x"
-    return Result(f"tabulate all 13 figures, {core_cases:,} core cases", measured, floor, goal), stores
+    return Result(f"tabulate thematic + core figures, {core_cases:,} core cases", measured, floor, goal), stores
 
 
 def run(workdir: Path) -> list[Result]:

@@ -270,3 +270,82 @@ def test_rubric_check_command_validates_figure_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{bad}:10: figure '1': no question 'lead_agncy' in rubric iom-thematic-2019 (dataset 'thematic') (did you mean 'lead_agency'?)" in err
     assert "Traceback" not in err
+
+
+# --- what the report prints, as data: statuses, chart titles, highlights, quoted numbers -------
+
+ONE = '  - id: "1"\n    title: x\n    columns: [thematic]\n    rows: [{options: lead_agency}]\n'
+
+
+def test_dataset_status_sites_and_unit():
+    report = parse_report(HEADER.replace("label: Thematic}", "label: Thematic, status: [complete, approved], "
+                                         "sites: {surrey: Surrey}, unit: respondent}") + ONE, "f.yaml")
+    thematic = report.datasets["thematic"]
+    assert thematic.statuses == ("complete", "approved") and thematic.site_label("surrey") == "Surrey"
+    assert (thematic.units(1), thematic.units(48)) == ("1 respondent", "48 respondents")
+    assert report.datasets["core"].statuses is None
+    with pytest.raises(Problems) as caught:
+        parse_report(HEADER.replace("label: Thematic}", "label: Thematic, status: finished}") + ONE, "f.yaml")
+    assert "status" in str(caught.value) and "'finished'" in str(caught.value)
+
+
+def test_a_chart_title_longer_than_two_lines_needs_a_short_title():
+    long = "A very long question " * 8
+    found = problems_of(f'  - id: "1"\n    title: {long}\n    chart: bar\n    columns: [thematic]\n    rows: [{{options: lead_agency}}]\n')
+    assert found == ["f.yaml:8: figure '1': the chart title needs 4 lines of 56 characters; a chart title has at most 2: "
+                     "give a shorter 'short_title'"]
+    report = parse_report(HEADER + f'  - id: "1"\n    title: {long}\n    short_title: Lead organisation\n    chart: bar\n'
+                          '    columns: [thematic]\n    rows: [{options: lead_agency}]\n', "f.yaml")
+    assert report.figure("1").chart_title == ["Figure 1: Lead organisation"]
+
+
+def test_highlights_prefixes_and_chart_labels():
+    figure = ('  - id: "1"\n    title: x\n    columns: [thematic]\n    highlight_note: Shaded rows matter.\n    sections:\n'
+              '      - title: Lead\n        prefix: a)\n'
+              '        rows: [{options: lead_agency, highlight: [police], chart_labels: {crc: C}}]\n'
+              '      - title: Safety\n        rows: [{question: planning_safety, count: "yes", label: Planning, '
+              'chart_label: P, highlight: true}]\n')
+    parsed = parse_report(HEADER + figure, "f.yaml").figure("1")
+    lead, safety = parsed.sections
+    assert lead.heading == "a) Lead" and safety.heading == "Safety"
+    assert [(r.label, r.highlight, r.chart_label) for r in lead.rows] == [("CRC", False, "C"), ("NPS", False, None),
+                                                                         ("Police", True, None)]
+    assert (safety.rows[0].highlight, safety.rows[0].chart_label) == (True, "P")
+    assert problems_of(figure.replace("    highlight_note: Shaded rows matter.\n", "")) == [
+        "f.yaml:7: figure '1': rows are highlighted: add 'highlight_note' saying what the shading means"]
+    assert problems_of(figure.replace("highlight: [police]", "highlight: [polce]")) == [
+        "f.yaml:14: figure '1': 'highlight' names 'polce', which is not among the row codes (crc, nps, police)"]
+
+
+QUOTE_HEAD = HEADER + ONE + "quoted:\n"
+
+
+def test_quoted_numbers_are_checked_like_rows():
+    report = parse_report(QUOTE_HEAD + (
+        '  - {chapter: "4.1", text: one, dataset: thematic, question: lead_agency, count: police}\n'
+        '  - {chapter: "5.3", text: two, dataset: core, answered: iom_status}\n'
+        '  - {chapter: "5.3", text: three, dataset: core, cases: true, where: iom_status == "yes"}\n'
+        '  - {chapter: "2.2", text: four, dataset: thematic, sites: true, out_of: 43}\n'
+        '  - {chapter: "5.3", text: five, dataset: core, question: iom_status, count: "yes", decimals: 1}\n'), "f.yaml")
+    assert [(q.kind, q.question, q.column.dataset, q.out_of, q.decimals) for q in report.quoted] == [
+        ("row", "lead_agency", "thematic", None, 0), ("answered", "iom_status", "core", None, 0),
+        ("cases", None, "core", None, 0), ("sites", None, "thematic", 43, 0), ("row", "iom_status", "core", None, 1)]
+    assert report.quoted[2].column.rule is not None
+
+
+@pytest.mark.parametrize(
+    ("quote", "message"),
+    [
+        ('{chapter: "1", text: t, dataset: thematic, question: lead_agency, count: police, cases: true}',
+         "a quoted number needs exactly one of 'question' (with count or min/max), 'answered', 'cases: true' or "
+         "'sites: true'; it has question, cases"),
+        ('{chapter: "1", text: t, dataset: thematic, cases: true, out_of: 4}', "'out_of' is the total a count of sites is out of"),
+        ('{chapter: "1", text: t, dataset: thematc, cases: true}', "unknown dataset 'thematc' (did you mean 'thematic'?)"),
+        ('{chapter: "1", text: t, dataset: thematic, question: lead_agency, count: polic}', "'polic' is not an option code"),
+        ('{chapter: "1", text: t, dataset: core, question: iom_status, count: "yes", where: iom_status = 1}', "rule `iom_status = 1`"),
+        ('{chapter: "1", text: t, dataset: thematic, answered: nothing}', "no question 'nothing' in rubric iom-thematic-2019"),
+    ],
+)
+def test_bad_quoted_numbers_are_located(quote, message):
+    found = problems_of(ONE + "quoted:\n  - " + quote + "\n")
+    assert len(found) == 1 and found[0].startswith("f.yaml:12: ") and message in found[0], found

@@ -223,15 +223,20 @@ def _cases(store: Store, selection: CaseSelection | None) -> tuple[str, list]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def _answers(store: Store, uuids: list[str]) -> dict[str, dict[str, Any]]:
-    """Current answers to questions that apply, for a batch of cases."""
+def _answers(store: Store, uuids: list[str], decoded: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Current answers to questions that apply, for a batch of cases (``decoded``: JSON text -> value, reused)."""
     found: dict[str, dict[str, Any]] = {u: {} for u in uuids}
     marks = ", ".join("?" * len(uuids))
     for case_uuid, qid, value in store.db.execute(
         f"SELECT case_uuid, question_id, value FROM answers WHERE case_uuid IN ({marks}) "
         "AND state = 'current' AND applies = 1 AND value IS NOT NULL", uuids,
     ):
-        found[case_uuid][qid] = decode(value)
+        answer = decoded.get(value)
+        if answer is None:
+            answer = decode(value)
+            if len(decoded) < 50_000:  # answers repeat a few codes; free text is decoded each time
+                decoded[value] = answer
+        found[case_uuid][qid] = answer
     return found
 
 
@@ -350,8 +355,9 @@ def data_sheets(store: Store, rubrics: list[Rubric], selection: CaseSelection | 
     maker = _Rows(layout, site_labels, labels_ws, codes_ws)
 
     def rows() -> Iterator[tuple[list, list]]:
+        decoded: dict[str, Any] = {}
         for batch in _case_batches(store, clause, params):
-            answers = _answers(store, [case[0] for case in batch])
+            answers = _answers(store, [case[0] for case in batch], decoded)
             for case in batch:
                 yield maker.make(case, answers[case[0]])
 
