@@ -23,7 +23,7 @@ from audit.tui.screens.walkthrough import WalkthroughScreen
 from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.outline import ANSWERED, NOT_APPLICABLE, RETIRED
-from tests.tui_support import settle
+from tests.tui_support import settle, terminal_streams
 
 SIZE = (120, 40)
 PLANNING = ["planning_engaging", "planning_reoffending", "planning_iom_requirements", "planning_roles", "planning_safety"]
@@ -456,15 +456,16 @@ def test_a_corrupt_file_is_refused_after_the_background_check(tmp_db_path, thema
     assert "is corrupt" in app.failure and "restore it from a backup" in app.failure
 
 
-def test_audit_tui_refuses_a_file_that_is_not_an_audit_database(tmp_path, capsys):
+def test_audit_tui_refuses_a_file_that_is_not_an_audit_database(tmp_path, capsys, monkeypatch):
     other = tmp_path / "notes.db"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE t (x)")
-    assert cli_main(["tui", str(other)]) == 1
-    err = capsys.readouterr().err
-    assert "not an audit database" in err and "Traceback" not in err
-    assert cli_main(["tui", str(tmp_path / "missing" / "audit.db")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    with terminal_streams(monkeypatch):
+        assert cli_main(["tui", str(other)]) == 1
+        err = capsys.readouterr().err
+        assert "not an audit database" in err and "Traceback" not in err
+        assert cli_main(["tui", str(tmp_path / "missing" / "audit.db")]) == 1
+        assert "does not exist" in capsys.readouterr().err
 
 
 def test_every_binding_has_an_id():
