@@ -82,6 +82,13 @@ class Terminal:
         os.write(self.master, data)
         return stamp
 
+    def cpu_seconds(self) -> float:
+        """CPU time the program has used so far (user + system, from /proc): what it cost, whatever
+        else the machine was doing, unlike wall-clock latency."""
+        with open(f"/proc/{self.process.pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     # -- output --------------------------------------------------------------------------
     @property
     def length(self) -> int:

@@ -2,14 +2,17 @@
 
 Opening is split so the case list paints at once even on a very large file:
 the store is opened without ``PRAGMA integrity_check`` (which reads the whole
-file: seconds at 100k cases), the check then runs in a worker on its own
-connection, and nothing is written until it has passed. A corrupt file is
-refused with the store's message, as ``Store.open`` would have refused it.
+file: seconds at 100k cases), the check starts in a worker on its own
+connection as soon as the first frame is painted, and writes wait for it
+(``when_writable``): screens and dialogs open at once, and a write asked for
+meanwhile runs the moment the check passes. A corrupt file is refused with
+the store's message, as ``Store.open`` would have refused it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from textual import work
 from textual.app import App
@@ -50,6 +53,7 @@ class AuditApp(App[None]):
         #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
         self.failure: str | None = None
         self._rubrics_warmed = False
+        self._waiting_writes: list[Callable[[], object]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -57,12 +61,12 @@ class AuditApp(App[None]):
 
         return CaseListScreen()
 
-    def on_mount(self) -> None:
-        # the check reads the whole file: let the case list draw first (or give it a second)
-        self.set_timer(1.0, self.first_paint_done)
+    def on_ready(self) -> None:
+        # Textual's Ready: the first frame is painted (with the first page of cases)
+        self.first_paint_done()
 
     def first_paint_done(self) -> None:
-        """After the first page of cases is on screen: the integrity check, and rubric parsing."""
+        """Once the first frame is on screen: the integrity check, and rubric parsing."""
         if self.integrity == UNCHECKED:
             self.integrity = CHECKING
             self.check_integrity()
@@ -95,15 +99,19 @@ class AuditApp(App[None]):
         try:
             Store.open(self.db_path, create=False, check=True).close()
         except AuditError as exc:
-            self.call_from_thread(self._integrity_failed, str(exc))
+            self.call_from_thread(self.integrity_failed, str(exc))
         else:
-            self.call_from_thread(self._integrity_passed)
+            self.call_from_thread(self.integrity_passed)
 
-    def _integrity_passed(self) -> None:
+    def integrity_passed(self) -> None:
         self.integrity = CHECKED
+        waiting, self._waiting_writes = self._waiting_writes, []
+        for write in waiting:  # in the order they were asked for
+            write()
 
-    def _integrity_failed(self, message: str) -> None:
+    def integrity_failed(self, message: str) -> None:
         self.integrity = FAILED
+        self._waiting_writes.clear()
         self.failure = message
         self.exit(return_code=1)
 
@@ -127,15 +135,23 @@ class AuditApp(App[None]):
     def writable(self) -> bool:
         return self.integrity == CHECKED
 
-    def refuse_write(self) -> bool:
-        """True (and says why) when nothing may be written yet."""
+    def when_writable(self, write: Callable[[], object]) -> bool:
+        """Run ``write`` now if the file has passed its check (True), or as soon as it does (False).
+
+        Writes asked for while the check runs wait in order; none runs if the check fails (the
+        UI then closes with the store's message)."""
         if self.writable:
-            return False
-        self.notify(
-            "Still checking the database file before anything is written; try again in a moment.",
-            title="Not saved", severity="warning",
-        )
-        return True
+            write()
+            return True
+        if self.integrity != FAILED:
+            self._waiting_writes.append(write)
+            if self.integrity == UNCHECKED:
+                self.first_paint_done()
+        return False
+
+    @property
+    def writes_waiting(self) -> int:
+        return len(self._waiting_writes)
 
     async def action_quit(self) -> None:
         """ctrl+q: a note or a number being typed in a case is saved first, as on leaving it."""

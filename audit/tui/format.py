@@ -37,18 +37,13 @@ def status_label(status: str) -> str:
 
 
 def stored_label(question: Question | None, stored: str | None) -> str:
-    """A JSON-encoded stored answer as people read it (labels, not codes)."""
+    """A JSON-encoded stored answer as people read it (labels, not codes; "None of these" for [])."""
     if stored is None:
         return ""
     try:
         value: Any = decode(stored)
     except ValueError:
         return stored
-    if question is None:
-        return str(value)
-    try:
-        from audit.values import display
+    from audit.tui.answering import answer_label
 
-        return display(question, value)
-    except Exception:  # an answer from an older rubric version: show it as stored
-        return str(value)
+    return answer_label(question, value)

@@ -179,7 +179,6 @@ class CaseListScreen(Screen):
 
     def _page_drawn(self, total: int, rows: int) -> None:
         self.post_message(self.PageShown(total, rows))
-        self.app.first_paint_done()
 
     @staticmethod
     def _cells(case: Case) -> tuple:
@@ -290,9 +289,6 @@ class CaseListScreen(Screen):
 
     def action_new_case(self) -> None:
         from audit.tui.screens.new_case import NewCaseScreen
-
-        if self.app.refuse_write():
-            return
 
         def created(case: Case | None) -> None:
             if case is not None:

@@ -149,16 +149,21 @@ class NewCaseScreen(ModalScreen[Case | None]):
             self._error("Choose a rubric: pick one in the list with the arrow keys, then press enter.")
             rubric_list.focus()
             return
-        if self.app.refuse_write():
-            return
         rubric = self.choices[rubric_list.highlighted].rubric
-        try:
-            case = self.app.store.create_case(ref, site, rubric, inspector or None)
-        except StoreError as exc:
-            self._error(str(exc))
-            self.query_one("#case_ref", Input).focus()
-            return
-        self.dismiss(case)
+
+        def create() -> None:
+            try:
+                case = self.app.store.create_case(ref, site, rubric, inspector or None)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._error(str(exc))
+                    self.query_one("#case_ref", Input).focus()
+                return
+            if self.is_attached:
+                self.dismiss(case)
+
+        if not self.app.when_writable(create):
+            self._error("Checking the database file first: the case is created the moment the check passes.")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

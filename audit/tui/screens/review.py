@@ -109,16 +109,21 @@ class ReviewScreen(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
     def _set_status(self, status: str, said: str) -> None:
-        if self.app.refuse_write():
-            return
-        try:
-            self.app.store.set_status(self.case_uuid, status)
-        except StoreError as exc:
-            self._feedback(Text(str(exc), style="bold red"))
-            return
-        self.refresh_review()
-        self._feedback(Text(said, style="green"))
-        self.notify(said, markup=False)
+        def write() -> None:
+            try:
+                self.app.store.set_status(self.case_uuid, status)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._feedback(Text(str(exc), style="bold red"))
+                return
+            if self.is_attached:
+                self.refresh_review()
+                self._feedback(Text(said, style="green"))
+            self.notify(said, markup=False)
+
+        if not self.app.when_writable(write):
+            self._feedback(Text("Checking the database file first: the status changes the moment the check passes.",
+                                style="yellow"))
 
     def action_complete(self) -> None:
         if self.missing:
