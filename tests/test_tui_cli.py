@@ -46,3 +46,16 @@ def test_the_demo_names_the_audit_that_works_from_this_shell(tmp_path, monkeypat
     assert audit_command() == str(script)
     monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{empty}")  # an activated environment
     assert audit_command() == "audit"
+
+
+def test_keys_typed_while_the_ui_starts_are_kept_in_a_real_terminal(tmp_path, thematic_rubric):
+    from audit.store import Store
+    from benchmarks.terminal import Terminal
+
+    db = tmp_path / "audit.db"
+    with Store.open(db) as store:
+        for ref in ("T001", "T002", "SU01"):
+            store.create_case(ref, "sheffield", thematic_rubric, "jb")
+    with Terminal([*AUDIT, "tui", str(db)], 100, 30) as terminal:
+        terminal.send(b"/SU0")  # at once, before the first frame
+        terminal.wait_for("cases 1–1 of 1 ".encode(), timeout=60)  # the list, filtered by what was typed

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
@@ -22,6 +22,9 @@ from textual.screen import Screen
 
 from audit.errors import AuditError
 from audit.store import Store
+
+#: seconds between keys typed ahead when they are handed on: time for each to take effect
+TYPE_AHEAD_GAP = 0.03
 
 # integrity states
 UNCHECKED, CHECKING, CHECKED, FAILED = "unchecked", "checking", "checked", "failed"
@@ -35,6 +38,8 @@ class AuditApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     #: a screen under a dialog hides its key bar (audit.tcss): its keys do not work there
     SUSPENDED_SCREEN_CLASS = "-suspended"
+    #: on a short terminal (80x24) screens get "-short", and dialogs drop their spacing (audit.tcss)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
         Binding("question_mark", "show_keys", "Keys", id="app.keys"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
@@ -54,6 +59,44 @@ class AuditApp(App[None]):
         self.failure: str | None = None
         self._rubrics_warmed = False
         self._waiting_writes: list[Callable[[], object]] = []
+        # keys that came before the screen they are meant for was ready, in the order typed
+        self._held_keys: list[events.Key] = []
+        self._replaying: set[int] = set()
+
+    # -- keys typed ahead ----------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed while a screen is still being built (at start-up, or just after the key that
+        opened it) wait for it, in order, instead of going to a screen that drops them."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if id(event) in self._replaying:
+                self._replaying.discard(id(event))
+            elif self._held_keys or not self._screen_ready():
+                self._held_keys.append(event)
+                if len(self._held_keys) == 1:
+                    self.set_timer(0.005, self._release_held_keys)
+                return
+        await super().on_event(event)
+
+    def _screen_ready(self) -> bool:
+        try:
+            return self.screen.is_mounted
+        except Exception:  # no screen yet: Textual is still starting
+            return False
+
+    def _release_held_keys(self) -> None:
+        """One key at a time, as if typed: a key may open a screen or move the focus, and the keys
+        after it are meant for where it leads (n then T001 types T001 into the new case's reference)."""
+        if not self._held_keys:
+            return
+        if not self._screen_ready():
+            self.set_timer(0.005, self._release_held_keys)
+            return
+        key = self._held_keys.pop(0)
+        again = events.Key(key.key, key.character)  # a new event: the held one was already handled once
+        self._replaying.add(id(again))
+        self.post_message(again)
+        if self._held_keys:
+            self.set_timer(TYPE_AHEAD_GAP, self._release_held_keys)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:

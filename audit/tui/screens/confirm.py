@@ -57,7 +57,7 @@ class ConfirmRetireScreen(ModalScreen[bool]):
                 yield Button("Keep the old answer  (esc)", variant="primary", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()  # the safe choice is the default
+        self.set_focus(self.query_one("#cancel", Button))  # the safe choice is the default
         self.call_after_refresh(self.on_resize)
 
     def on_resize(self) -> None:
@@ -96,7 +96,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(f"{self.cancel_label}  (esc)", variant="primary", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.set_focus(self.query_one("#no", Button))
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -231,7 +231,7 @@ class WalkthroughScreen(Screen):
         if focus:
             target = (choice if question.is_choice else typed) if applies else self.outline
             if self.focused is not target:
-                target.focus()
+                self.set_focus(target)  # now, not after the keys already typed
         self.call_after_refresh(self.post_message, self.QuestionShown(qid))
 
     @staticmethod
@@ -633,10 +633,10 @@ class WalkthroughScreen(Screen):
         if self._refuse_read_only():
             return
         self.note.disabled = False
-        self.note.focus()
+        self.set_focus(self.note)
 
     def action_focus_outline(self) -> None:
-        self.outline.focus()
+        self.set_focus(self.outline)
 
     def action_review(self) -> None:
         from audit.tui.screens.review import ReviewScreen

@@ -47,17 +47,23 @@ class KeyBar(Static):
         # "^n To do" in a text field, where u would be typed (? lists every key)
         keys: dict[str, str] = {}
         shown: dict[str, tuple[str, bool]] = {}
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        order: dict[str, tuple[int, int]] = {}
+        # the focused widget's keys first ("⏎ Save"), then the screen's in the order it lists them, then the app's
+        declared = [getattr(b, "action", "") for b in type(self.screen).BINDINGS]
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if not binding.show:
                 continue
             display = self.app.get_key_display(binding)
             if binding.action not in keys or cell_len(display) < cell_len(keys[binding.action]):
                 keys[binding.action] = display
-            shown.setdefault(binding.action, (binding.description, enabled))
-        # in the order the screen lists its keys (Textual's own come first otherwise)
-        declared = [getattr(b, "action", "") for b in type(self.screen).BINDINGS]
-        order = {action: declared.index(action) if action in declared else len(declared) + i
-                 for i, action in enumerate(shown)}
+            if binding.action not in shown:
+                shown[binding.action] = (binding.description, enabled)
+                if node is self.app:
+                    order[binding.action] = (2, len(order))
+                elif node is self.screen:
+                    order[binding.action] = (1, declared.index(binding.action) if binding.action in declared else len(order))
+                else:
+                    order[binding.action] = (0, len(order))
         shown = dict(sorted(shown.items(), key=lambda item: order[item[0]]))
         # a narrow terminal gets a second line, broken between keys, so none is cut off
         width = self.size.width or self.app.size.width
