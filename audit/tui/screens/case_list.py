@@ -215,7 +215,7 @@ class CaseListScreen(Screen):
             parts.append(f"status: {status_label(query.status)}")
         if self.app.integrity == "checking":
             parts.append("checking the file…")
-        self.query_one("#list-status", Static).update(Text("  ·  ".join(parts)))
+        self.query_one("#list-status", Static).update(Text(" · ".join(parts)))
         empty = self.query_one("#list-empty", Static)
         if self.case_total == 0 and self.loaded:
             if query.filtered:

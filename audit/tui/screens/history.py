@@ -77,6 +77,7 @@ class HistoryTable(DataTable):
     """The history's rows; home and end go to the first and the last change."""
 
     BINDINGS = [
+        Binding("enter", "screen.show_change", "Full change", id="history.show_row"),
         Binding("home", "scroll_top", "First change", show=False, id="history.first"),
         Binding("end", "scroll_bottom", "Last change", show=False, id="history.last"),
     ]

@@ -118,7 +118,7 @@ class WalkthroughScreen(Screen):
         self.choice = self.query_one(ChoiceAnswer)
         self.typed = self.query_one(AnswerInput)
         self.note = self.query_one("#note", Input)
-        self.note.border_title = "Evidence note · tab or e · saved when you leave it"
+        self.note.border_title = "Evidence note (tab or e)"
         self.outline = self.query_one(Outline)
         store = self.app.store
         self.case: Case = store.case(self.case_uuid)
