@@ -9,6 +9,10 @@ from typing import Any
 from audit.rubric import Question
 
 MULTI_SEPARATOR = ";"
+#: an explicit empty selection ("None of these") in wide CSV; an empty cell is unanswered
+NONE_TOKEN = "(none)"
+#: how an explicit empty selection reads
+NONE_LABEL = "None of these"
 _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 

@@ -1,0 +1,116 @@
+"""Identifiers people type: case_ref, site and inspector.
+
+One rule for every path (UI, import, merge): text is NFC-normalised and
+trimmed, runs of spaces become one, and two identifiers are the same when
+their :func:`key` is equal (case-insensitive, via ``casefold``). Characters
+that cannot be seen, or that change how text around them is shown, are
+refused: C0 and C1 controls, zero-width characters and bidirectional
+overrides. They would let "T001" and "T001<ZWSP>" pass as two cases, or let a
+site name rewrite the lead's terminal.
+
+:func:`printable` makes any text safe to show in a terminal: it escapes
+every control and invisible character instead of refusing it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: zero-width and bidirectional-formatting characters (all are Unicode category Cf,
+#: listed so that the message can name them)
+INVISIBLE = {
+    "\u200b": "zero-width space",
+    "\u200c": "zero-width non-joiner",
+    "\u200d": "zero-width joiner",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space (BOM)",
+    "\u00ad": "soft hyphen",
+    "\u180e": "Mongolian vowel separator",
+    "\u061c": "Arabic letter mark",
+    "\u200e": "left-to-right mark",
+    "\u200f": "right-to-left mark",
+    "\u202a": "left-to-right embedding",
+    "\u202b": "right-to-left embedding",
+    "\u202c": "pop directional formatting",
+    "\u202d": "left-to-right override",
+    "\u202e": "right-to-left override",
+    "\u2066": "left-to-right isolate",
+    "\u2067": "right-to-left isolate",
+    "\u2068": "first strong isolate",
+    "\u2069": "pop directional isolate",
+}
+#: longest identifier accepted (a case_ref or a site name, not a paragraph)
+MAX_LENGTH = 200
+
+
+class IdentifierProblem(ValueError):
+    """An identifier that cannot be used; the message says why, for a located error."""
+
+
+def _forbidden(char: str) -> str | None:
+    """What is wrong with one character, or None if it may appear in an identifier."""
+    code = ord(char)
+    if code < 0x20 or code == 0x7F:
+        return f"a control character (U+{code:04X})"
+    if 0x80 <= code <= 0x9F:
+        return f"a control character (U+{code:04X})"
+    if char in INVISIBLE:
+        return f"an invisible character, {INVISIBLE[char]} (U+{code:04X})"
+    category = unicodedata.category(char)
+    if category in ("Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return f"an invisible or unassigned character (U+{code:04X})"
+    return None
+
+
+def normalise(text: str, what: str = "identifier") -> str:
+    """``text`` as stored: NFC, trimmed, inner runs of spaces as one space.
+
+    Raises :class:`IdentifierProblem` for text that holds a control, zero-width
+    or bidi character, or is longer than :data:`MAX_LENGTH`. Empty text is
+    returned as '' (callers decide whether empty is allowed).
+    """
+    if not isinstance(text, str):
+        raise IdentifierProblem(f"{what} must be text")
+    nfc = unicodedata.normalize("NFC", text)
+    for index, char in enumerate(nfc):
+        wrong = _forbidden(char)
+        if wrong is not None:
+            # a tab or newline is a plain mistake: say so in words
+            shown = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}.get(char, wrong)
+            raise IdentifierProblem(f"{what} {printable(text)!s} contains {shown} at character {index + 1}; retype it")
+    cleaned = " ".join(nfc.split())
+    if len(cleaned) > MAX_LENGTH:
+        raise IdentifierProblem(f"{what} is {len(cleaned)} characters long; at most {MAX_LENGTH} are allowed")
+    return cleaned
+
+
+def key(text: str) -> str:
+    """What two identifiers are compared by: compatibility-normalised (full-width ``Ｔ``
+    is ``T``), case-folded (``T001`` = ``t001``), spaces collapsed.
+
+    Forbidden characters are not refused here (stored data may predate the rule):
+    invisible ones are dropped and control whitespace is a space, so that they can
+    never make two identifiers differ.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text or "").casefold())
+    visible = "".join(char for char in folded if char.isspace() or _forbidden(char) is None)
+    return " ".join(visible.split())
+
+
+def printable(text: object) -> str:
+    """Text safe for a terminal: controls and invisible characters shown as ``\\xNN`` / ``\\uNNNN``.
+
+    Newlines and tabs are escaped too: a value printed inside a line must stay
+    on that line.
+    """
+    out = []
+    for char in str(text):
+        if _forbidden(char) is None:
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
