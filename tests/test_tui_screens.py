@@ -270,3 +270,37 @@ def test_the_case_lists_site_is_said_once_and_follows_the_filter(tmp_db_path, th
             assert str(screen.query_one("#list-title").render()) == title
 
     run(scenario())
+
+
+def test_names_and_answers_from_a_file_cannot_write_to_the_terminal(tmp_db_path, thematic_rubric):
+    import sqlite3
+
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"}, notes={"sentence_type": "seen"})
+    escape = "\x1b]0;owned\x07\x1b[2J"
+    with sqlite3.connect(tmp_db_path) as conn:  # as an imported or merged file might carry them
+        conn.execute("UPDATE cases SET site = ?, inspector = ? WHERE uuid = ?", [f"x{escape}", f"i{escape}", uuid])
+        conn.execute("UPDATE answers SET note = ? WHERE case_uuid = ?", [f"n{escape}", uuid])
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            walk = pilot.app.screen
+            walk.show_question("sentence_type")
+            await pilot.pause()
+            drawn = [walk.header.text.plain, walk.note.value]
+            await pilot.press("r")
+            await settle(pilot)
+            review = pilot.app.screen
+            options = review.query_one("#questions")
+            drawn += [str(review.query_one("#review-summary").render())]
+            drawn += [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
+            for text in drawn:
+                assert "\x1b" not in text and "\x07" not in text
+            assert "x\\x1b]0;owned\\x07\\x1b[2J" in walk.header.text.plain
+            assert walk.note.value == "n\\x1b]0;owned\\x07\\x1b[2J"
+
+    run(scenario())
+    with Store.open(tmp_db_path, create=False) as store:  # shown escaped, never saved escaped
+        assert store.answer_rows(uuid)["sentence_type"]["note"] == f"n{escape}"

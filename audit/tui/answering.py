@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from audit.identity import printable
 from audit.store import STATUS_COMPLETE
 
 if TYPE_CHECKING:  # the rubric engine loads after the case list has painted
@@ -45,19 +46,20 @@ def is_read_only(status: str) -> bool:
 
 
 def answer_label(question: Question | None, value: Any) -> str:
-    """An answer as people read it: option labels, "None of these" for an empty selection."""
+    """An answer as people read it: option labels, "None of these" for an empty selection; safe for a
+    terminal (a text answer from an imported file may hold control characters: they are shown escaped)."""
     if value is None:
         return ""
     if isinstance(value, list) and not value:
         return NONE_OF_THESE
     if question is None:
-        return str(value)
+        return printable(value)
     from audit.values import display
 
     try:
-        return display(question, value)
+        return printable(display(question, value))
     except (KeyError, TypeError, ValueError):  # an answer from an older version of the rubric: as stored
-        return str(value)
+        return printable(value)
 
 
 def expectation(question: Question) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from audit.identity import printable
 from audit.store import STATUS_COMPLETE, decode
 
 if TYPE_CHECKING:  # the rubric engine loads after the case list has painted
@@ -25,6 +26,12 @@ def local_time(stamp: str | None, *, seconds: bool = False) -> str:
 def clock(stamp: str | None) -> str:
     """A stored UTC stamp as local 'HH:MM:SS'."""
     return local_time(stamp, seconds=True)[-8:] if stamp else ""
+
+
+def shown(text: object) -> str:
+    """Text from a database or a file, safe to draw: control and invisible characters escaped
+    (a site name must not rewrite the terminal). Every user-controlled string goes through it."""
+    return printable("" if text is None else text)
 
 
 def shorten(text: str, width: int) -> str:

@@ -28,6 +28,7 @@ from audit.errors import AuditError
 from audit.rubric import search_path
 from audit.store import Store
 from audit.tui.answering import progress
+from audit.tui.format import shown
 from audit.tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 3.0
@@ -135,7 +136,7 @@ def figure_renderable(table: Any) -> Group:
     for row in table.rows:
         if row.section and row.section != section:
             section = row.section
-            grid.add_row(Text(section, style="bold italic"), *[""] * (len(table.columns) * len(parts)))
+            grid.add_row(Text(shown(section), style="bold italic"), *[""] * (len(table.columns) * len(parts)))
         cells = []
         for cell in row.cells:
             for part in parts:
@@ -144,11 +145,11 @@ def figure_renderable(table: Any) -> Group:
                     cells.append("")
                 else:
                     cells.append(f"{value}%" if part == "percent" else f"{value:,}")
-        grid.add_row(Text(row.label, style="bold" if row.is_total else ""), *cells)
-    title = Text(table.heading, style="bold cyan")
+        grid.add_row(Text(shown(row.label), style="bold" if row.is_total else ""), *cells)
+    title = Text(shown(table.heading), style="bold cyan")
     extra = [Text(f"({'chart' if table.is_chart else 'table'} in the report)", style="dim")]
     if table.note:
-        extra.append(Text(table.note, style="dim italic"))
+        extra.append(Text(shown(table.note), style="dim italic"))
     return Group(title, *extra, grid, Text(""))
 
 
@@ -235,7 +236,7 @@ class FiguresScreen(Screen):
             table.clear()
             for group, count, complete, answered, applicable in rows:
                 table.add_row(
-                    Text(group or "(none)"), Text(f"{count:,}", justify="right"), Text(f"{complete:,}", justify="right"),
+                    Text(shown(group) or "(none)"), Text(f"{count:,}", justify="right"), Text(f"{complete:,}", justify="right"),
                     Text(f"{count - complete:,}", justify="right"),
                     Text(f"{progress(complete, count)}%", justify="right"),
                     Text(f"{progress(answered or 0, applicable or 0)}%", justify="right"),

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Label, Static
 
 from audit.errors import AuditError
 from audit.rubric import Rubric
-from audit.tui.format import local_time, shorten, status_label, stored_label
+from audit.tui.format import local_time, shorten, shown, status_label, stored_label
 from audit.tui.widgets.key_bar import KeyBar
 
 FIELD_NAMES = {"value": "answer", "note": "evidence note", "state": "answer state", "status": "case status", "case": "case"}
@@ -57,15 +57,17 @@ def read_change(rubric: Rubric, entry: dict) -> Change:
         old, new = stored_label(question, old), stored_label(question, new)
     elif field == "status":
         old, new = status_label(old) if old else "", status_label(new) if new else ""
+    else:  # a note, a case's reference, a state: as stored, made safe to draw
+        old, new = shown(old), shown(new)
     return Change(
         when=local_time(entry["changed_at"], seconds=True),
         number=rubric.position(qid) + 1 if question else None,
-        question=question.text if question else (qid or ""),
-        field=FIELD_NAMES.get(field, field),
+        question=shown(question.text if question else (qid or "")),
+        field=shown(FIELD_NAMES.get(field, field)),
         old=old or "",
         new=new or "",
-        who=entry["changed_by"] or "",
-        why=entry["reason"] or "",
+        who=shown(entry["changed_by"]),
+        why=shown(entry["reason"]),
     )
 
 
@@ -123,7 +125,7 @@ class HistoryScreen(Screen):
         except (AuditError, sqlite3.Error) as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title="Could not read the history", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._show, case.case_ref, case.site, changes)
+        self.app.call_from_thread(self._show, shown(case.case_ref), shown(case.site), changes)
 
     def _show(self, ref: str, site: str, changes: list[Change]) -> None:
         self.changes = changes

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from audit.errors import AuditError
 from audit.rubric import Rubric, load_rubric, search_path
 from audit.store import Case, StoreError
+from audit.tui.format import shown
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
         if latest is not None:
             if self.default_sha is not None:
                 options.highlighted = shas.index(self.default_sha)
-            for field, value in (("site", latest.site), ("inspector", latest.inspector or "")):
+            for field, value in (("site", shown(latest.site)), ("inspector", shown(latest.inspector or ""))):
                 box = self.query_one(f"#{field}", Input)
                 if not box.value:
                     box.value = value

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, StoreError
 from audit.tui.answering import answer_label, is_answered, is_read_only, progress
 from audit.tui.dialogs import fit_list
-from audit.tui.format import status_label
+from audit.tui.format import shown, status_label
 from audit.tui.widgets.key_bar import KeyBar
 
 LIST_LINES = 200  # at most; fewer on a short terminal (the list scrolls)
@@ -76,7 +76,7 @@ class ReviewScreen(ModalScreen[str | None]):
 
         done = progress(case.answered_count, case.applicable_count)
         lines = [
-            Text.assemble((f"{case.case_ref}", "bold"), f" at {case.site}  ·  status: ",
+            Text.assemble((shown(case.case_ref), "bold"), f" at {shown(case.site)}  ·  status: ",
                           (status_label(case.status), "green" if case.status == STATUS_COMPLETE else "yellow")),
             Text(f"{case.answered_count} of {case.applicable_count} questions that apply are answered ({done}%)."),
         ]
@@ -110,10 +110,10 @@ class ReviewScreen(ModalScreen[str | None]):
                 row = answer_rows.get(qid, {})
                 value = evaluation.answers.get(qid)
                 answer = answer_label(question, value) if qid in answered else "no answer"
-                text = Text.assemble((f"{number[qid]:>3}  ", "dim"), question.text, "\n     → ",
+                text = Text.assemble((f"{number[qid]:>3}  ", "dim"), shown(question.text), "\n     → ",
                                      (answer, "bold" if qid in answered else "yellow italic"))
                 if row.get("note"):
-                    text.append(f"\n     evidence: {row['note']}", style="dim italic")
+                    text.append(f"\n     evidence: {shown(row['note'])}", style="dim italic")
                 options.add_option(Option(text, id=qid))
                 self.rows.append(qid)
         if self.rows:
@@ -165,10 +165,10 @@ class ReviewScreen(ModalScreen[str | None]):
                      "highlighted one.", style="bold red")
             )
             return
-        self._set_status(STATUS_COMPLETE, f"Case {self.case.case_ref} marked complete: its answers are now read-only.")
+        self._set_status(STATUS_COMPLETE, f"Case {shown(self.case.case_ref)} marked complete: its answers are now read-only.")
 
     def action_reopen(self) -> None:
-        self._set_status(STATUS_IN_PROGRESS, f"Case {self.case.case_ref} reopened: its answers can be changed.")
+        self._set_status(STATUS_IN_PROGRESS, f"Case {shown(self.case.case_ref)} reopened: its answers can be changed.")
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -30,7 +30,7 @@ from audit.tui.answering import (
     ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, preview, progress, question_states,
     rubric_facts, ticked, typed_value,
 )
-from audit.tui.format import clock, shorten, status_label
+from audit.tui.format import clock, shorten, shown, status_label
 from audit.tui.widgets.answer import LETTER_CODES, NONE_KEY, AnswerInput, ChoiceAnswer
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline, outline_text
@@ -127,7 +127,7 @@ class WalkthroughScreen(Screen):
         self.number = {qid: i + 1 for i, qid in enumerate(self.rubric.question_ids)}
         self.outline.build(
             [
-                (s.id, s.title, [(q.id, outline_text(self.number[q.id], q.text)) for q in s.questions])
+                (s.id, shown(s.title), [(q.id, outline_text(self.number[q.id], shown(q.text))) for q in s.questions])
                 for s in self.rubric.sections
             ]
         )
@@ -162,10 +162,10 @@ class WalkthroughScreen(Screen):
         missing = sum(1 for qid in self.evaluation.applicable if qid in required and qid not in self.evaluation.visible)
         done = f"{case.answered_count}/{case.applicable_count} answered ({progress(case.answered_count, case.applicable_count)}%)"
         parts = [
-            (f" {case.case_ref} ", "bold reverse"),
-            f" {case.site}" + (f" · {case.inspector}" if case.inspector else ""),
+            (f" {shown(case.case_ref)} ", "bold reverse"),
+            f" {shown(case.site)}" + (f" · {shown(case.inspector)}" if case.inspector else ""),
             " │ ",
-            (f"{self.rubric.id} v{self.rubric.version}", "cyan"),
+            (f"{shown(self.rubric.id)} v{shown(self.rubric.version)}", "cyan"),
             " │ ",
             (done, "bold"),
             (f", {missing} required to go" if missing else ""),
@@ -199,26 +199,27 @@ class WalkthroughScreen(Screen):
         question = self.rubric.question(qid)
         section = self.rubric.section_of(qid)
         applies = qid in self.evaluation.applicable
-        place = f"Question {self.number[qid]}  ·  {section.title}"
+        place = f"Question {self.number[qid]}  ·  {shown(section.title)}"
         if not applies:
             place += "  ·  does not apply to this case"
-        head = Text.assemble((place, "dim"), "\n\n", (question.text, "bold" if applies else "dim"))
+        head = Text.assemble((place, "dim"), "\n\n", (shown(question.text), "bold" if applies else "dim"))
         if question.prompts:
-            head.append("\n\n" + "\n".join(f"• {p}" for p in question.prompts), style="italic dim")
+            head.append("\n\n" + "\n".join(f"• {shown(p)}" for p in question.prompts), style="italic dim")
         self.head.set(head)
         choice, typed = self.choice, self.typed
         self._show(choice, question.is_choice)
         self._show(typed, not question.is_choice)
         value = self._value(qid)
         if question.is_choice:
-            choice.show([(code, opt.label) for code, opt in question.options.items()], multi=question.type == "multi", value=value)
+            choice.show([(code, shown(opt.label)) for code, opt in question.options.items()], multi=question.type == "multi",
+                        value=value)
             choice.disabled = not applies
         else:
             typed.show("" if value is None else str(value), placeholder=f"{expectation(question)}, then enter",
                        read_only=self.read_only)
             typed.disabled = not applies
         self._hint_text = self._hint(question, applies)
-        note = self.rows.get(qid, {}).get("note") or ""
+        note = shown(self.rows.get(qid, {}).get("note") or "")
         note_box = self.note
         if note_box.value != note:
             note_box.value = note
@@ -265,7 +266,7 @@ class WalkthroughScreen(Screen):
 
     def _read_only_message(self) -> str:
         review = "ctrl+r" if self._question_is_typed() else "r"
-        return (f"{self.case.case_ref} is {status_label(self.case.status)}, so its answers are read-only. "
+        return (f"{shown(self.case.case_ref)} is {status_label(self.case.status)}, so its answers are read-only. "
                 f"To change one, reopen the case: {review} (review), then o.")
 
     def _feedback(self, message: Text | str, style: str = "green") -> None:
@@ -421,7 +422,7 @@ class WalkthroughScreen(Screen):
         from audit.tui.screens.confirm import ConfirmRetireScreen
 
         listed = [
-            (other, self.rubric.question(other).text, answer_label(self.rubric.question(other), self._value(other)))
+            (other, shown(self.rubric.question(other).text), answer_label(self.rubric.question(other), self._value(other)))
             for other in affected
         ]
         change = self._describe_change(qid, value)
@@ -438,7 +439,7 @@ class WalkthroughScreen(Screen):
     def _describe_change(self, qid: str, value: Any) -> Text:
         """'Unticking “Drug misuse”', 'Changing “question” to “label”' (value already checked by preview)."""
         question = self.rubric.question(qid)
-        asked = ("“" + shorten(question.text, 70) + "”", "italic")
+        asked = ("“" + shorten(shown(question.text), 70) + "”", "italic")
         if value is None:
             return Text.assemble("Clearing the answer to ", asked)
         if question.type == "multi" and value:
@@ -524,7 +525,7 @@ class WalkthroughScreen(Screen):
         if qid is None or self.read_only:
             return True
         text = self.note.value.strip()
-        if text == (self.rows.get(qid, {}).get("note") or ""):
+        if text == shown(self.rows.get(qid, {}).get("note") or ""):  # as shown: unchanged
             return True
 
         def write() -> bool:
@@ -620,7 +621,7 @@ class WalkthroughScreen(Screen):
             else:
                 self._feedback("Not cleared: the answer is kept.", "yellow")
 
-        message = Text.assemble("Clear the answer to ", ("“" + shorten(question.text, 70) + "”", "italic"), " (",
+        message = Text.assemble("Clear the answer to ", ("“" + shorten(shown(question.text), 70) + "”", "italic"), " (",
                                 (answer_label(question, saved), "bold"), ")? The change is kept in the case's history.")
         self.app.push_screen(ConfirmScreen("Clear this answer?", message, "Clear it", "Keep it"), decided)
 
