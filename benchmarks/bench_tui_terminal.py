@@ -99,6 +99,12 @@ def time_bare(presses: int) -> tuple[list[KeyTiming], float]:
         return timings, terminal.cpu_seconds() - cpu
 
 
+def file_checked(terminal: Terminal) -> bool:
+    text = terminal.screen_text()
+    last = text.rfind("site: all sites")
+    return last >= 0 and not text[last:last + 40].startswith("site: all sites · checking")
+
+
 def question_marker(number: int) -> bytes:
     """Text only the question panel shows once question ``number`` (rubric order, from 1) is on screen."""
     return f"Question {number}  ·".encode()
@@ -107,6 +113,9 @@ def question_marker(number: int) -> bytes:
 def time_audit(path: Path) -> tuple[list[KeyTiming], float]:
     with Terminal(_audit_command(path), COLUMNS, LINES, cwd=str(PROJECT)) as terminal:
         terminal.wait_for(b"cases 1")
+        # the integrity check reads the whole file first (writes wait for it): the status line
+        # drops its "checking the file…" once it has passed
+        terminal.wait_until(file_checked, timeout=900)
         terminal.quiet(0.5)
         offset = terminal.length
         terminal.send(b"/")
@@ -117,7 +126,7 @@ def time_audit(path: Path) -> tuple[list[KeyTiming], float]:
         offset = terminal.length
         terminal.send(b"\r")
         terminal.wait_for(question_marker(1), offset)
-        terminal.quiet(1.0)  # rubric parsing and the integrity check, in the background
+        terminal.quiet(1.0)
         # every question applies when each is answered yes: 200 keys, the last one stays on question 200
         keys = [b"y"] * (QUESTIONS - 1)
         markers = [question_marker(i + 2) for i in range(QUESTIONS - 1)]

@@ -126,6 +126,23 @@ class Terminal:
         tail = bytes(self.output[-400:])
         raise TimeoutError(f"{pattern!r} not seen (exit {self.process.poll()}); last output: {tail!r}")
 
+    def screen_text(self, since: int = 0) -> str:
+        """The output after ``since`` with its escape sequences taken out (text only, in write order)."""
+        with self._lock:
+            data = bytes(self.output[since:])
+        return re.sub(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]|\x1b\][^\x07]*\x07", b"", data).decode("utf-8", "replace")
+
+    def wait_until(self, test, timeout: float = 30.0) -> None:
+        """Wait until ``test(self)`` is true."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if test(self):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise TimeoutError(f"not seen (exit {self.process.poll()}); last text: {self.screen_text()[-400:]!r}")
+
     def quiet(self, seconds: float = 0.3, timeout: float = 30.0) -> None:
         """Wait until nothing has been written for ``seconds``."""
         deadline = time.perf_counter() + timeout

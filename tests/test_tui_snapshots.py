@@ -72,6 +72,11 @@ async def still(pilot) -> None:
     from textual.widgets import Input
 
     await settle(pilot)
+    for _ in range(200):  # the file check runs in a worker from the first frame: the screens say so until it passes
+        if pilot.app.writable:
+            break
+        await pilot.pause(0.05)
+    await settle(pilot)
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
     await pilot.pause()

@@ -213,7 +213,7 @@ class CaseListScreen(Screen):
         parts.append(f"site: {query.site or 'all sites'}")
         if query.status:
             parts.append(f"status: {status_label(query.status)}")
-        if self.app.integrity == "checking":
+        if not self.app.writable:  # from the first frame until the check has passed
             parts.append("checking the file…")
         self.query_one("#list-status", Static).update(Text(" · ".join(parts)))
         empty = self.query_one("#list-empty", Static)

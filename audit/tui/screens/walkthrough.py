@@ -133,6 +133,7 @@ class WalkthroughScreen(Screen):
         )
         start = self.evaluation.next_unanswered() or self.evaluation.next_applicable() or self.rubric.question_ids[0]
         self.show_question(start)
+        self.watch(self.app, "integrity", lambda _: self._draw_header(), init=False)
 
     # -- state from the store --------------------------------------------------------------
     def _load_answers(self) -> None:
@@ -173,7 +174,9 @@ class WalkthroughScreen(Screen):
             (status_label(case.status) + (", read-only" if self.read_only else ""),
              "green" if case.status == STATUS_COMPLETE else "yellow"),
         ]
-        if self.last_saved:
+        if not self.app.writable:
+            parts += [" │ ", ("checking the file: answers are saved when it passes", "yellow")]
+        elif self.last_saved:
             parts += [" │ ", (f"saved {clock(self.last_saved)}", "green")]
         self.header.set(Text.assemble(*parts))
 

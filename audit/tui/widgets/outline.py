@@ -2,7 +2,7 @@
 
 Drawn line by line (a ScrollView with ``render_line``), so that an answer
 repaints only the lines whose mark changed: never a layout pass, and the view
-scrolls in jumps of a third of its height rather than a line per question.
+scrolls in jumps of most of its height rather than a line per question.
 """
 
 from __future__ import annotations
@@ -190,8 +190,9 @@ class Outline(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         if top <= self._cursor < top + height:
             return
-        # a jump, so the next questions are in view too: one repaint of the outline per third of a screen
-        target = self._cursor - height // 3 if self._cursor >= top + height else self._cursor - (2 * height) // 3
+        # a jump, so that the next questions are in view too: one repaint of the outline per most of a
+        # screen of questions, not one per question
+        target = self._cursor - height // 6 if self._cursor >= top + height else self._cursor - (5 * height) // 6
         self.scroll_to(y=max(0, target), animate=False, force=True, immediate=True)
 
     def action_cursor(self, step: int) -> None:
