@@ -18,12 +18,16 @@ from audit.errors import AuditError, Problems
 COMMANDS = {
     "tui": ("audit.commands.tui:tui", "Open the terminal UI on a database (default ./audit.db)."),
     "demo": ("audit.commands.demo:demo", "Write demo databases that reproduce the report's figures."),
-    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric."),
+    "rubric": ("audit.commands.rubric:rubric", "Check rubric and figure-table files; show a rubric; XLSForm in and out."),
     "import": ("audit.commands.importing:import_command", "Load cases from a .jsonl or wide .csv file, all or nothing."),
     "tabulate": ("audit.commands.tabulate:tabulate", "Counts and percentages for one question."),
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
+    "export-cases": ("audit.commands.export_cases:export_cases", "Write cases as .jsonl or .csv import files."),
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
+    "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
+    "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
+    "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
 }
 
 

@@ -135,7 +135,13 @@ CORE: list[Spec] = [
     ("ro_interviewed", "yes_no", YES_NO, set(), None, always),
     ("ro_desistance_relationships", "yes_no", YES_NO, set(), None, is_yes("ro_interviewed")),
     ("ro_harm_relationships", "yes_no", YES_NO, set(), None, is_yes("ro_interviewed")),
+    # the logistic regression's covariates (section 5.3): optional
+    ("case_type", "single", {"community": "Community sentence", "custody": "Post-release (custody)"}, set(), None, always),
+    ("rosh", "single", {"low": "Low", "medium": "Medium", "high": "High", "very_high": "Very high"}, set(), None, always),
+    ("reoffending_likelihood", "single", {"low": "Low", "medium": "Medium", "high": "High"}, set(), None, always),
 ]
+#: questions the spec makes optional (not required for a complete case), by rubric
+OPTIONAL = {"hmip-core-2018": {"case_type", "rosh", "reoffending_likelihood"}}
 
 RUBRICS = {"iom-thematic-2019": THEMATIC, "hmip-core-2018": CORE}
 
@@ -161,7 +167,7 @@ def test_types_codes_labels_ranges_and_counting_match_the_spec(rubric_and_spec):
         assert list(question.options) == list(options), f"{qid}: codes in the spec's order"
         assert {code for code, option in question.options.items() if not option.counts} == never_counts, qid
         assert question.range == value_range, qid
-        assert question.required, qid
+        assert question.required == (qid not in OPTIONAL.get(rubric.id, set())), qid
 
 
 def test_hmip_core_shares_the_thematic_offence_factor_and_services_questions(thematic_rubric, core_rubric):

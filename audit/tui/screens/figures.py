@@ -212,6 +212,8 @@ class FiguresScreen(Screen):
 
     @work(thread=True, exclusive=True, group="figures-poll", exit_on_error=False)
     def check_for_changes(self) -> None:
+        if self.token is None:  # the first count is still running: restarting it would starve it on a slow machine
+            return
         try:
             store = self.app.reader()
             try:
