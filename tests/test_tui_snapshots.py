@@ -1,4 +1,4 @@
-"""Screenshots of the case list, walk-through and figures screens at a fixed size.
+"""Screenshots of every screen and dialog at 80x24 and 120x40.
 
 The database is built with a fixed clock and fixed case ids, in a folder the
 test moves into, so every run draws the same screen. After a deliberate UI
@@ -63,23 +63,124 @@ def snapshot_db(tmp_path, monkeypatch, thematic_rubric):
 
 
 
-def test_case_list(snap_compare, snapshot_db):
-    assert snap_compare(AuditApp(snapshot_db), terminal_size=(100, 20), run_before=settle)
+SIZES = [(80, 24), (120, 40)]  # the smallest laptop terminal every screen must work in, and a usual one
+LAST_EDITED = "00000000-0000-4000-8000-000000000006"  # T006: first in the list, opened by enter
 
 
-def test_walkthrough(snap_compare, snapshot_db):
-    async def open_case(pilot) -> None:
+async def still(pilot) -> None:
+    """Settle, and stop the blinking of a text cursor so that every run draws the same frame."""
+    from textual.widgets import Input
+
+    await settle(pilot)
+    for _ in range(200):  # the file check runs in a worker from the first frame: the screens say so until it passes
+        if pilot.app.writable:
+            break
+        await pilot.pause(0.05)
+    await settle(pilot)
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
+async def in_case(pilot, at: str | None = None):
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    if at:
+        pilot.app.screen.show_question(at)
+    await still(pilot)
+    return pilot.app.screen
+
+
+async def case_list(pilot) -> None:
+    await still(pilot)
+
+
+async def walkthrough_choice(pilot) -> None:
+    await in_case(pilot, at="sentence_type")
+
+
+async def walkthrough_number(pilot) -> None:
+    await in_case(pilot, at="age")
+
+
+async def walkthrough_several(pilot) -> None:
+    await in_case(pilot, at="factors")
+
+
+async def new_case(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("n")
+    for _ in range(100):  # rubric files are read by a worker
         await settle(pilot)
-        await pilot.press("enter")  # T006, the last edited
+        if pilot.app.screen.choices:
+            break
+    await still(pilot)
+
+
+async def retire_dialog(pilot) -> None:
+    await in_case(pilot, at="sentence_type")
+    await pilot.press("3")  # non-statutory retires the profile's answers
+    await still(pilot)
+
+
+async def clear_dialog(pilot) -> None:
+    await in_case(pilot, at="lead_agency")
+    await pilot.press("ctrl+x")
+    await still(pilot)
+
+
+async def review(pilot) -> None:
+    await in_case(pilot)
+    await pilot.press("r")
+    await still(pilot)
+
+
+async def history(pilot) -> None:
+    await in_case(pilot)
+    await pilot.press("h")
+    await still(pilot)
+
+
+async def change(pilot) -> None:
+    await history(pilot)
+    await pilot.press("enter")
+    await still(pilot)
+
+
+async def figures(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("f")
+    for _ in range(100):  # counted by a worker
         await settle(pilot)
+        if pilot.app.screen.figures.tables:
+            break
+    await still(pilot)
 
-    assert snap_compare(AuditApp(snapshot_db), terminal_size=(120, 36), run_before=open_case)
+
+async def completion(pilot) -> None:
+    await figures(pilot)
+    await pilot.press("t")
+    await still(pilot)
 
 
-def test_figures(snap_compare, snapshot_db):
-    async def open_figures(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("f")
-        await settle(pilot)
+async def keys_help(pilot) -> None:
+    await in_case(pilot, at="sentence_type")
+    await pilot.press("question_mark")
+    await still(pilot)
 
-    assert snap_compare(AuditApp(snapshot_db), terminal_size=(110, 40), run_before=open_figures)
+
+async def site_picker(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("s")
+    await still(pilot)
+
+
+SCREENS = [case_list, walkthrough_choice, walkthrough_number, walkthrough_several, new_case, retire_dialog,
+           clear_dialog, review, history, change, figures, completion, keys_help, site_picker]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda screen: screen.__name__)
+def test_every_screen(snap_compare, snapshot_db, screen, size):
+    assert snap_compare(AuditApp(snapshot_db), terminal_size=size, run_before=screen)

@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import sys
+from pathlib import Path
 
 import click
+
+
+def audit_command() -> str:
+    """How to run audit from this shell: ``audit`` when that is on PATH and is this installation,
+    otherwise the path of this installation's script (``.venv/bin/audit`` after ``make demo``)."""
+    script = Path(sys.executable).parent / "audit"
+    on_path = shutil.which("audit")
+    if not script.is_file():
+        return "audit"
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "audit"
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
 
 
 @click.command()
@@ -28,8 +46,9 @@ def demo(folder: str, force: bool) -> None:
     thematic = shlex.quote(f"{folder.rstrip('/')}/{THEMATIC_FILE}")
     core = shlex.quote(f"{folder.rstrip('/')}/{CORE_FILE}")
     survey = shlex.quote(f"{folder.rstrip('/')}/{SURVEY_FILE}")
+    audit = audit_command()
     click.echo("")
     click.echo("Open the thematic sample in the terminal UI:")
-    click.echo(f"  audit tui {thematic}")
+    click.echo(f"  {audit} tui {thematic}")
     click.echo("Export the report's figure tables:")
-    click.echo(f"  audit export iom-thematic-2019 --data thematic={thematic} --data core={core} --data survey={survey} -o figures.xlsx")
+    click.echo(f"  {audit} export iom-thematic-2019 --data thematic={thematic} --data core={core} --data survey={survey} -o figures.xlsx")

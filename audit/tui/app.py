@@ -2,16 +2,19 @@
 
 Opening is split so the case list paints at once even on a very large file:
 the store is opened without ``PRAGMA integrity_check`` (which reads the whole
-file: seconds at 100k cases), the check then runs in a worker on its own
-connection, and nothing is written until it has passed. A corrupt file is
-refused with the store's message, as ``Store.open`` would have refused it.
+file: seconds at 100k cases), the check starts in a worker on its own
+connection as soon as the first frame is painted, and writes wait for it
+(``when_writable``): screens and dialogs open at once, and a write asked for
+meanwhile runs the moment the check passes. A corrupt file is refused with
+the store's message, as ``Store.open`` would have refused it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
@@ -19,6 +22,9 @@ from textual.screen import Screen
 
 from audit.errors import AuditError
 from audit.store import Store
+
+#: seconds between keys typed ahead when they are handed on: time for each to take effect
+TYPE_AHEAD_GAP = 0.03
 
 # integrity states
 UNCHECKED, CHECKING, CHECKED, FAILED = "unchecked", "checking", "checked", "failed"
@@ -32,6 +38,8 @@ class AuditApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     #: a screen under a dialog hides its key bar (audit.tcss): its keys do not work there
     SUSPENDED_SCREEN_CLASS = "-suspended"
+    #: on a short terminal (80x24) screens get "-short", and dialogs drop their spacing (audit.tcss)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
         Binding("question_mark", "show_keys", "Keys", id="app.keys"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
@@ -50,6 +58,45 @@ class AuditApp(App[None]):
         #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
         self.failure: str | None = None
         self._rubrics_warmed = False
+        self._waiting_writes: list[Callable[[], object]] = []
+        # keys that came before the screen they are meant for was ready, in the order typed
+        self._held_keys: list[events.Key] = []
+        self._replaying: set[int] = set()
+
+    # -- keys typed ahead ----------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed while a screen is still being built (at start-up, or just after the key that
+        opened it) wait for it, in order, instead of going to a screen that drops them."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if id(event) in self._replaying:
+                self._replaying.discard(id(event))
+            elif self._held_keys or not self._screen_ready():
+                self._held_keys.append(event)
+                if len(self._held_keys) == 1:
+                    self.set_timer(0.005, self._release_held_keys)
+                return
+        await super().on_event(event)
+
+    def _screen_ready(self) -> bool:
+        try:
+            return self.screen.is_mounted
+        except Exception:  # no screen yet: Textual is still starting
+            return False
+
+    def _release_held_keys(self) -> None:
+        """One key at a time, as if typed: a key may open a screen or move the focus, and the keys
+        after it are meant for where it leads (n then T001 types T001 into the new case's reference)."""
+        if not self._held_keys:
+            return
+        if not self._screen_ready():
+            self.set_timer(0.005, self._release_held_keys)
+            return
+        key = self._held_keys.pop(0)
+        again = events.Key(key.key, key.character)  # a new event: the held one was already handled once
+        self._replaying.add(id(again))
+        self.post_message(again)
+        if self._held_keys:
+            self.set_timer(TYPE_AHEAD_GAP, self._release_held_keys)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -57,12 +104,12 @@ class AuditApp(App[None]):
 
         return CaseListScreen()
 
-    def on_mount(self) -> None:
-        # the check reads the whole file: let the case list draw first (or give it a second)
-        self.set_timer(1.0, self.first_paint_done)
+    def on_ready(self) -> None:
+        # Textual's Ready: the first frame is painted (with the first page of cases)
+        self.first_paint_done()
 
     def first_paint_done(self) -> None:
-        """After the first page of cases is on screen: the integrity check, and rubric parsing."""
+        """Once the first frame is on screen: the integrity check, and rubric parsing."""
         if self.integrity == UNCHECKED:
             self.integrity = CHECKING
             self.check_integrity()
@@ -101,15 +148,19 @@ class AuditApp(App[None]):
             finally:
                 reader.close()
         except AuditError as exc:
-            self.call_from_thread(self._integrity_failed, str(exc))
+            self.call_from_thread(self.integrity_failed, str(exc))
         else:
-            self.call_from_thread(self._integrity_passed)
+            self.call_from_thread(self.integrity_passed)
 
-    def _integrity_passed(self) -> None:
+    def integrity_passed(self) -> None:
         self.integrity = CHECKED
+        waiting, self._waiting_writes = self._waiting_writes, []
+        for write in waiting:  # in the order they were asked for
+            write()
 
-    def _integrity_failed(self, message: str) -> None:
+    def integrity_failed(self, message: str) -> None:
         self.integrity = FAILED
+        self._waiting_writes.clear()
         self.failure = message
         self.exit(return_code=1)
 
@@ -133,15 +184,23 @@ class AuditApp(App[None]):
     def writable(self) -> bool:
         return self.integrity == CHECKED
 
-    def refuse_write(self) -> bool:
-        """True (and says why) when nothing may be written yet."""
+    def when_writable(self, write: Callable[[], object]) -> bool:
+        """Run ``write`` now if the file has passed its check (True), or as soon as it does (False).
+
+        Writes asked for while the check runs wait in order; none runs if the check fails (the
+        UI then closes with the store's message)."""
         if self.writable:
-            return False
-        self.notify(
-            "Still checking the database file before anything is written; try again in a moment.",
-            title="Not saved", severity="warning",
-        )
-        return True
+            write()
+            return True
+        if self.integrity != FAILED:
+            self._waiting_writes.append(write)
+            if self.integrity == UNCHECKED:
+                self.first_paint_done()
+        return False
+
+    @property
+    def writes_waiting(self) -> int:
+        return len(self._waiting_writes)
 
     async def action_quit(self) -> None:
         """ctrl+q: a note or a number being typed in a case is saved first, as on leaving it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from audit.identity import printable
 from audit.store import STATUS_COMPLETE, decode
 
 if TYPE_CHECKING:  # the rubric engine loads after the case list has painted
@@ -27,6 +28,12 @@ def clock(stamp: str | None) -> str:
     return local_time(stamp, seconds=True)[-8:] if stamp else ""
 
 
+def shown(text: object) -> str:
+    """Text from a database or a file, safe to draw: control and invisible characters escaped
+    (a site name must not rewrite the terminal). Every user-controlled string goes through it."""
+    return printable("" if text is None else text)
+
+
 def shorten(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
@@ -37,18 +44,13 @@ def status_label(status: str) -> str:
 
 
 def stored_label(question: Question | None, stored: str | None) -> str:
-    """A JSON-encoded stored answer as people read it (labels, not codes)."""
+    """A JSON-encoded stored answer as people read it (labels, not codes; "None of these" for [])."""
     if stored is None:
         return ""
     try:
         value: Any = decode(stored)
     except ValueError:
         return stored
-    if question is None:
-        return str(value)
-    try:
-        from audit.values import display
+    from audit.tui.answering import answer_label
 
-        return display(question, value)
-    except Exception:  # an answer from an older rubric version: show it as stored
-        return str(value)
+    return answer_label(question, value)

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from audit.errors import AuditError
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
+from audit.tui.answering import progress
 from audit.tui.format import local_time, status_label
 from audit.tui.widgets.case_table import CaseTable, Column, Row
 from audit.tui.widgets.key_bar import KeyBar
@@ -87,10 +88,10 @@ class CaseListScreen(Screen):
     AUTO_FOCUS = "#cases"
 
     BINDINGS = [
-        Binding("n", "new_case", "New case", id="cases.new"),
+        Binding("n", "new_case", "New", id="cases.new"),
         Binding("slash", "focus_filter", "Filter", id="cases.filter"),
         Binding("o", "cycle_sort", "Order", id="cases.sort"),
-        Binding("r", "reverse_sort", "Reverse", id="cases.reverse"),
+        Binding("r", "reverse_sort", "Reverse the order", show=False, id="cases.reverse"),
         Binding("s", "pick_site", "Site", id="cases.site"),
         Binding("c", "cycle_status", "Status", id="cases.status"),
         Binding("f", "figures", "Figures", id="cases.figures"),
@@ -119,11 +120,8 @@ class CaseListScreen(Screen):
 
     def on_mount(self) -> None:
         self._add_columns()
-        store = self.app.store
-        place = store.site or "all sites"
-        self.query_one("#list-title", Static).update(
-            Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {place}")
-        )
+        # the site shown is the list's filter, said once, in the status line (the two once disagreed)
+        self.query_one("#list-title", Static).update(Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan")))
         self.watch(self.app, "integrity", self._show_status, init=False)
         # The first page is read here, before the first frame: one bounded, indexed query
         # (no keypress can be waiting yet), so the list appears with its rows.
@@ -179,7 +177,6 @@ class CaseListScreen(Screen):
 
     def _page_drawn(self, total: int, rows: int) -> None:
         self.post_message(self.PageShown(total, rows))
-        self.app.first_paint_done()
 
     @staticmethod
     def _cells(case: Case) -> tuple:
@@ -188,7 +185,7 @@ class CaseListScreen(Screen):
             case.site,
             case.inspector or "",
             (status_label(case.status), "green" if case.status == STATUS_COMPLETE else ""),
-            f"{case.percent_answered}%",
+            f"{progress(case.answered_count, case.applicable_count)}%",
             local_time(case.updated_at),
         )
 
@@ -213,12 +210,12 @@ class CaseListScreen(Screen):
         if query.order_by != "updated_at":
             order = "descending" if query.descending else "ascending"
         parts.append(f"order: {SORT_NAMES[query.order_by]}, {order}")
-        parts.append(f"site: {query.site or 'all'}")
+        parts.append(f"site: {query.site or 'all sites'}")
         if query.status:
             parts.append(f"status: {status_label(query.status)}")
-        if self.app.integrity == "checking":
+        if not self.app.writable:  # from the first frame until the check has passed
             parts.append("checking the file…")
-        self.query_one("#list-status", Static).update(Text("  ·  ".join(parts)))
+        self.query_one("#list-status", Static).update(Text(" · ".join(parts)))
         empty = self.query_one("#list-empty", Static)
         if self.case_total == 0 and self.loaded:
             if query.filtered:
@@ -273,7 +270,7 @@ class CaseListScreen(Screen):
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         self._apply_filter(event.value.strip())
-        self.query_one(CaseTable).focus()
+        self.set_focus(self.query_one(CaseTable))
 
     # -- actions -------------------------------------------------------------------------
     def open_case(self, case_uuid: str) -> None:
@@ -291,9 +288,6 @@ class CaseListScreen(Screen):
     def action_new_case(self) -> None:
         from audit.tui.screens.new_case import NewCaseScreen
 
-        if self.app.refuse_write():
-            return
-
         def created(case: Case | None) -> None:
             if case is not None:
                 if self.query_state.filtered:  # show the new case, whatever the filter was
@@ -303,18 +297,19 @@ class CaseListScreen(Screen):
 
         self.app.push_screen(NewCaseScreen(), created)
 
+    # focus moves at once (set_focus), not after the keys already typed: "/SU0" filters by SU0
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_focus_table(self) -> None:
-        self.query_one(CaseTable).focus()
+        self.set_focus(self.query_one(CaseTable))
 
     def action_clear_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
             self._requery(search="")
-        self.query_one(CaseTable).focus()
+        self.set_focus(self.query_one(CaseTable))
 
     def _sort(self, order_by: str) -> None:
         self.query_state = replace(self.query_state, order_by=order_by, descending=order_by == "updated_at")

@@ -1,4 +1,5 @@
-"""The retire-on-change dialog: an answer that makes earlier answers stop applying."""
+"""Confirmation dialogs: a yes/no question, and the retire-on-change dialog (an answer that makes
+earlier answers stop applying). The safe choice is the default button in both."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class ConfirmRetireScreen(ModalScreen[bool]):
                 yield Button("Keep the old answer  (esc)", variant="primary", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()  # the safe choice is the default
+        self.set_focus(self.query_one("#cancel", Button))  # the safe choice is the default
         self.call_after_refresh(self.on_resize)
 
     def on_resize(self) -> None:
@@ -65,6 +66,41 @@ class ConfirmRetireScreen(ModalScreen[bool]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")
+
+    def action_decide(self, confirmed: bool) -> None:
+        self.dismiss(confirmed)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: ``y`` (or its button) confirms; escape, ``n`` or the default button keeps things as they are."""
+
+    HELP = "y does what the button on the left says; escape (or n) does nothing and goes back."
+    BINDINGS = [
+        Binding("y", "decide(True)", "Yes", id="confirm.yes"),
+        Binding("escape,n", "decide(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, message: Text, confirm: str, cancel: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.confirm_label = confirm
+        self.cancel_label = cancel
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog confirm-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.message, id="confirm-message")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.confirm_label}  (y)", variant="warning", id="yes")
+                yield Button(f"{self.cancel_label}  (esc)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#no", Button))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
     def action_decide(self, confirmed: bool) -> None:
         self.dismiss(confirmed)

@@ -10,8 +10,9 @@ the cases have changed.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Group
 from rich.table import Table
@@ -23,10 +24,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from audit.counting import percent
 from audit.errors import AuditError
 from audit.rubric import search_path
 from audit.store import Store
+from audit.tui.answering import progress
+from audit.tui.format import shown
 from audit.tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 3.0
@@ -39,16 +41,45 @@ class FigureResult:
     notes: list[str] = field(default_factory=list)
 
 
+@contextmanager
+def only_rubric(store: Store, rubric_id: str) -> Iterator[None]:
+    """While open, this connection sees only the cases (and their answers) of one rubric.
+
+    Temporary views named ``cases`` and ``answers`` shadow the tables of the same name
+    (SQLite looks in the temp schema first); they live on this connection only and never
+    touch the file. A database holding a case of another rubric (one wrong key in the
+    new-case dialog once made one) still shows its figures, and says what it left out.
+    """
+    literal = "'" + rubric_id.replace("'", "''") + "'"
+    conn = store.conn
+    conn.execute(f"CREATE TEMP VIEW cases AS SELECT * FROM main.cases WHERE rubric_id = {literal}")
+    conn.execute("CREATE TEMP VIEW answers AS SELECT a.* FROM main.answers a "
+                 f"JOIN main.cases c ON c.uuid = a.case_uuid WHERE c.rubric_id = {literal}")
+    try:
+        yield
+    finally:
+        conn.execute("DROP VIEW IF EXISTS temp.answers")
+        conn.execute("DROP VIEW IF EXISTS temp.cases")
+
+
+def cases_by_rubric(store: Store) -> dict[str, int]:
+    return dict(store.conn.execute("SELECT rubric_id, count(*) FROM cases GROUP BY rubric_id ORDER BY rubric_id").fetchall())
+
+
 def live_figures(store: Store) -> FigureResult:
-    """Tabulate every report whose datasets use a rubric of this database's cases."""
+    """Tabulate every report whose datasets use a rubric of this database's cases, each over
+    that rubric's cases only; cases of another rubric are left out and said to be."""
     from audit.figures import load_report
     from audit.tabulate import tabulate_report
 
     result = FigureResult()
-    rubric_ids = {row["rubric_id"] for row in store.rubrics()}
-    if not rubric_ids:
+    by_rubric = cases_by_rubric(store)
+    if not by_rubric:
         result.notes.append("No cases yet: figures appear as soon as a case has answers.")
         return result
+    # the database is one dataset: the rubric most of its cases use (a lead's export combines several files)
+    rubric_id = max(by_rubric, key=lambda r: (by_rubric[r], r))
+    counted_rubrics: set[str] = set()
     for folder in search_path("exports"):
         for path in sorted(folder.glob("*.y*ml")):
             try:
@@ -56,14 +87,16 @@ def live_figures(store: Store) -> FigureResult:
             except AuditError as exc:
                 result.notes.append(f"{path.name} skipped: {str(exc).splitlines()[0]}")
                 continue
-            datasets = {name: store for name, dataset in report.datasets.items() if dataset.rubric_id in rubric_ids}
+            datasets = {name: store for name, dataset in report.datasets.items() if dataset.rubric_id == rubric_id}
             if not datasets:
                 continue
             try:
-                tables = tabulate_report(report, datasets)
+                with only_rubric(store, rubric_id):
+                    tables = tabulate_report(report, datasets)
             except AuditError as exc:
                 result.notes.append(f"{path.name}: {exc}")
                 continue
+            counted_rubrics.add(rubric_id)
             result.reports.append(f"{report.title} ({path.name})")
             result.tables += tables.tables
             if tables.skipped:
@@ -71,6 +104,13 @@ def live_figures(store: Store) -> FigureResult:
                     f"{len(tables.skipped)} figure(s) of {path.name} need another database (merge it in, or use audit export): "
                     + ", ".join(tables.skipped)
                 )
+    if counted_rubrics:
+        left_out = {rubric_id: n for rubric_id, n in by_rubric.items() if rubric_id not in counted_rubrics}
+        if left_out:
+            result.notes.append(
+                "Left out of these figures: " + ", ".join(f"{n:,} case(s) of rubric {rubric_id}" for rubric_id, n in left_out.items())
+                + f" (the figures count {', '.join(sorted(counted_rubrics))} cases only)."
+            )
     if not result.tables and not result.notes:
         result.notes.append("No figure-table file uses this database's rubric (looked in: "
                             + ", ".join(str(p) for p in search_path("exports")) + ").")
@@ -96,7 +136,7 @@ def figure_renderable(table: Any) -> Group:
     for row in table.rows:
         if row.section and row.section != section:
             section = row.section
-            grid.add_row(Text(section, style="bold italic"), *[""] * (len(table.columns) * len(parts)))
+            grid.add_row(Text(shown(section), style="bold italic"), *[""] * (len(table.columns) * len(parts)))
         cells = []
         for cell in row.cells:
             for part in parts:
@@ -105,18 +145,19 @@ def figure_renderable(table: Any) -> Group:
                     cells.append("")
                 else:
                     cells.append(f"{value}%" if part == "percent" else f"{value:,}")
-        grid.add_row(Text(row.label, style="bold" if row.is_total else ""), *cells)
-    title = Text(table.heading, style="bold cyan")
+        grid.add_row(Text(shown(row.label), style="bold" if row.is_total else ""), *cells)
+    title = Text(shown(table.heading), style="bold cyan")
     extra = [Text(f"({'chart' if table.is_chart else 'table'} in the report)", style="dim")]
     if table.note:
-        extra.append(Text(table.note, style="dim italic"))
+        extra.append(Text(shown(table.note), style="dim italic"))
     return Group(title, *extra, grid, Text(""))
 
 
 class FiguresScreen(Screen):
     HELP = (
         "The report's figure tables counted from this database, refreshed as cases change, and how far each "
-        "site and inspector has got. Tab switches between them; u recounts now; escape goes back."
+        "site and inspector has got. t switches between them; u recounts now; escape goes back. "
+        "Progress is rounded down: 100% only when every case (or question) is done."
     )
     BINDINGS = [
         Binding("escape", "back", "Back", id="figures.back"),
@@ -197,10 +238,10 @@ class FiguresScreen(Screen):
             table.clear()
             for group, count, complete, answered, applicable in rows:
                 table.add_row(
-                    Text(group or "(none)"), Text(f"{count:,}", justify="right"), Text(f"{complete:,}", justify="right"),
+                    Text(shown(group) or "(none)"), Text(f"{count:,}", justify="right"), Text(f"{complete:,}", justify="right"),
                     Text(f"{count - complete:,}", justify="right"),
-                    Text(f"{percent(complete, count) or 0}%", justify="right"),
-                    Text(f"{percent(answered or 0, applicable or 0) or 0}%", justify="right"),
+                    Text(f"{progress(complete, count)}%", justify="right"),
+                    Text(f"{progress(answered or 0, applicable or 0)}%", justify="right"),
                 )
         parts: list[Any] = []
         if figures.reports:

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from audit.errors import AuditError
 from audit.rubric import Rubric, load_rubric, search_path
 from audit.store import Case, StoreError
+from audit.tui.format import shown
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,10 @@ class RubricChoice:
     rubric: Rubric
     source: str  # "this database" or the file it was read from
 
-    @property
-    def label(self) -> Text:
+    def label(self, default: bool) -> Text:
         where = "in this database" if self.source == "this database" else f"from {Path(self.source).name}"
+        if default:
+            where = "this database's cases use it"
         return Text.assemble((f"{self.rubric.id} v{self.rubric.version}", "bold"), f"  {self.rubric.title}", (f"  ({where})", "dim"))
 
 
@@ -35,14 +37,18 @@ class NewCaseScreen(ModalScreen[Case | None]):
     """Dismisses with the created case, or None when cancelled."""
 
     HELP = (
-        "Type the case's reference, its site and the inspector, pick the rubric with the arrow keys, "
-        "then press enter (from any field) to create the case and start answering. Escape cancels."
+        "Type the case's reference, its site and the inspector, then press enter (from any field) to create the "
+        "case and start answering. The rubric is the one this database's cases use; choosing another with the "
+        "arrow keys asks you to confirm it (its cases would be left out of this database's figures). Escape cancels."
     )
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="new_case.cancel")]
 
     def __init__(self) -> None:
         super().__init__()
         self.choices: list[RubricChoice] = []
+        self.default_sha: str | None = None  # the rubric of the database's newest case
+        self.finding_rubrics = True  # rubrics are being found: an enter pressed meanwhile waits for them
+        self._submit_when_found = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-case-dialog", classes="dialog"):
@@ -55,14 +61,14 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 yield Input(id="site", placeholder="e.g. sheffield")
                 yield Label("Inspector")
                 yield Input(id="inspector", placeholder="your initials or name")
-            yield Label("Rubric  (arrow keys to choose)")
+            yield Label("Rubric  (this database's, unless you choose another with the arrow keys)")
             yield OptionList(Option("finding rubrics…", disabled=True), id="rubric")
             with Horizontal(classes="buttons"):
                 yield Button("Create and start", variant="primary", id="create")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#case_ref", Input).focus()
+        self.set_focus(self.query_one("#case_ref", Input))  # now: keys typed after n go here
         self.find_rubrics()
 
     @work(thread=True, exit_on_error=False)
@@ -94,17 +100,18 @@ class NewCaseScreen(ModalScreen[Case | None]):
 
     def _show_rubrics(self, choices: list[RubricChoice], latest: Case | None, skipped: list[str]) -> None:
         self.choices = choices
+        shas = [c.rubric.sha256 for c in choices]
+        self.default_sha = latest.rubric_sha256 if latest is not None and latest.rubric_sha256 in shas else None
         options = self.query_one("#rubric", OptionList)
         options.clear_options()
         for index, choice in enumerate(choices):
-            options.add_option(Option(choice.label, id=str(index)))
+            options.add_option(Option(choice.label(choice.rubric.sha256 == self.default_sha), id=str(index)))
         if not choices:
             options.add_option(Option("no rubric files found; put one in ./rubrics", disabled=True))
-        shas = [c.rubric.sha256 for c in choices]
         if latest is not None:
-            if latest.rubric_sha256 in shas:
-                options.highlighted = shas.index(latest.rubric_sha256)
-            for field, value in (("site", latest.site), ("inspector", latest.inspector or "")):
+            if self.default_sha is not None:
+                options.highlighted = shas.index(self.default_sha)
+            for field, value in (("site", shown(latest.site)), ("inspector", shown(latest.inspector or ""))):
                 box = self.query_one(f"#{field}", Input)
                 if not box.value:
                     box.value = value
@@ -116,6 +123,10 @@ class NewCaseScreen(ModalScreen[Case | None]):
             self.query_one("#site", Input).value = self.app.store.site
         if skipped:
             self.notify("Skipped rubric files that do not load: " + ", ".join(skipped), severity="warning", markup=False)
+        self.finding_rubrics = False
+        if self._submit_when_found:
+            self._submit_when_found = False
+            self.submit()
 
     # -- checking as you type --------------------------------------------------------------
     @on(Input.Changed, "#case_ref, #site")
@@ -145,20 +156,63 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 self._error(message)
                 self.query_one(f"#{field}", Input).focus()
                 return
+        if self.finding_rubrics:  # typed ahead: create the case once the rubrics are listed
+            self._submit_when_found = True
+            return
         if rubric_list.highlighted is None or not self.choices:
             self._error("Choose a rubric: pick one in the list with the arrow keys, then press enter.")
             rubric_list.focus()
             return
-        if self.app.refuse_write():
-            return
         rubric = self.choices[rubric_list.highlighted].rubric
-        try:
-            case = self.app.store.create_case(ref, site, rubric, inspector or None)
-        except StoreError as exc:
-            self._error(str(exc))
-            self.query_one("#case_ref", Input).focus()
+        if self.default_sha is not None and rubric.sha256 != self.default_sha:
+            self._confirm_other_rubric(rubric)
             return
-        self.dismiss(case)
+        self._create(ref, site, inspector, rubric)
+
+    def _confirm_other_rubric(self, rubric: Rubric) -> None:
+        """A rubric other than the database's: only with an explicit yes (one arrow key once made a
+        case that figures and export then refused for the whole file)."""
+        from audit.tui.screens.confirm import ConfirmScreen
+
+        default = next(c.rubric for c in self.choices if c.rubric.sha256 == self.default_sha)
+        if rubric.id == default.id:
+            why = (f"{rubric.id} v{rubric.version} is another version of the rubric this database's cases use "
+                   f"(v{default.version}).")
+        else:
+            why = (f"{rubric.id} is another rubric than the one this database's cases use ({default.id}): its cases "
+                   f"are left out of this database's figures, and an export of {default.id} refuses the file.")
+        message = Text.assemble(why, " Create this case with ", (f"{rubric.id} v{rubric.version}", "bold"), " anyway?")
+
+        def decided(confirmed: bool | None) -> None:
+            rubric_list = self.query_one("#rubric", OptionList)
+            if confirmed:
+                ref = self.query_one("#case_ref", Input).value.strip()
+                site = self.query_one("#site", Input).value.strip()
+                inspector = self.query_one("#inspector", Input).value.strip()
+                self._create(ref, site, inspector, rubric)
+            else:
+                rubric_list.highlighted = [c.rubric.sha256 for c in self.choices].index(self.default_sha)
+                rubric_list.focus()
+                self._error(f"Not created: the rubric is {default.id} v{default.version} again; press enter to create the case.")
+
+        self.app.push_screen(
+            ConfirmScreen("Another rubric?", message, f"Use {rubric.id}", f"Keep {default.id}"), decided
+        )
+
+    def _create(self, ref: str, site: str, inspector: str, rubric: Rubric) -> None:
+        def create() -> None:
+            try:
+                case = self.app.store.create_case(ref, site, rubric, inspector or None)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._error(str(exc))
+                    self.query_one("#case_ref", Input).focus()
+                return
+            if self.is_attached:
+                self.dismiss(case)
+
+        if not self.app.when_writable(create):
+            self._error("Checking the database file first: the case is created the moment the check passes.")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

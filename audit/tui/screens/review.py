@@ -1,4 +1,5 @@
-"""Review a case: required questions still unanswered, with a jump to each; mark complete or reopen."""
+"""Review a case: every question that applies with its answer and evidence note, required gaps
+first; enter on any row goes to that question. Mark the case complete, or reopen it."""
 
 from __future__ import annotations
 
@@ -12,19 +13,22 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, StoreError
+from audit.tui.answering import answer_label, is_answered, is_read_only, progress
 from audit.tui.dialogs import fit_list
-from audit.tui.format import shorten, status_label
+from audit.tui.format import shown, status_label
 from audit.tui.widgets.key_bar import KeyBar
 
-MISSING_LIST_LINES = 20  # at most; fewer on a short terminal
+LIST_LINES = 200  # at most; fewer on a short terminal (the list scrolls)
 
 
 class ReviewScreen(ModalScreen[str | None]):
-    """Dismisses with a question id to jump to, or None to go back where you were."""
+    """Dismisses with a question id to go to, or None to go back where you were."""
 
     HELP = (
-        "The required questions that apply to this case and have no answer yet. Enter jumps to one. "
-        "c marks the case complete (only when none are left); o reopens a complete case; escape goes back."
+        "Every question that applies to this case, with its answer and evidence note: the required ones "
+        "still without an answer first, then the optional ones, then those answered, each under its own heading. "
+        "Enter on any row goes to that question. c marks the case complete (only when no required question is "
+        "left); o reopens a complete case so that its answers can be changed; escape goes back."
     )
     BINDINGS = [
         Binding("c", "complete", "Mark complete", id="review.complete"),
@@ -37,20 +41,21 @@ class ReviewScreen(ModalScreen[str | None]):
         self.case_uuid = case_uuid
         self.case = None
         self.missing: list[str] = []
+        self.rows: list[str] = []  # question ids in the order listed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="review-dialog", classes="dialog"):
             yield Label("Review", classes="dialog-title")
             yield Static(id="review-summary")
             yield Static(id="review-feedback")  # above the list, so a long list never hides it
-            yield OptionList(id="missing")
+            yield OptionList(id="questions")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_review()
 
     def on_resize(self) -> None:
-        fit_list(self, self.query_one("#review-dialog"), self.query_one("#missing"), MISSING_LIST_LINES)
+        fit_list(self, self.query_one("#review-dialog"), self.query_one("#questions"), LIST_LINES)
 
     def _feedback(self, text: Text) -> None:
         self.query_one("#review-feedback", Static).update(text)
@@ -58,78 +63,112 @@ class ReviewScreen(ModalScreen[str | None]):
 
     def refresh_review(self) -> None:
         store = self.app.store
-        self.case = store.case(self.case_uuid)
-        rubric = store.rubric_for(self.case)
+        self.case = case = store.case(self.case_uuid)
+        rubric = store.rubric_for(case)
+        answer_rows = store.answer_rows(self.case_uuid)
         evaluation = store.evaluation(self.case_uuid)
-        self.missing = evaluation.missing_required
-        optional = [qid for qid in evaluation.unanswered if qid not in self.missing]
-        retired = sum(1 for row in store.answer_rows(self.case_uuid).values() if row["state"] == "retired")
-        case = self.case
+        number = {qid: i + 1 for i, qid in enumerate(rubric.question_ids)}
+        applicable = evaluation.applicable_questions
+        answered = [qid for qid in applicable if is_answered(evaluation, qid)]
+        self.missing = [qid for qid in applicable if qid not in answered and rubric.question(qid).required]
+        optional = [qid for qid in applicable if qid not in answered and qid not in self.missing]
+        retired = sum(1 for row in answer_rows.values() if row["state"] == "retired")
+
+        done = progress(case.answered_count, case.applicable_count)
         lines = [
-            Text.assemble((f"{case.case_ref}", "bold"), f" at {case.site}  ·  status: ",
+            Text.assemble((shown(case.case_ref), "bold"), f" at {shown(case.site)}  ·  status: ",
                           (status_label(case.status), "green" if case.status == STATUS_COMPLETE else "yellow")),
-            Text(f"{case.answered_count} of {case.applicable_count} questions that apply are answered ({case.percent_answered}%)."),
+            Text(f"{case.answered_count} of {case.applicable_count} questions that apply are answered ({done}%)."),
         ]
         if self.missing:
-            lines.append(Text(f"{len(self.missing)} required question(s) still need an answer before the case can be marked complete:", style="yellow"))
+            lines.append(Text(f"{len(self.missing)} required question(s) still need an answer before the case can "
+                              "be marked complete: they are listed first.", style="yellow"))
+        elif is_read_only(case.status):
+            lines.append(Text("The case is complete, so its answers are read-only. Press o to reopen it.", style="green"))
         else:
-            lines.append(Text("Every required question that applies has an answer. Press c to mark the case complete."
-                              if case.status != STATUS_COMPLETE else "The case is complete. Press o to reopen it.", style="green"))
-        if optional:
-            lines.append(Text(f"{len(optional)} optional question(s) unanswered.", style="dim"))
+            lines.append(Text("Every required question that applies has an answer. Press c to mark the case complete.",
+                              style="green"))
         if retired:
             lines.append(Text(f"{retired} retired answer(s) kept in the history, not counted.", style="dim"))
         self.query_one("#review-summary", Static).update(Text("\n").join(lines))
-        options = self.query_one("#missing", OptionList)
+
+        options = self.query_one("#questions", OptionList)
+        highlighted = options.highlighted_option.id if options.highlighted_option is not None else None
         options.clear_options()
-        number = {qid: i + 1 for i, qid in enumerate(rubric.question_ids)}
-        for qid in self.missing:
-            question = rubric.question(qid)
-            section = rubric.section_of(qid).title
-            options.add_option(Option(Text(f"{number[qid]:>3}  {shorten(section, 18):<18}  {shorten(question.text, 70)}"), id=qid))
-        options.display = bool(self.missing)
-        if self.missing:
-            options.highlighted = 0
-            options.focus()
+        self.rows = []
+        groups = [
+            ("Required, no answer yet", self.missing),
+            ("Optional, no answer yet", optional),
+            ("Answered", answered),
+        ]
+        for heading, ids in groups:
+            if not ids:
+                continue
+            options.add_option(Option(Text(f"{heading} ({len(ids)})", style="bold"), disabled=True))
+            for qid in ids:
+                question = rubric.question(qid)
+                row = answer_rows.get(qid, {})
+                value = evaluation.answers.get(qid)
+                answer = answer_label(question, value) if qid in answered else "no answer"
+                text = Text.assemble((f"{number[qid]:>3}  ", "dim"), shown(question.text), "\n     → ",
+                                     (answer, "bold" if qid in answered else "yellow italic"))
+                if row.get("note"):
+                    text.append(f"\n     evidence: {shown(row['note'])}", style="dim italic")
+                options.add_option(Option(text, id=qid))
+                self.rows.append(qid)
+        if self.rows:
+            options.highlighted = self._index_of(highlighted if highlighted in self.rows else self.rows[0])
+            self.set_focus(options)
         self.refresh_bindings()
         self.call_after_refresh(self.on_resize)
+
+    def _index_of(self, qid: str) -> int:
+        options = self.query_one("#questions", OptionList)
+        return next(i for i in range(options.option_count) if options.get_option_at_index(i).id == qid)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides the key: only the status change that fits is offered
         if self.case is None:
             return action not in ("complete", "reopen")
         if action == "complete":
-            return self.case.status != STATUS_COMPLETE
+            return not is_read_only(self.case.status)
         if action == "reopen":
-            return self.case.status == STATUS_COMPLETE
+            return is_read_only(self.case.status)
         return True
 
-    @on(OptionList.OptionSelected, "#missing")
+    @on(OptionList.OptionSelected, "#questions")
     def _jump(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
     def _set_status(self, status: str, said: str) -> None:
-        if self.app.refuse_write():
-            return
-        try:
-            self.app.store.set_status(self.case_uuid, status)
-        except StoreError as exc:
-            self._feedback(Text(str(exc), style="bold red"))
-            return
-        self.refresh_review()
-        self._feedback(Text(said, style="green"))
-        self.notify(said, markup=False)
+        def write() -> None:
+            try:
+                self.app.store.set_status(self.case_uuid, status)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._feedback(Text(str(exc), style="bold red"))
+                return
+            if self.is_attached:
+                self.refresh_review()
+                self._feedback(Text(said, style="green"))
+            self.notify(said, markup=False)
+
+        if not self.app.when_writable(write):
+            self._feedback(Text("Checking the database file first: the status changes the moment the check passes.",
+                                style="yellow"))
 
     def action_complete(self) -> None:
         if self.missing:
+            self.query_one("#questions", OptionList).highlighted = self._index_of(self.missing[0])
             self._feedback(
-                Text(f"Not yet: {len(self.missing)} required question(s) need an answer first. Enter jumps to the highlighted one.", style="bold red")
+                Text(f"Not yet: {len(self.missing)} required question(s) need an answer first. Enter goes to the "
+                     "highlighted one.", style="bold red")
             )
             return
-        self._set_status(STATUS_COMPLETE, f"Case {self.case.case_ref} marked complete.")
+        self._set_status(STATUS_COMPLETE, f"Case {shown(self.case.case_ref)} marked complete: its answers are now read-only.")
 
     def action_reopen(self) -> None:
-        self._set_status(STATUS_IN_PROGRESS, f"Case {self.case.case_ref} reopened.")
+        self._set_status(STATUS_IN_PROGRESS, f"Case {shown(self.case.case_ref)} reopened: its answers can be changed.")
 
     def action_back(self) -> None:
         self.dismiss(None)

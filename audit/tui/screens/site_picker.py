@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from audit.errors import AuditError
 from audit.tui.dialogs import fit_list
+from audit.tui.format import shown
 
 ALL_SITES = "\x00all"  # an option id no site can have
 SITE_LIST_LINES = 20  # at most; fewer on a short terminal
@@ -60,7 +61,7 @@ class SitePickerScreen(ModalScreen[str | None | bool]):
         options.clear_options()
         options.add_option(Option(Text(f"All sites ({total:,} cases)"), id=ALL_SITES))
         for site, count in counts:
-            options.add_option(Option(Text(f"{site} ({count:,})"), id=site))
+            options.add_option(Option(Text(f"{shown(site)} ({count:,})"), id=site))
         sites = [site for site, _ in counts]
         options.highlighted = sites.index(self.current) + 1 if self.current in sites else 0
         options.focus()

@@ -2,8 +2,12 @@
 
 Every answer is committed by ``Store.set_answer`` before the screen says
 "saved". An answer that would make earlier answers stop applying is first
-previewed (``Store.preview_answer``) and confirmed in a dialog; cancelled, nothing
-is written and the widget shows the stored value again.
+previewed (``answering.preview``, in memory) and confirmed in a dialog;
+cancelled, nothing is written and the widget shows the stored value again. A complete case is
+read-only here until it is reopened (review, ``o``).
+
+An answer redraws only what changed, in place (see "The keypress path" in
+docs/ui.md): the panel's lines, the outline's changed lines and the header.
 """
 
 from __future__ import annotations
@@ -17,49 +21,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input
 
 from audit.engine import Evaluation, evaluate
 from audit.rubric import Question, Rubric
 from audit.store import STATUS_COMPLETE, Case, StoreError
-from audit.tui.format import clock, shorten, status_label
-from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
-from audit.tui.widgets.answer import LETTER_CODES
-from audit.tui.widgets.outline import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO, Outline, outline_text
-from audit.values import ValueProblem, coerce, display
+from audit.tui.answering import (
+    ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, preview, progress, question_states,
+    rubric_facts, ticked, typed_value,
+)
+from audit.tui.format import clock, shorten, shown, status_label
+from audit.tui.widgets.answer import LETTER_CODES, NONE_KEY, AnswerInput, ChoiceAnswer
 from audit.tui.widgets.key_bar import KeyBar
+from audit.tui.widgets.outline import Outline, outline_text
+from audit.tui.widgets.text_box import TextBox
 
-PLACEHOLDERS = {
-    "text": "type the answer, then enter",
-    "date": "YYYY-MM-DD or DD/MM/YYYY, then enter",
-}
-
-
-def question_states(rubric: Rubric, evaluation: Evaluation, rows: dict[str, dict]) -> dict[str, str]:
-    """Each question's mark in the outline.
-
-    Attention: a required question that applies, is unanswered, and lies before
-    the furthest answered question (it was passed over). Pending: a question
-    whose rule cannot be decided until an earlier question is answered.
-    """
-    furthest = max((rubric.position(qid) for qid in evaluation.visible), default=-1)
-    states: dict[str, str] = {}
-    for qid in rubric.question_ids:
-        if qid not in evaluation.applicable:
-            row = rows.get(qid)
-            if row and row["state"] == "retired" and row["value"] is not None:
-                states[qid] = RETIRED
-            else:
-                rule = evaluation.excluded_by(qid)
-                undecided = rule is not None and rule.evaluate(evaluation.visible) is None
-                states[qid] = PENDING if undecided else NOT_APPLICABLE
-        elif qid in evaluation.visible:
-            states[qid] = ANSWERED
-        elif rubric.question(qid).required and rubric.position(qid) < furthest:
-            states[qid] = ATTENTION
-        else:
-            states[qid] = TODO
-    return states
+CLEAR_KEY = "ctrl+x"
 
 
 class WalkthroughScreen(Screen):
@@ -68,21 +45,30 @@ class WalkthroughScreen(Screen):
     HELP = (
         "Answer the case's questions one at a time; only those that apply are asked, and each answer is saved "
         "the moment you give it. For a choice, press its number (or y / n / a): it is saved and the next question "
-        "appears. For several-choice questions, space or a number ticks an option; enter moves on. Type numbers "
-        "and text, then enter. Tab moves to the evidence notes. The outline marks ✓ answered, · to do, "
-        "! passed over, – does not apply, × answer retired."
+        "appears. On a several-choice question, space or a number ticks an option, n records \"None of these\", "
+        "and enter moves on. Type numbers and text, then enter. Tab moves to the evidence note. "
+        "In a typed answer the letter keys type, so ctrl with the letter does the same (^n, ^o, ^r, ^t). "
+        "ctrl+x clears an answer (it stays in the history). A complete case is read-only until it is reopened "
+        "in review (r, then o). The outline marks ✓ answered, · to do, ! passed over, – does not apply, "
+        "? waits on an earlier answer, × answer retired."
     )
 
+    # the plain key first: the key bar shows the first key of each action that works where the focus is
     BINDINGS = [
         Binding("enter", "next", "Next", id="walk.next"),
-        Binding("left", "previous", "Previous", id="walk.previous"),
-        Binding("shift+tab", "previous", "Previous", id="walk.previous_tab"),
-        Binding("u", "next_todo", "Next to do", id="walk.next_todo"),
-        Binding("backspace", "clear_answer", "Clear", show=False, id="walk.clear"),
-        Binding("e", "focus_note", "Evidence", id="walk.note"),
-        Binding("o", "focus_outline", "Outline", show=False, id="walk.outline"),
+        Binding("left", "previous", "Back", id="walk.previous"),
+        Binding("shift+tab", "previous", "Back", key_display="⇧tab", id="walk.previous_tab"),
+        Binding("u", "next_todo", "To do", id="walk.next_todo"),
+        Binding("ctrl+n", "next_todo", "To do", id="walk.next_todo_ctrl"),
+        Binding("o", "focus_outline", "Outline", id="walk.outline"),
+        Binding("ctrl+o", "focus_outline", "Outline", id="walk.outline_ctrl"),
         Binding("r", "review", "Review", id="walk.review"),
+        Binding("ctrl+r", "review", "Review", id="walk.review_ctrl"),
         Binding("h", "history", "History", id="walk.history"),
+        Binding("ctrl+t", "history", "History", id="walk.history_ctrl"),
+        Binding("e", "focus_note", "Evidence note", show=False, id="walk.note"),
+        Binding(CLEAR_KEY, "clear_answer", "Clear the answer", show=False, id="walk.clear"),
+        Binding("backspace", "explain_clear", show=False, id="walk.backspace"),
         Binding("escape", "back", "Cases", id="walk.back"),
     ]
 
@@ -106,41 +92,48 @@ class WalkthroughScreen(Screen):
         super().__init__()
         self.case_uuid = case_uuid
         self.current: str | None = None
-        self.feedback_text = ""
+        self.feedback_text: Text | str = ""
+        self.number: dict[str, int] = {}
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="case-header")
+        yield TextBox(id="case-header", shrink=False)
         with Horizontal(id="walk-body"):
             yield Outline(id="outline")
             with Vertical(id="question-panel"):
-                yield Static(id="q-place")
-                yield Static(id="q-text")
-                yield Static(id="q-prompts")
+                # few widgets: each one in the updated part of the screen is drawn again on every answer
+                yield TextBox(id="q-head")  # "Question 12 · section", the question, its guidance
                 yield ChoiceAnswer(id="choice")
                 yield AnswerInput(id="typed")
-                yield Static(id="q-hint")
-                yield Static(id="q-feedback")
-                with Vertical(id="note-box"):
-                    yield Label("Evidence notes  (tab or e; saved on enter or when you leave)", id="note-label")
-                    yield Input(id="note", placeholder="what in the case file supports this answer")
+                yield TextBox(id="q-status", shrink=False)  # the keys for this question, and what just happened
+                yield Input(id="note", placeholder="what in the case file supports this answer")
         yield KeyBar()
 
     def on_mount(self) -> None:
+        # looked up once: a query per widget per keypress adds up (see docs/ui.md, the keypress path)
+        self.header = self.query_one("#case-header", TextBox)
+        self.head = self.query_one("#q-head", TextBox)
+        self.status = self.query_one("#q-status", TextBox)
+        self._hint_text, self._said = Text(), Text()
+        self.choice = self.query_one(ChoiceAnswer)
+        self.typed = self.query_one(AnswerInput)
+        self.note = self.query_one("#note", Input)
+        self.note.border_title = "Evidence note (tab or e)"
+        self.outline = self.query_one(Outline)
         store = self.app.store
         self.case: Case = store.case(self.case_uuid)
         self.rubric: Rubric = store.rubric_for(self.case)
         self._load_answers()
-        outline = self.query_one(Outline)
-        number = {qid: i + 1 for i, qid in enumerate(self.rubric.question_ids)}
-        outline.build(
+        self.number = {qid: i + 1 for i, qid in enumerate(self.rubric.question_ids)}
+        self.outline.build(
             [
-                (s.id, s.title, [(q.id, outline_text(number[q.id], q.text)) for q in s.questions])
+                (s.id, shown(s.title), [(q.id, outline_text(self.number[q.id], shown(q.text))) for q in s.questions])
                 for s in self.rubric.sections
             ]
         )
         start = self.evaluation.next_unanswered() or self.evaluation.next_applicable() or self.rubric.question_ids[0]
         self.show_question(start)
+        self.watch(self.app, "integrity", lambda _: self._draw_header(), init=False)
 
     # -- state from the store --------------------------------------------------------------
     def _load_answers(self) -> None:
@@ -150,36 +143,48 @@ class WalkthroughScreen(Screen):
         self.rows = store.answer_rows(self.case_uuid)
         current = {qid: row["value"] for qid, row in self.rows.items() if row["state"] == "current" and row["value"] is not None}
         self.evaluation = evaluate(self.rubric, current)
+        self.last_saved = max((row["answered_at"] for row in self.rows.values() if row.get("answered_at")), default=None)
 
     def _value(self, qid: str) -> Any:
-        return self.evaluation.answers.get(qid)
+        return self.evaluation.answers.get(qid) if qid in self.evaluation.applicable else None
+
+    @property
+    def read_only(self) -> bool:
+        """A complete (or approved) case: nothing changes until it is reopened."""
+        return is_read_only(self.case.status)
+
+    def _question_is_typed(self) -> bool:
+        return self.current is not None and not self.rubric.question(self.current).is_choice
 
     # -- drawing -------------------------------------------------------------------------
-    def _draw_header(self, saved_at: str | None = None) -> None:
+    def _draw_header(self) -> None:
         case = self.case
-        missing = len(self.evaluation.missing_required)
-        progress = f"{case.answered_count}/{case.applicable_count} answered ({case.percent_answered}%)"
+        required = rubric_facts(self.rubric).required
+        missing = sum(1 for qid in self.evaluation.applicable if qid in required and qid not in self.evaluation.visible)
+        done = f"{case.answered_count}/{case.applicable_count} answered ({progress(case.answered_count, case.applicable_count)}%)"
         parts = [
-            (f" {case.case_ref} ", "bold reverse"),
-            f" {case.site}" + (f" · {case.inspector}" if case.inspector else ""),
+            (f" {shown(case.case_ref)} ", "bold reverse"),
+            f" {shown(case.site)}" + (f" · {shown(case.inspector)}" if case.inspector else ""),
             " │ ",
-            (f"{self.rubric.id} v{self.rubric.version}", "cyan"),
+            (f"{shown(self.rubric.id)} v{shown(self.rubric.version)}", "cyan"),
             " │ ",
-            (progress, "bold"),
-            (f", {missing} required to go" if missing else ", all required answered", "" if missing else "green"),
+            (done, "bold"),
+            (f", {missing} required to go" if missing else ""),
             " │ ",
-            (status_label(case.status), "green" if case.status == STATUS_COMPLETE else "yellow"),
+            (status_label(case.status) + (", read-only" if self.read_only else ""),
+             "green" if case.status == STATUS_COMPLETE else "yellow"),
         ]
-        if saved_at:
-            parts += [" │ ", (f"saved {clock(saved_at)}", "green")]
-        self.query_one("#case-header", Static).update(Text.assemble(*parts))
+        if not self.app.writable:
+            parts += [" │ ", ("checking the file: answers are saved when it passes", "yellow")]
+        elif self.last_saved:
+            parts += [" │ ", (f"saved {clock(self.last_saved)}", "green")]
+        self.header.set(Text.assemble(*parts))
 
     def _draw_outline(self, states: dict[str, str]) -> None:
         sections = {}
-        for section in self.rubric.sections:
-            ids = [q.id for q in section.questions]
+        for section_id, title, ids in rubric_facts(self.rubric).sections:
             applicable = [qid for qid in ids if qid in self.evaluation.applicable]
-            done = sum(1 for qid in applicable if qid in self.evaluation.visible)
+            done = sum(1 for qid in applicable if states[qid] == ANSWERED)
             if applicable:
                 tail = f"  {done}/{len(applicable)}"
             elif any(states[qid] == PENDING for qid in ids):
@@ -187,111 +192,155 @@ class WalkthroughScreen(Screen):
             else:
                 tail = "  does not apply"
             style = "bold" if applicable else "dim"
-            sections[section.id] = Text.assemble((section.title, style), (tail, "dim"))
-        self.query_one(Outline).show_states(states, self.current, sections)
+            sections[section_id] = Text.assemble((title, style), (tail, "dim"))
+        self.outline.show_states(states, self.current, sections)
 
     def show_question(self, qid: str, *, focus: bool = True) -> None:
-        if self.current and self.current != qid and not self._save_what_was_typed():
+        if self.current and self.current != qid and not self._leave_question():
             return
         self.current = qid
         question = self.rubric.question(qid)
         section = self.rubric.section_of(qid)
         applies = qid in self.evaluation.applicable
-        applicable = self.evaluation.applicable_questions
-        states = question_states(self.rubric, self.evaluation, self.rows)
-        so_far = " so far" if PENDING in states.values() else ""
-        if applies:
-            place = f"{section.title}  ·  question {applicable.index(qid) + 1} of the {len(applicable)} that apply{so_far}"
-        else:
-            place = f"{section.title}  ·  does not apply to this case"
-        self.query_one("#q-place", Static).update(Text(place, style="dim"))
-        self.query_one("#q-text", Static).update(Text(question.text, style="bold" if applies else "dim"))
-        prompts = "\n".join(f"• {p}" for p in question.prompts)
-        self.query_one("#q-prompts", Static).update(Text(prompts, style="italic"))
-        self.query_one("#q-prompts", Static).display = bool(prompts)
-
-        choice = self.query_one(ChoiceAnswer)
-        typed = self.query_one(AnswerInput)
-        choice.display = question.is_choice
-        typed.display = not question.is_choice
-        value = self._value(qid) if applies else None
+        place = f"Question {self.number[qid]}  ·  {shown(section.title)}"
+        if not applies:
+            place += "  ·  does not apply to this case"
+        head = Text.assemble((place, "dim"), "\n\n", (shown(question.text), "bold" if applies else "dim"))
+        if question.prompts:
+            head.append("\n\n" + "\n".join(f"• {shown(p)}" for p in question.prompts), style="italic dim")
+        self.head.set(head)
+        choice, typed = self.choice, self.typed
+        self._show(choice, question.is_choice)
+        self._show(typed, not question.is_choice)
+        value = self._value(qid)
         if question.is_choice:
-            choice.show([(code, opt.label) for code, opt in question.options.items()], multi=question.type == "multi", value=value)
+            choice.show([(code, shown(opt.label)) for code, opt in question.options.items()], multi=question.type == "multi",
+                        value=value)
             choice.disabled = not applies
         else:
-            typed.show("" if value is None else str(value), kind=question.type, placeholder=self._placeholder(question))
+            typed.show("" if value is None else str(value), placeholder=f"{expectation(question)}, then enter",
+                       read_only=self.read_only)
             typed.disabled = not applies
-        self.query_one("#q-hint", Static).update(self._hint(question, applies))
-        note = self.rows.get(qid, {}).get("note") or ""
-        self.query_one("#note", Input).value = note
-        self.query_one("#note", Input).disabled = not applies and not note
+        self._hint_text = self._hint(question, applies)
+        note = shown(self.rows.get(qid, {}).get("note") or "")
+        note_box = self.note
+        if note_box.value != note:
+            note_box.value = note
+        note_box.disabled = self.read_only or (not applies and not note)
         self._feedback(self.feedback_text)
         self.feedback_text = ""
-        self._draw_header(self._last_saved())
-        self._draw_outline(states)
-        self.query_one(Outline).point_at(qid)
+        self._draw_header()
+        self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
+        self.outline.point_at(qid)
         if focus:
-            if applies:
-                (choice if question.is_choice else typed).focus()
-            else:
-                self.query_one(Outline).focus()
+            target = (choice if question.is_choice else typed) if applies else self.outline
+            if self.focused is not target:
+                self.set_focus(target)  # now, not after the keys already typed
         self.call_after_refresh(self.post_message, self.QuestionShown(qid))
 
-    def _placeholder(self, question: Question) -> str:
-        if question.type == "integer":
-            low, high = question.range or (None, None)
-            return f"a whole number from {low} to {high}, then enter"
-        return PLACEHOLDERS.get(question.type, "type the answer, then enter")
+    @staticmethod
+    def _show(widget, shown: bool) -> None:
+        if widget.display != shown:  # a change of display is a layout pass: only when it changes
+            widget.display = shown
 
     def _hint(self, question: Question, applies: bool) -> Text:
-        hint = self._keys_hint(question, applies)
-        following = self.evaluation.next_applicable(after=question.id)
-        if applies and following in self.evaluation.visible and self.evaluation.unanswered:
-            hint.append("  u jumps to the next question still to do.", style="dim")
-        return hint
-
-    def _keys_hint(self, question: Question, applies: bool) -> Text:
         if not applies:
             rule = self.evaluation.excluded_by(question.id)
             why = f" (rule: {rule.source})" if rule is not None else ""
             row = self.rows.get(question.id)
             kept = ""
             if row and row["value"] is not None and row["state"] == "retired":
-                kept = f"\nIts earlier answer ({display(question, row['value'])}) was retired: kept in the history, never counted."
+                kept = f"\nIts earlier answer ({answer_label(question, row['value'])}) was retired: kept in the history, never counted."
             undecided = rule is not None and rule.evaluate(self.evaluation.visible) is None
             if undecided:
                 return Text(f"Not asked yet: it depends on an answer not given yet{why}.{kept}", style="dim")
             return Text(f"Not asked: this question does not apply to this case{why}.{kept}", style="dim")
+        if self.read_only:
+            return Text(self._read_only_message(), style="green")
         if question.type == "multi":
-            return Text("Space or a number ticks or unticks an option (each tick is saved); enter moves on.", style="dim")
+            return Text(f"Space or a number ticks or unticks an option (each tick is saved); {NONE_KEY}: None of these; "
+                        "enter moves on.", style="dim")
         if question.is_choice:
             letters = [key for key, code in LETTER_CODES.items() if code in question.options]
             keys = "a number" + (f" (or {' / '.join(letters)})" if letters else "")
             more = "; beyond 10 options: ↑ ↓ then space" if len(question.options) > 10 else ""
             return Text(f"Press {keys} to answer and move on{more}; enter skips; ← goes back.", style="dim")
-        return Text("Enter saves and moves on; shift+tab goes back.", style="dim")
+        return Text(f"Type {expectation(question)}; enter saves it and moves on.", style="dim")
 
-    def _feedback(self, message: str, style: str = "green") -> None:
-        self.query_one("#q-feedback", Static).update(Text(message, style=style))
+    def _read_only_message(self) -> str:
+        review = "ctrl+r" if self._question_is_typed() else "r"
+        return (f"{shown(self.case.case_ref)} is {status_label(self.case.status)}, so its answers are read-only. "
+                f"To change one, reopen the case: {review} (review), then o.")
 
-    def _last_saved(self) -> str | None:
-        stamps = [row["answered_at"] for row in self.rows.values() if row.get("answered_at")]
-        return max(stamps) if stamps else None
+    def _feedback(self, message: Text | str, style: str = "green") -> None:
+        self._said = message if isinstance(message, Text) else Text(message, style=style)
+        self._draw_status()
+
+    def _draw_status(self) -> None:
+        self.status.set(Text.assemble(self._hint_text, "\n", self._said) if self._said.plain else self._hint_text)
+
+    @property
+    def said(self) -> str:
+        """The last message shown under the answer (what was saved, or why not)."""
+        return self._said.plain
+
+    def _refuse_read_only(self) -> bool:
+        """True (and says so) when the case is read-only."""
+        if self.read_only:
+            self._feedback(self._read_only_message(), "bold yellow")
+            return True
+        return False
 
     # -- answering -----------------------------------------------------------------------
     @on(ChoiceAnswer.Picked)
     def _picked(self, event: ChoiceAnswer.Picked) -> None:
         qid = self.current
-        if qid is None or qid not in self.evaluation.applicable:
+        if qid is None or qid not in self.evaluation.applicable or self._refuse_read_only():
             return
         question = self.rubric.question(qid)
         if question.type == "multi":
-            ticked = set(self._value(qid) or [])
-            ticked ^= {event.code}
-            value = [code for code in question.option_codes if code in ticked] or None
+            value = ticked(question, self._value(qid), event.code)
+            if value is None:
+                self._feedback(
+                    f"That is the last ticked option: press {NONE_KEY} for “None of these”, or {CLEAR_KEY} to clear the answer.",
+                    "yellow",
+                )
+                return
             self.give_answer(qid, value, advance=False)
         else:
             self.give_answer(qid, event.code, advance=True)
+
+    @on(ChoiceAnswer.NoneOfThese)
+    def _none_of_these(self) -> None:
+        qid = self.current
+        if qid is None or qid not in self.evaluation.applicable or self._refuse_read_only():
+            return
+        from audit.values import coerce
+
+        if coerce(self.rubric.question(qid), []) != []:  # the store keeps [] from #7 on
+            self._feedback("“None of these” cannot be recorded by this version of the store yet.", "bold red")
+            return
+        if self._value(qid) != []:
+            self.give_answer(qid, [], advance=False)
+
+    @on(AnswerInput.EditRefused)
+    def _edit_refused(self) -> None:
+        self._refuse_read_only()
+
+    @on(Input.Changed, "#typed")
+    def _typing(self, event: Input.Changed) -> None:
+        """Say at once why what is being typed cannot be saved (a number field once dropped a '.' silently)."""
+        qid = self.current
+        if qid is None or self.rubric.question(qid).is_choice or qid not in self.evaluation.applicable or self.read_only:
+            return
+        question = self.rubric.question(qid)
+        try:
+            typed_value(question, event.value)
+        except TypedProblem as exc:
+            self._hint_text = Text(f"Not a valid answer yet: {exc}.", style="bold red")
+        else:
+            self._hint_text = self._hint(question, True)
+        self._draw_status()
 
     @on(Input.Submitted, "#typed")
     def _typed(self, event: Input.Submitted) -> None:
@@ -299,82 +348,93 @@ class WalkthroughScreen(Screen):
         qid = self.current
         if qid is None or qid not in self.evaluation.applicable:
             return
-        if not self._typed_changed(qid, event.value):
+        if self.read_only:
             self.action_next()
             return
-        self.give_answer(qid, event.value.strip() or None, advance=True)
-
-    def _typed_changed(self, qid: str, text: str) -> bool:
-        """Whether the typed text means another value than the one stored (an invalid text does)."""
+        question = self.rubric.question(qid)
+        saved = self._value(qid)
         try:
-            return coerce(self.rubric.question(qid), text) != self._value(qid)
-        except ValueProblem:
-            return True
+            value = typed_value(question, event.value)
+        except TypedProblem as exc:
+            self._feedback(f"Not saved: {exc}.", "bold red")
+            return
+        if value == saved:
+            self.action_next()
+        elif value is None:
+            self._keep_saved(qid, saved)
+        else:
+            self.give_answer(qid, value, advance=True)
 
-    def _save_what_was_typed(self) -> bool:
+    def _keep_saved(self, qid: str, saved: Any) -> None:
+        """A typed answer emptied: the saved answer stays (clearing takes its own key)."""
+        question = self.rubric.question(qid)
+        self.typed.show(str(saved), placeholder=f"{expectation(question)}, then enter", read_only=False)
+        self._feedback(f"Not cleared: the saved answer ({answer_label(question, saved)}) is kept. "
+                       f"To clear an answer, press {CLEAR_KEY}.", "yellow")
+
+    def _leave_question(self) -> bool:
         """Before leaving the question: save a typed answer and the note; False means stay."""
         return self._leave_typed_answer() and self._save_note()
 
     def keep_what_was_typed(self) -> None:
-        """Quitting: save the note, and a typed answer that can be saved as it is (one that is
-        not valid, or would retire other answers, needs the inspector and is left)."""
+        """Quitting: save the note, and a typed answer that can be saved as it is."""
         self._save_note()
         self._leave_typed_answer()
 
     def _leave_typed_answer(self) -> bool:
-        """Moving away from a number or text typed without enter: save it, or say why not.
+        """Moving away from a number or text typed without enter: save it if it can be saved as it is.
 
-        Returns False (stay) when it cannot be saved as it is, or when saving it would
-        retire other answers, which needs the inspector's enter and confirmation.
+        What cannot be saved (not valid, or emptied) is dropped and the saved answer kept, with a
+        message on the next question. Returns False (stay) only when saving it would retire other
+        answers, which needs the inspector's enter and confirmation.
         """
         qid = self.current
-        if qid is None or qid not in self.evaluation.applicable or self.rubric.question(qid).is_choice:
+        if qid is None or qid not in self.evaluation.applicable or not self._question_is_typed() or self.read_only:
             return True
-        text = self.query_one(AnswerInput).value
-        if not self._typed_changed(qid, text):
-            return True
-        if self.app.refuse_write():
-            return False
+        question = self.rubric.question(qid)
+        saved = self._value(qid)
+        number = self.number[qid]
         try:
-            affected = self.app.store.preview_answer(self.case_uuid, qid, text.strip() or None)
-        except StoreError as exc:
-            self._feedback("Not saved: " + str(exc).split(": ", 1)[-1] + ". Correct it, or clear it to leave.", "bold red")
-            self.query_one(AnswerInput).focus()
-            return False
+            value = typed_value(question, self.typed.value)
+        except TypedProblem as exc:
+            kept = f"its saved answer ({answer_label(question, saved)}) is kept" if saved is not None else "it has no answer"
+            self.feedback_text = Text(f"Question {number} not saved: {exc}; {kept}.", style="yellow")
+            return True
+        if value == saved:
+            return True
+        if value is None:
+            self.feedback_text = Text(f"Question {number} keeps its saved answer ({answer_label(question, saved)}): "
+                                      f"{CLEAR_KEY} clears an answer.", style="yellow")
+            return True
+        expected, affected = preview(self.evaluation, qid, value)
         if affected:
             self._feedback("This change alters which questions apply: press enter to review and save it.", "yellow")
-            self.query_one(AnswerInput).focus()
+            self.typed.focus()
             return False
-        return self._save(qid, text.strip() or None, advance=False, show=False)
+        self._save_when_writable(qid, value, advance=False, show=False, expected=expected)
+        return True
 
     def give_answer(self, qid: str, value: Any, *, advance: bool) -> None:
         """Save an answer, asking first if it would retire earlier answers."""
-        if self.app.refuse_write():
-            self.show_question(qid)
+        if self._refuse_read_only():
             return
-        try:
-            affected = self.app.store.preview_answer(self.case_uuid, qid, value)
-        except StoreError as exc:
-            self._feedback(str(exc).split(": ", 1)[-1], "bold red")
-            return
+        expected, affected = preview(self.evaluation, qid, value)
         if not affected:
-            self._save(qid, value, advance)
+            self._save_when_writable(qid, value, advance, expected=expected)
             return
         from audit.tui.screens.confirm import ConfirmRetireScreen
 
         listed = [
-            (other, self.rubric.question(other).text, display(self.rubric.question(other), self._value(other)))
+            (other, shown(self.rubric.question(other).text), answer_label(self.rubric.question(other), self._value(other)))
             for other in affected
         ]
         change = self._describe_change(qid, value)
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:
-                self._save(qid, value, advance)
+                self._save_when_writable(qid, value, advance)
             else:
-                self.feedback_text = "Not changed: the earlier answer is kept and nothing was saved."
                 self.show_question(qid)
-                self.feedback_text = ""
                 self._feedback("Not changed: the earlier answer is kept and nothing was saved.", "yellow")
 
         self.app.push_screen(ConfirmRetireScreen(change, listed), decided)
@@ -382,31 +442,59 @@ class WalkthroughScreen(Screen):
     def _describe_change(self, qid: str, value: Any) -> Text:
         """'Unticking “Drug misuse”', 'Changing “question” to “label”' (value already checked by preview)."""
         question = self.rubric.question(qid)
-        asked = ("“" + shorten(question.text, 70) + "”", "italic")
+        asked = ("“" + shorten(shown(question.text), 70) + "”", "italic")
         if value is None:
             return Text.assemble("Clearing the answer to ", asked)
-        if question.type == "multi":
+        if question.type == "multi" and value:
             old, new = set(self._value(qid) or []), set(value)
             removed = [question.label_for(c) for c in question.option_codes if c in old - new]
             added = [question.label_for(c) for c in question.option_codes if c in new - old]
             verb, labels = ("Unticking", removed) if removed else ("Ticking", added)
             return Text.assemble(f"{verb} ", ("“" + "”, “".join(labels) + "”", "bold"), " in ", asked)
-        coerced = coerce(question, value)
-        return Text.assemble("Changing ", asked, " to ", ("“" + display(question, coerced) + "”", "bold"))
+        return Text.assemble("Changing ", asked, " to ", ("“" + answer_label(question, value) + "”", "bold"))
 
-    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True) -> bool:
-        """Commit one answer, then draw the result (``show``) or leave it for the next question drawn."""
+    def _save_when_writable(self, qid: str, value: Any, advance: bool, *, show: bool = True,
+                            expected: Evaluation | None = None) -> None:
+        """Save now, or as soon as the file has passed its check (writes wait for it; nothing else does)."""
+        if self.app.writable:
+            self._save(qid, value, advance, show=show, expected=expected)
+            return
+        # saved later, when the case may have changed: it is read again then
+        self.app.when_writable(lambda: self._save(qid, value, advance, show=show and self.is_current))
+        said = Text(f"Checking the database file first: the answer to question {self.number[qid]} is saved "
+                    "the moment the check passes.", style="yellow")
+        if show:
+            self._feedback(said)
+        else:
+            self.feedback_text = said
+
+    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, expected: Evaluation | None = None) -> bool:
+        """Commit one answer, then draw the result (``show``) or leave it for the next question drawn.
+
+        ``expected`` is the preview's evaluation with this answer given: when the save retires
+        nothing, it is the case's new state, and only the case's row is read again."""
         try:
             result = self.app.store.set_answer(self.case_uuid, qid, value)  # committed on return
         except StoreError as exc:
-            self._feedback(str(exc), "bold red")
+            if self.is_attached:
+                self._feedback(str(exc), "bold red")
             return False
+        if not self.is_attached:  # saved after the screen was left (the file check came later)
+            return True
         was_complete = self.case.status == STATUS_COMPLETE
         had_gaps = bool(self.evaluation.missing_required)
-        self._load_answers()
+        if expected is not None and not result.retired:
+            self.case = self.app.store.case(self.case_uuid)  # counts, status and the time of this save
+            self.evaluation = expected
+            row = self.rows.setdefault(qid, {"note": None})
+            row.update(value=result.value, state="current", answered_at=self.case.updated_at)
+            self.last_saved = self.case.updated_at
+        else:
+            self._load_answers()
         self.post_message(self.AnswerSaved(qid, result.value, list(result.retired)))
         question = self.rubric.question(qid)
-        said = "Cleared" if result.value is None else f"Saved: {display(question, result.value)}"
+        number = self.number[qid]
+        said = f"Question {number} cleared" if result.value is None else f"Saved: {answer_label(question, result.value)}"
         if result.retired:
             said += f". Retired {len(result.retired)} answer(s) that no longer apply (kept in the history)."
         gaps_just_closed = had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE
@@ -414,14 +502,22 @@ class WalkthroughScreen(Screen):
             said += " The case is back in progress: a required question now needs an answer."
         elif gaps_just_closed:
             said += "  Every required question is answered: press r to review and mark the case complete."
-        self.feedback_text = said
-        if not show:  # leaving this question: say it on the next one
-            self.feedback_text = f"{said} (question {self.rubric.position(qid) + 1})"
+        if not show:  # saved on leaving the question: said on the next one
+            said += f" (question {number})"
+            if self.current == qid:  # still leaving: the next question draws it
+                self.feedback_text = said
+            elif self.is_current:  # saved later (after the file check): the question shown now says it
+                self._draw_header()
+                self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
+                self._feedback(said)
             return True
         following = self.evaluation.next_applicable(after=qid) if advance else None
         if advance and following is None:
-            self.feedback_text = said + ("  That was the last question." if gaps_just_closed else
-                                         "  That was the last question: press r to review and mark the case complete.")
+            said += ("  That was the last question." if gaps_just_closed else
+                     "  That was the last question: press r to review and mark the case complete.")
+        elif advance:
+            said += f" (question {number})"
+        self.feedback_text = said
         self.show_question(following or qid)
         return True
 
@@ -429,21 +525,29 @@ class WalkthroughScreen(Screen):
     def _save_note(self) -> bool:
         """Save the note box if it changed; False when it could not be saved (it stays in the box)."""
         qid = self.current
-        if qid is None:
+        if qid is None or self.read_only:
             return True
-        box = self.query_one("#note", Input)
-        text = box.value.strip()
-        if text == (self.rows.get(qid, {}).get("note") or ""):
+        text = self.note.value.strip()
+        if text == shown(self.rows.get(qid, {}).get("note") or ""):  # as shown: unchanged
             return True
-        if self.app.refuse_write():
-            return False
-        try:
-            self.app.store.set_note(self.case_uuid, qid, text or None)
-        except StoreError as exc:
-            self._feedback(str(exc), "bold red")
-            return False
-        self._load_answers()
-        self._feedback("Evidence note saved.")
+
+        def write() -> bool:
+            try:
+                self.app.store.set_note(self.case_uuid, qid, text or None)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._feedback(str(exc), "bold red")
+                return False
+            if self.is_attached:
+                self._load_answers()
+                if self.current == qid:
+                    self._feedback("Evidence note saved.")
+            return True
+
+        if self.app.writable:
+            return write()
+        self.app.when_writable(write)
+        self.rows.setdefault(qid, {"value": None, "state": "current"})["note"] = text  # shown until it is saved
         return True
 
     @on(Input.Submitted, "#note")
@@ -462,7 +566,7 @@ class WalkthroughScreen(Screen):
         if qid is None:
             return
         question = self.rubric.question(qid)
-        target = self.query_one(ChoiceAnswer) if question.is_choice else self.query_one(AnswerInput)
+        target = self.choice if question.is_choice else self.typed
         if qid in self.evaluation.applicable:
             target.focus()
 
@@ -483,7 +587,7 @@ class WalkthroughScreen(Screen):
     def action_previous(self) -> None:
         if self.current is None:
             return
-        if self.focused is self.query_one("#note", Input) and not self._save_note():
+        if self.focused is self.note and not self._save_note():
             return
         before = self.evaluation.previous_applicable(self.current)
         if before is None:
@@ -499,23 +603,49 @@ class WalkthroughScreen(Screen):
         self.show_question(todo)
 
     def action_clear_answer(self) -> None:
+        """ctrl+x: clear the saved answer, after a confirmation (it stays in the history)."""
         qid = self.current
-        if qid is None or qid not in self.evaluation.applicable or self._value(qid) is None:
+        if qid is None or qid not in self.evaluation.applicable or self._refuse_read_only():
             return
-        self.give_answer(qid, None, advance=False)
+        question = self.rubric.question(qid)
+        saved = self._value(qid)
+        if saved is None:
+            self._feedback(f"Question {self.number[qid]} has no answer to clear.", "yellow")
+            return
+        _, affected = preview(self.evaluation, qid, None)
+        if affected:  # the retire dialog asks, and names what else would go
+            self.give_answer(qid, None, advance=False)
+            return
+        from audit.tui.screens.confirm import ConfirmScreen
+
+        def decided(confirmed: bool | None) -> None:
+            if confirmed:
+                self._save_when_writable(qid, None, advance=False)
+            else:
+                self._feedback("Not cleared: the answer is kept.", "yellow")
+
+        message = Text.assemble("Clear the answer to ", ("“" + shorten(shown(question.text), 70) + "”", "italic"), " (",
+                                (answer_label(question, saved), "bold"), ")? The change is kept in the case's history.")
+        self.app.push_screen(ConfirmScreen("Clear this answer?", message, "Clear it", "Keep it"), decided)
+
+    def action_explain_clear(self) -> None:
+        """Backspace on a choice: never a silent clear; say which key clears."""
+        if self.current is not None and self._value(self.current) is not None and not self.read_only:
+            self._feedback(f"To clear this answer, press {CLEAR_KEY} (it is kept in the history).", "yellow")
 
     def action_focus_note(self) -> None:
-        note = self.query_one("#note", Input)
-        note.disabled = False
-        note.focus()
+        if self._refuse_read_only():
+            return
+        self.note.disabled = False
+        self.set_focus(self.note)
 
     def action_focus_outline(self) -> None:
-        self.query_one(Outline).focus()
+        self.set_focus(self.outline)
 
     def action_review(self) -> None:
         from audit.tui.screens.review import ReviewScreen
 
-        if not self._save_what_was_typed():
+        if not self._leave_question():
             return
 
         def back(jump_to: str | None) -> None:
@@ -527,16 +657,16 @@ class WalkthroughScreen(Screen):
     def action_history(self) -> None:
         from audit.tui.screens.history import HistoryScreen
 
-        if not self._save_what_was_typed():
+        if not self._leave_question():
             return
         # redrawn on return: an answer typed without enter was saved just now
         self.app.push_screen(HistoryScreen(self.case_uuid), lambda _: self.show_question(self.current))
 
     def action_back(self) -> None:
         """Escape: from the notes or the outline back to the answer; from the answer to the case list."""
-        if not self._save_what_was_typed():
+        if not self._leave_question():
             return
-        away = self.focused in (self.query_one("#note", Input), self.query_one(Outline))
+        away = self.focused in (self.note, self.outline)
         if away and self.current in self.evaluation.applicable:
             self._focus_answer()
             return

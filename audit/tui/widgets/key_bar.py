@@ -23,6 +23,8 @@ class KeyBar(Static):
     }
     """
 
+    _shown: Text | None = None
+
     def on_mount(self) -> None:
         self._owner = self.screen
         self._owner.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -41,23 +43,34 @@ class KeyBar(Static):
     def _redraw(self) -> None:
         if not self.is_attached:
             return
-        # one entry per action, with every key that does it: "←/shift+tab Previous"
-        keys: dict[str, list[str]] = {}
+        # one entry per action, with the shortest key that does it here: "u To do" where u works,
+        # "^n To do" in a text field, where u would be typed (? lists every key)
+        keys: dict[str, str] = {}
         shown: dict[str, tuple[str, bool]] = {}
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        order: dict[str, tuple[int, int]] = {}
+        # the focused widget's keys first ("⏎ Save"), then the screen's in the order it lists them, then the app's
+        declared = [getattr(b, "action", "") for b in type(self.screen).BINDINGS]
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if not binding.show:
                 continue
-            keys.setdefault(binding.action, [])
             display = self.app.get_key_display(binding)
-            if display not in keys[binding.action]:
-                keys[binding.action].append(display)
-            shown.setdefault(binding.action, (binding.description, enabled))
+            if binding.action not in keys or cell_len(display) < cell_len(keys[binding.action]):
+                keys[binding.action] = display
+            if binding.action not in shown:
+                shown[binding.action] = (binding.description, enabled)
+                if node is self.app:
+                    order[binding.action] = (2, len(order))
+                elif node is self.screen:
+                    order[binding.action] = (1, declared.index(binding.action) if binding.action in declared else len(order))
+                else:
+                    order[binding.action] = (0, len(order))
+        shown = dict(sorted(shown.items(), key=lambda item: order[item[0]]))
         # a narrow terminal gets a second line, broken between keys, so none is cut off
         width = self.size.width or self.app.size.width
         text = Text(no_wrap=True, overflow="ellipsis")
         line_length = 0
         for action, (description, enabled) in shown.items():
-            key_text, description_text = f" {'/'.join(keys[action])}", f" {description} "
+            key_text, description_text = f" {keys[action]}", f" {description} "
             entry_length = cell_len(key_text + description_text)
             if line_length and line_length + entry_length - 1 > width:  # its trailing space may be cut
                 text.append("\n")
@@ -65,4 +78,8 @@ class KeyBar(Static):
             text.append(key_text, style="bold #ffa62b" if enabled else "dim")
             text.append(description_text, style="" if enabled else "dim")
             line_length += entry_length
-        self.update(text)
+        if text == self._shown:
+            return  # the same keys: no repaint (this runs after every focus or bindings change)
+        lines = text.plain.count("\n")
+        self.update(text, layout=self._shown is None or lines != self._shown.plain.count("\n"))
+        self._shown = text

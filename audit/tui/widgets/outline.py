@@ -1,18 +1,25 @@
-"""The walk-through's outline: sections and their questions, each marked with a state."""
+"""The walk-through's outline: sections and their questions, each marked with a state.
+
+Drawn line by line (a ScrollView with ``render_line``), so that an answer
+repaints only the lines whose mark changed: never a layout pass, and the view
+scrolls in jumps of most of its height rather than a line per question.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
+from audit.tui.answering import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO
 from audit.tui.format import shorten
-
-ANSWERED, TODO, NOT_APPLICABLE, ATTENTION, RETIRED, PENDING = (
-    "answered", "todo", "not_applicable", "attention", "retired", "pending"
-)
 
 #: state -> (mark, style)
 MARKS = {
@@ -25,8 +32,19 @@ MARKS = {
 }
 
 
-class Outline(Tree[str]):
-    """Node data is a question id (or None for a section)."""
+class Outline(ScrollView, can_focus=True):
+    """One line per section and per question; the current question is shown in reverse."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Go to question", show=False, id="outline.select"),
+        Binding("up", "cursor(-1)", show=False, id="outline.up"),
+        Binding("down", "cursor(1)", show=False, id="outline.down"),
+        Binding("pageup", "page(-1)", show=False, id="outline.page_up"),
+        Binding("pagedown", "page(1)", show=False, id="outline.page_down"),
+        Binding("home", "to_end(-1)", show=False, id="outline.home"),
+        Binding("end", "to_end(1)", show=False, id="outline.end"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"outline--cursor"}
 
     class Jump(Message):
         """The inspector picked a question in the outline."""
@@ -36,67 +54,171 @@ class Outline(Tree[str]):
             self.question_id = question_id
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("outline", **kwargs)
-        self.show_root = False
-        self.guide_depth = 2
-        self._question_nodes: dict[str, TreeNode[str]] = {}
-        self._section_nodes: dict[str, TreeNode[str]] = {}
-        self._question_texts: dict[str, str] = {}
+        super().__init__(**kwargs)
+        self._lines: list[tuple[str | None, str]] = []  # (question id or None, section id)
+        self._line_of: dict[str, int] = {}  # question id -> line
+        self._section_line: dict[str, int] = {}
+        self._texts: dict[str, str] = {}  # question id -> "12 What type of…"
+        self._labels: list[Text] = []
+        self._strips: dict[int, Strip] = {}  # drawn lines, for the width in _strip_width
+        self._strip_width = 0
         self._shown_states: dict[str, tuple[str, bool]] = {}
-        self._section_shown: dict[str, Text] = {}
+        self._current: str | None = None
+        self._cursor = 0
+        self._base_style: Style | None = None  # Textual computes these by walking the DOM: once per style change
+        self._cursor_style: Style | None = None
 
+    # -- content -------------------------------------------------------------------------
     def build(self, sections: list[tuple[str, str, list[tuple[str, str]]]]) -> None:
-        """Sections as (id, title, [(question id, short text)])."""
-        self.clear()
-        self._question_nodes.clear()
-        self._section_nodes.clear()
+        """Sections as (id, title, [(question id, "number text")])."""
+        self._lines, self._labels = [], []
+        self._line_of.clear()
+        self._section_line.clear()
         self._shown_states.clear()
-        self._section_shown.clear()
         for section_id, title, questions in sections:
-            node = self.root.add(Text(title, style="bold"), data=None, expand=True)
-            self._section_nodes[section_id] = node
-            for question_id, text in questions:
-                self._question_texts[question_id] = text
-                self._question_nodes[question_id] = node.add_leaf(Text(text), data=question_id)
+            self._section_line[section_id] = len(self._lines)
+            self._lines.append((None, section_id))
+            self._labels.append(Text(title, style="bold"))
+            for index, (question_id, text) in enumerate(questions):
+                self._line_of[question_id] = len(self._lines)
+                self._texts[question_id] = ("└ " if index == len(questions) - 1 else "├ ") + text
+                self._lines.append((question_id, section_id))
+                self._labels.append(Text(self._texts[question_id]))
+        self._strips.clear()
+        self.virtual_size = Size(self.size.width, len(self._lines))
+        self.refresh()
 
     def show_states(self, states: dict[str, str], current: str | None, sections: dict[str, Text]) -> None:
-        """Relabel only the questions whose state (or current-ness) changed."""
+        """Relabel only the questions whose state (or current-ness) changed, and repaint only their lines."""
+        self._current = current
         for question_id, state in states.items():
             key = (state, question_id == current)
             if self._shown_states.get(question_id) == key:
                 continue
             self._shown_states[question_id] = key
             mark, style = MARKS[state]
-            label = Text.assemble((f"{mark} ", style), (self._question_texts[question_id], style if state != ATTENTION else ""))
+            guide, text = self._texts[question_id][:2], self._texts[question_id][2:]
+            label = Text.assemble(guide, (f"{mark} ", style), (text, style if state != ATTENTION else ""))
             if question_id == current:
-                label.stylize("bold reverse", 2)
-            self._question_nodes[question_id].set_label(label)
+                label.stylize("bold reverse", len(guide) + 2)
+            self._set_label(self._line_of[question_id], label)
         for section_id, label in sections.items():
-            if self._section_shown.get(section_id) != label:
-                self._section_shown[section_id] = label
-                self._section_nodes[section_id].set_label(label)
+            self._set_label(self._section_line[section_id], label)
+
+    def _set_label(self, line: int, label: Text) -> None:
+        if self._labels[line] == label:
+            return
+        self._labels[line] = label
+        self._strips.pop(line, None)
+        self._refresh_line(line)
 
     def state_of(self, question_id: str) -> str | None:
         """The state the outline shows for a question."""
         shown = self._shown_states.get(question_id)
         return shown[0] if shown else None
 
+    def line_text(self, question_id: str) -> str:
+        """A question's line as plain text (mark, number and text)."""
+        return self._labels[self._line_of[question_id]].plain
+
+    @property
+    def cursor_question(self) -> str | None:
+        return self._lines[self._cursor][0] if self._lines else None
+
     def point_at(self, question_id: str) -> None:
-        node = self._question_nodes.get(question_id)
-        if node is None:
+        """Put the cursor on a question and bring it into view."""
+        line = self._line_of.get(question_id)
+        if line is not None:
+            self._move(line)
+
+    # -- drawing -------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = y + self.scroll_offset.y
+        if line >= len(self._lines):
+            return Strip.blank(width, self._base_style or self.rich_style)
+        if width != self._strip_width:
+            self._strips.clear()
+            self._strip_width = width
+        strip = self._strips.get(line)
+        if strip is None:
+            label = self._labels[line].copy()
+            label.truncate(width, overflow="ellipsis")
+            strip = Strip(list(label.render(self.app.console)), label.cell_len)
+            self._strips[line] = strip
+        if self._base_style is None:
+            self._base_style = self.rich_style
+            self._cursor_style = self._base_style + self.get_component_rich_style("outline--cursor")
+        base = self._cursor_style if line == self._cursor and self.has_focus else self._base_style
+        return strip.apply_style(base).extend_cell_length(width, base)
+
+    def _refresh_line(self, line: int) -> None:
+        y = line - self.scroll_offset.y
+        if 0 <= y < self.size.height:  # the text only: the scroll bar beside it has not changed
+            self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
+
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        self._cursor_style = None
+        super().notify_style_update()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.virtual_size = Size(self.size.width, len(self._lines))
+        self._strips.clear()
+        self._scroll_into_view()
+
+    def on_focus(self) -> None:
+        self._refresh_line(self._cursor)
+
+    def on_blur(self) -> None:
+        self._refresh_line(self._cursor)
+
+    # -- moving --------------------------------------------------------------------------
+    def _move(self, line: int) -> None:
+        line = min(max(line, 0), max(len(self._lines) - 1, 0))
+        if line != self._cursor:
+            old, self._cursor = self._cursor, line
+            if self.has_focus:
+                self._refresh_line(old)
+                self._refresh_line(line)
+        self._scroll_into_view()
+
+    def _scroll_into_view(self) -> None:
+        height = self.size.height
+        if height < 1:
+            return  # not laid out yet: on_resize does it
+        top = self.scroll_offset.y
+        if top <= self._cursor < top + height:
             return
-        if node.line < 0:  # lines are laid out on the next refresh
-            self.call_after_refresh(self.point_at, question_id)
+        # a jump, so that the next questions are in view too: one repaint of the outline per most of a
+        # screen of questions, not one per question
+        target = self._cursor - height // 6 if self._cursor >= top + height else self._cursor - (5 * height) // 6
+        self.scroll_to(y=max(0, target), animate=False, force=True, immediate=True)
+
+    def action_cursor(self, step: int) -> None:
+        self._move(self._cursor + step)
+
+    def action_page(self, step: int) -> None:
+        self._move(self._cursor + step * max(self.size.height - 1, 1))
+
+    def action_to_end(self, step: int) -> None:
+        self._move(0 if step < 0 else len(self._lines) - 1)
+
+    def action_select(self) -> None:
+        question_id = self.cursor_question
+        if question_id is not None:
+            self.post_message(self.Jump(question_id))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
             return
-        if self.cursor_node is not node:
-            self.move_cursor(node)
-
-    @on(Tree.NodeSelected)
-    def _selected(self, event: Tree.NodeSelected) -> None:
-        event.stop()
-        if event.node.data is not None:
-            self.post_message(self.Jump(event.node.data))
+        line = offset.y + self.scroll_offset.y
+        if line < len(self._lines):
+            self._move(line)
+            self.action_select()
+            event.stop()
 
 
-def outline_text(number: int, text: str, width: int = 32) -> str:
+def outline_text(number: int, text: str, width: int = 40) -> str:
     return f"{number:>2} {shorten(text, width)}"

@@ -1,0 +1,92 @@
+"""A block of text that repaints only when it changes, and asks for layout only when its height must change.
+
+``Static.update`` asks for a layout pass of the whole screen by default, and a
+Static renders through Textual's content pipeline; on the keypress path the
+layout pass cost more than everything else together (issue #16). A TextBox
+renders its Rich renderable once per change into ready-made lines.
+
+With ``shrink=False`` a box keeps the height it grew to (until the next layout
+pass for another reason), so a line that wraps now and then, like the case
+header, does not move everything below it up and down.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+from rich.console import RenderableType
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+def text_key(text: Text) -> tuple:
+    """What makes two Texts draw the same (Text's == ignores its base style)."""
+    return text.plain, tuple(text.spans), str(text.style)
+
+
+class TextBox(Widget):
+    DEFAULT_CSS = """
+    TextBox {
+        height: auto;
+    }
+    """
+
+    def __init__(self, text: Text | str = "", *, shrink: bool = True, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.shrink = shrink
+        self._renderable: RenderableType = text if isinstance(text, Text) else Text(text)
+        self._key: Hashable = text_key(self._renderable)
+        self._strips: list[Strip] | None = None
+        self._strips_width = -1
+        self._base_style: Style | None = None
+
+    @property
+    def text(self) -> Text:
+        """What is shown, as a Text (a table is rendered to plain lines)."""
+        if isinstance(self._renderable, Text):
+            return self._renderable
+        return Text("\n".join(strip.text for strip in self._wrap(max(self.content_region.width, 80))))
+
+    def set(self, renderable: RenderableType, key: Hashable = None) -> None:
+        """Show ``renderable``; nothing happens when its ``key`` (a Text's content) is what is shown already."""
+        key = text_key(renderable) if key is None and isinstance(renderable, Text) else key
+        if key is not None and key == self._key:
+            return
+        self._renderable, self._key, self._strips = renderable, key, None
+        width, height = self.content_region.width, self.content_region.height
+        lines = len(self._wrap(width)) if width > 0 else -1
+        fits = width > 0 and (lines == height if self.shrink else lines <= height)
+        self.refresh(layout=not fits)
+
+    # -- drawing -------------------------------------------------------------------------
+    def _wrap(self, width: int) -> list[Strip]:
+        if self._strips is None or width != self._strips_width:
+            if isinstance(self._renderable, Text) and not self._renderable.plain:
+                self._strips = []
+            else:
+                console = self.app.console
+                options = console.options.update(width=max(width, 1), height=None, no_wrap=False, highlight=False)
+                lines = console.render_lines(self._renderable, options, pad=False, new_lines=False)
+                self._strips = [Strip(line) for line in lines]
+            self._strips_width = width
+        return self._strips
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._wrap(width))
+
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        super().notify_style_update()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        strips = self._wrap(width)
+        if y >= len(strips):
+            return Strip.blank(width, self._base_style)
+        return strips[y].apply_style(self._base_style).extend_cell_length(width, self._base_style)
