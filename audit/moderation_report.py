@@ -97,9 +97,11 @@ class ItemAgreement:
         """A short warning a reader needs before trusting the row, or ''."""
         notes = []
         if 0 < self.pairs < FEW_PAIRS:
-            notes.append(f"only {self.pairs} pair{'s' if self.pairs != 1 else ''}: wide intervals")
+            notes.append(f"{self.pairs} pair{'s' if self.pairs != 1 else ''} only")
         if self.pairs and self.kappa is None:
-            notes.append("kappa undefined: every answer the same")
+            notes.append("kappa undefined: one answer only")
+        elif self.kappa is not None and self.kappa.se == 0:
+            notes.append("kappa's SE is 0 at full agreement: read the % CI")
         elif (self.kappa is not None and self.percent is not None and self.percent.value >= PARADOX_AGREEMENT
               and self.kappa.value < 0.4):
             notes.append("high agreement, low kappa: one answer dominates (read AC1)")

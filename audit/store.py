@@ -690,7 +690,8 @@ class Store:
         """(case_uuid, question_id, value) for the given questions.
 
         ``counted_only``: answers in a percentage's base (the counting module's
-        verdict). Otherwise: answers a rule can see (current, applicable, given).
+        verdict). Otherwise: answers a rule can see (current, applicable, given),
+        of live original cases (a moderation copy is never in a figure).
         Every value is checked, as it is read, to be one the tool could have stored
         for its question (:class:`audit.dbcheck.ValueChecker`): a file altered
         outside the tool is refused, naming the case and question, never counted.
@@ -701,7 +702,10 @@ class Store:
         if not ids:
             return iter(())
         marks = ", ".join("?" * len(ids))
-        extra = "AND a.counted = 1" if counted_only else "AND a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL"
+        # a deleted case or a moderation copy is in no figure: nothing of it counts, and no rule reads it
+        extra = "AND a.counted = 1" if counted_only else (
+            "AND a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL AND c.copy_of IS NULL "
+            "AND c.deleted_at IS NULL")
         cursor = self.conn.execute(
             f"SELECT a.case_uuid, a.question_id, a.value, c.rubric_sha256 FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
             f"WHERE a.question_id IN ({marks}) {extra}",
