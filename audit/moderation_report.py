@@ -369,3 +369,18 @@ def summary_lines(report: ModerationReport) -> list[str]:
         lines.append(f"{len(report.disagreements):,} disagreement(s); {len(report.applicability):,} applicability "
                      "disagreement(s) (a question that applied to one marker only), listed apart.")
     return lines
+
+
+def table_lines(report: ModerationReport) -> list[str]:
+    """The agreement table as aligned lines (the terminal's and the UI's), with each row's note after it."""
+    if report.overall is None:
+        return []
+    rows = [row_text(item) for item in [*report.items, report.overall]]
+    label_width = max(len(r[0]) for r in rows)
+    numeric = COLUMNS[1:-1]
+    widths = [max(len(c), *(len(r[i + 1]) for r in rows)) for i, c in enumerate(numeric)]
+    lines = [f"{COLUMNS[0]:<{label_width}}" + "".join(f" {c:>{w}}" for c, w in zip(numeric, widths))]
+    for row in rows:
+        line = f"{row[0]:<{label_width}}" + "".join(f" {v:>{w}}" for v, w in zip(row[1:-1], widths))
+        lines.append(line + (f"  ({row[-1]})" if row[-1] else ""))
+    return lines

@@ -585,19 +585,21 @@ class Store:
     def list_cases(
         self, *, search: str = "", site: str | None = None, status: str | None = None,
         order_by: str = "updated_at", descending: bool = True, limit: int = 100, offset: int = 0,
-        deleted: bool = False,
+        deleted: bool = False, returned_first: bool = False,
     ) -> list[Case]:
         """One page of cases; filtering and sorting happen in SQL, so 100k cases cost one page.
 
         Deleted cases are listed only with ``deleted=True`` (and then only they are).
+        ``returned_first``: cases returned by a reviewer come before the rest (the inspector's list).
         """
         if order_by not in self.SORTABLE:
             raise StoreError(f"cannot sort by '{order_by}'; choose one of {', '.join(self.SORTABLE)}")
         where, params = self._case_filter(search, site, status, deleted)
         key = "(answered_count * 1.0 / max(applicable_count, 1))" if order_by == "progress" else order_by
         direction = "DESC" if descending else "ASC"
+        first = f"status = '{STATUS_RETURNED}' DESC, " if returned_first else ""
         rows = self.conn.execute(
-            f"{self._SELECT_CASE} {where} ORDER BY {key} {direction}, uuid {direction} LIMIT ? OFFSET ?",
+            f"{self._SELECT_CASE} {where} ORDER BY {first}{key} {direction}, uuid {direction} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         return [Case(*r) for r in rows]

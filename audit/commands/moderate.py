@@ -70,7 +70,7 @@ def report(db: str, output: str | None, include_notes: bool) -> None:
     overall, every disagreement, and the questions that applied to only one marker."""
     from audit.dbfile import refuse_as_output
     from audit.identity import printable
-    from audit.moderation_report import COLUMNS, moderation_report, row_text, summary_lines
+    from audit.moderation_report import moderation_report, summary_lines, table_lines
     from audit.outfile import check_suffix
     from audit.store import Store
 
@@ -87,8 +87,8 @@ def report(db: str, output: str | None, include_notes: bool) -> None:
         click.echo(printable(line))
     if result.overall is not None:
         click.echo("")
-        rows = [row_text(item) for item in [*result.items, result.overall]]
-        _table(rows, COLUMNS)
+        for line in table_lines(result):
+            click.echo(printable(line))
         if result.disagreements:
             click.echo("")
             click.echo(click.style("Disagreements", bold=True))
@@ -105,20 +105,6 @@ def report(db: str, output: str | None, include_notes: bool) -> None:
         write_moderation_xlsx(output, result, include_notes=include_notes)
         click.echo("")
         click.echo(f"wrote {output}")
-
-
-def _table(rows: list[tuple[str, ...]], columns: tuple[str, ...]) -> None:
-    from audit.identity import printable
-
-    label_width = max(len(r[0]) for r in rows)
-    numeric = columns[1:-1]
-    widths = [max(len(c), *(len(r[i + 1]) for r in rows)) for i, c in enumerate(numeric)]
-    click.echo(f"{'':<{label_width}}" + "".join(f" {c:>{w}}" for c, w in zip(numeric, widths)))
-    for row in rows:
-        label = printable(row[0])
-        label = label if len(label) <= label_width else label[: label_width - 1] + "…"
-        line = f"{label:<{label_width}}" + "".join(f" {v:>{w}}" for v, w in zip(row[1:-1], widths))
-        click.echo(line + (f"  ({row[-1]})" if row[-1] else ""))
 
 
 def _disagreement(d, include_notes: bool) -> None:

@@ -28,6 +28,7 @@ from audit.tui.widgets.answer import LETTER_CODES
 from audit.tui.widgets.outline import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO, Outline, outline_text
 from audit.values import ValueProblem, coerce, display
 from audit.tui.widgets.key_bar import KeyBar
+from audit.tui.widgets.review_note import ReviewNote
 
 PLACEHOLDERS = {
     "text": "type the answer, then enter",
@@ -114,6 +115,7 @@ class WalkthroughScreen(Screen):
         with Horizontal(id="walk-body"):
             yield Outline(id="outline")
             with Vertical(id="question-panel"):
+                yield ReviewNote(id="review-note")
                 yield Static(id="q-place")
                 yield Static(id="q-text")
                 yield Static(id="q-prompts")
@@ -205,6 +207,7 @@ class WalkthroughScreen(Screen):
         else:
             place = f"{section.title}  ·  does not apply to this case"
         self.query_one("#q-place", Static).update(Text(place, style="dim"))
+        self.query_one(ReviewNote).show(self.case, qid, self.rubric)
         self.query_one("#q-text", Static).update(Text(question.text, style="bold" if applies else "dim"))
         prompts = "\n".join(f"• {p}" for p in question.prompts)
         self.query_one("#q-prompts", Static).update(Text(prompts, style="italic"))
