@@ -23,6 +23,7 @@ COMMANDS = {
     "import": ("audit.commands.importing:import_command", "Load cases from a .jsonl or wide .csv file, all or nothing."),
     "tabulate": ("audit.commands.tabulate:tabulate", "Counts and percentages for one question."),
     "export": ("audit.commands.export:export", "Write figure tables as .xlsx, .csv, .md or .json."),
+    "export-cases": ("audit.commands.export_cases:export_cases", "Write cases as .jsonl or .csv import files."),
     "merge": ("audit.commands.merge:merge", "Merge site databases into one, reporting conflicts."),
     "backup": ("audit.commands.backup:backup", "Copy a database safely, even while it is in use."),
     "upgrade": ("audit.commands.database:upgrade", "Bring a database written by an older audit up to date."),

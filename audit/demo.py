@@ -6,9 +6,11 @@
   ``iom-thematic-2019``) at the seven fieldwork sites;
 * ``core.db``: the 3,308 cases of HMI Probation's 2018/2019 core programme
   (rubric ``hmip-core-2018``), 268 of them subject to IOM, with the covariates
-  of section 5.3's logistic regression.
+  of section 5.3's logistic regression;
+* ``survey.db``: the 50 respondents to the survey of Police and Crime
+  Commissioners (rubric ``pcc-survey-2019``), from 39 police force areas.
 
-Every count below is the report's (chapter 2's figure 2.2, chapters 4 and 5,
+Every count below is the report's (chapter 2's figure 2.2, chapters 2 to 5,
 Annex 2). Where the report's numbers cannot all be true at once, the choice
 made is explained in ``docs/report-inconsistencies.md``. Which case gets which
 answer is decided by a seeded random generator, so two runs write the same
@@ -38,7 +40,9 @@ THEMATIC_RUBRIC = "iom-thematic-2019"
 CORE_RUBRIC = "hmip-core-2018"
 THEMATIC_FILE = "thematic.db"
 CORE_FILE = "core.db"
-DEMO_FILES = (THEMATIC_FILE, CORE_FILE)
+SURVEY_RUBRIC = "pcc-survey-2019"
+SURVEY_FILE = "survey.db"
+DEMO_FILES = (THEMATIC_FILE, CORE_FILE, SURVEY_FILE)
 
 FACTORS = ("attitudes", "family", "thinking", "lifestyle", "drugs", "alcohol", "ete", "accommodation")
 
@@ -561,6 +565,83 @@ def core_cases(rubric: Rubric, seed: int = SEED) -> list[NewCase]:
     return [checked_case(rubric, slot, case_answers, seeded_uuid(ids)) for slot, case_answers in zip(slots, answers)]
 
 
+# --- the survey of Police and Crime Commissioners ------------------------------------------
+
+#: The 43 police force areas of England and Wales: code -> name (the survey's sites).
+POLICE_FORCE_AREAS = {
+    "avon_somerset": "Avon and Somerset", "bedfordshire": "Bedfordshire", "cambridgeshire": "Cambridgeshire",
+    "cheshire": "Cheshire", "city_of_london": "City of London", "cleveland": "Cleveland", "cumbria": "Cumbria",
+    "derbyshire": "Derbyshire", "devon_cornwall": "Devon and Cornwall", "dorset": "Dorset", "durham": "Durham",
+    "dyfed_powys": "Dyfed-Powys", "essex": "Essex", "gloucestershire": "Gloucestershire",
+    "greater_manchester": "Greater Manchester", "gwent": "Gwent", "hampshire": "Hampshire", "hertfordshire": "Hertfordshire",
+    "humberside": "Humberside", "kent": "Kent", "lancashire": "Lancashire", "leicestershire": "Leicestershire",
+    "lincolnshire": "Lincolnshire", "merseyside": "Merseyside", "metropolitan": "Metropolitan Police",
+    "norfolk": "Norfolk", "north_wales": "North Wales", "north_yorkshire": "North Yorkshire",
+    "northamptonshire": "Northamptonshire", "northumbria": "Northumbria", "nottinghamshire": "Nottinghamshire",
+    "south_wales": "South Wales", "south_yorkshire": "South Yorkshire", "staffordshire": "Staffordshire",
+    "suffolk": "Suffolk", "surrey": "Surrey", "sussex": "Sussex", "thames_valley": "Thames Valley",
+    "warwickshire": "Warwickshire", "west_mercia": "West Mercia", "west_midlands": "West Midlands",
+    "west_yorkshire": "West Yorkshire", "wiltshire": "Wiltshire",
+}
+#: 39 of the 43 areas replied (chapter 2.2); "all the major conurbations except for Northumbria and the West Midlands".
+SURVEY_SILENT_AREAS = ("northumbria", "west_midlands", "city_of_london", "wiltshire")
+#: Annex 2: 36 responses at police force area level, 5 covering several local schemes, 9 London boroughs.
+SURVEY_LONDON = ("metropolitan", 9)
+SURVEY_MULTI_SCHEME = (("greater_manchester", 3), ("lancashire", 2))
+SURVEY_TOTAL = 50
+#: Figure 2.1: "Most commonly, IOM schemes delivered services to 201-500 offenders".
+SURVEY_CASELOAD = {"up_to_50": 3, "51_100": 6, "101_200": 12, "201_500": 17, "501_1000": 6, "over_1000": 3, "not_known": 3}
+#: Figure 3.1, of the 48 respondents who answered (67% is no count out of 50): housing 67%, substance misuse 58%,
+#: registered social landlords 58%, peer mentoring 44%; the other three are not printed.
+SURVEY_PARTNERS = {"housing": 32, "substance_misuse": 28, "social_landlords": 28, "peer_mentoring": 21,
+                   "mental_health": 18, "employment": 25, "other": 9}
+SURVEY_PARTNERS_ANSWERED = 48
+
+
+def survey_slots() -> list[Slot]:
+    """One slot per respondent, the site being the police force area it answered for."""
+    multi = dict(SURVEY_MULTI_SCHEME)
+    single = [code for code in POLICE_FORCE_AREAS
+              if code not in SURVEY_SILENT_AREAS and code not in multi and code != SURVEY_LONDON[0]]
+    sites = single + [SURVEY_LONDON[0]] * SURVEY_LONDON[1] + [code for code, n in SURVEY_MULTI_SCHEME for _ in range(n)]
+    if len(sites) != SURVEY_TOTAL:
+        raise AssertionError(f"survey: {len(sites)} respondents, not {SURVEY_TOTAL}")
+    return [Slot(site, f"R{number:02d}", "") for number, site in enumerate(sites, start=1)]
+
+
+def survey_answers(rng: random.Random, slots: list[Slot], partner_codes: list[str]) -> list[dict[str, Any]]:
+    """Answers of the 50 respondents; the numbers are the report's (chapters 2, 3 and 5.2)."""
+    answers: list[dict[str, Any]] = [{} for _ in slots]
+    everyone = list(range(len(slots)))
+    multi = dict(SURVEY_MULTI_SCHEME)
+    for i, slot in enumerate(slots):
+        level = ("london_borough" if slot.site == SURVEY_LONDON[0] else "multi_scheme" if slot.site in multi else "force_area")
+        answers[i]["respondent_level"] = level
+    deal(rng, answers, everyone, "caseload", list(SURVEY_CASELOAD.items()))
+    deal(rng, answers, everyone, "colocated_police_probation", yes_no(35, 15))  # 35 (70 per cent)
+    deal(rng, answers, everyone, "colocated_partners", yes_no(23, 27))  # 23 (46 per cent)
+    deal(rng, answers, everyone, "priority_access", yes_no(42, 8))  # 42 (84 per cent); "eight others"
+    answered = rng.sample(everyone, SURVEY_PARTNERS_ANSWERED)
+    partners = fill_columns(rng, answered, SURVEY_PARTNERS)
+    for i in answered:
+        answers[i]["partners"] = [code for code in partner_codes if code in partners[i]]
+    # most significant gap: housing (n=14), then mental health (n=10); three did not say
+    deal(rng, answers, everyone, "biggest_gap", [("housing", 14), ("mental_health", 10), ("other", 23), (None, 3)])
+    deal(rng, answers, everyone, "monitors_outcomes", yes_no(46, 3, unanswered=1))  # "Almost all (n=49) ... replied"
+    return answers
+
+
+def survey_cases(rubric: Rubric, seed: int = SEED) -> list[NewCase]:
+    rng = random.Random(seed)
+    slots = survey_slots()
+    answers = survey_answers(rng, slots, rubric.question("partners").option_codes)
+    ids = random.Random(seed + 2)
+    cases = [checked_case(rubric, slot, case_answers, seeded_uuid(ids)) for slot, case_answers in zip(slots, answers)]
+    for case in cases:
+        case.inspector = None  # a survey response has no inspector
+    return cases
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -627,7 +708,7 @@ QUALITY_DEMO: dict[str, Callable[[Store], None]] = {THEMATIC_FILE: _quality_demo
 
 def write_demo(folder: str | Path, *, force: bool = False, seed: int = SEED,
                progress: Callable[[str], None] | None = None) -> list[Written]:
-    """Write ``thematic.db`` and ``core.db`` into ``folder`` (created if missing).
+    """Write ``thematic.db``, ``core.db`` and ``survey.db`` into ``folder`` (created if missing).
 
     Refuses to replace existing demo databases unless ``force``.
     """
@@ -648,7 +729,8 @@ def write_demo(folder: str | Path, *, force: bool = False, seed: int = SEED,
             if path.name.endswith(("-wal", "-shm", "-journal")):
                 path.unlink(missing_ok=True)
     written = []
-    for name, rubric_id, make in ((THEMATIC_FILE, THEMATIC_RUBRIC, thematic_cases), (CORE_FILE, CORE_RUBRIC, core_cases)):
+    for name, rubric_id, make in ((THEMATIC_FILE, THEMATIC_RUBRIC, thematic_cases), (CORE_FILE, CORE_RUBRIC, core_cases),
+                                  (SURVEY_FILE, SURVEY_RUBRIC, survey_cases)):
         rubric = load_rubric_by_id(rubric_id)
         if progress:
             progress(f"writing {folder / name} ...")

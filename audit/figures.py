@@ -1,23 +1,25 @@
 """Figure-table definitions: which tables a report prints, loaded from YAML.
 
 See ``docs/figure-format.md`` for the format. A definition names datasets
-(each a rubric id), and figures whose columns are datasets with an optional
-filter (a rule) and whose rows count options, groups of codes, bands of an
-integer question or a total. Loading checks every question, code and filter
-against the datasets' rubrics and reports every problem at once, each as
-``file:line: figure 'id': message``.
+(each a rubric id, optionally the case statuses that count and labels for
+site codes), figures whose columns are datasets with an optional filter (a
+rule) and whose rows count options, groups of codes, bands of an integer
+question or a total, and the numbers the report quotes in its text. Loading
+checks every question, code and filter against the datasets' rubrics and
+reports every problem at once, each as ``file:line: figure 'id': message``.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audit.errors import Problem, Problems, did_you_mean
-from audit.rubric import RUBRIC_ID_PATTERN, Question, Rubric, _line_key, find_rubric, load_rubric, search_path
+from audit.rubric import RUBRIC_ID_PATTERN, Question, Rubric, find_rubric, load_rubric, search_path
 from audit.rules import Rule, RuleError, parse_rule
 from audit.yamlsource import Loc, YamlDocument, parse_yaml, read_yaml, validation_message
 
@@ -26,6 +28,14 @@ CELL_PARTS: tuple[str, ...] = CellPart.__args__  # type: ignore[attr-defined]
 DEFAULT_HEADERS = {"count": "Number", "percent": "Percentage", "base": "Base"}
 DATASET_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIGURE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"
+#: the case statuses a dataset may count (PROTOCOL.md); approved and returned come with quality review
+CASE_STATUSES = ("in_progress", "complete", "approved", "returned")
+#: a chart's title is the figure number and a short title, on at most this many lines of this width
+CHART_TITLE_WIDTH = 56
+CHART_TITLE_LINES = 2
+#: the id and title of the table of numbers the report quotes in its text
+QUOTED_ID = "Q"
+QUOTED_TITLE = "Quoted in the text"
 
 
 # --- the YAML as written: validated key by key ---------------------------------------------
@@ -52,6 +62,14 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _labels(value: Any) -> Any:
+    return {_code(k): _text(t) for k, t in value.items()} if isinstance(value, dict) else value
+
+
+def _statuses(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,11 +80,19 @@ class _ReportHeader(_Strict):
     description: str | None = None
     datasets: dict[str, Any] = Field(min_length=1)
     figures: list[Any] = Field(min_length=1)
+    quoted: list[Any] = Field(default_factory=list)
+    quoted_note: str | None = None
 
 
 class _DatasetSpec(_Strict):
     rubric: str = Field(pattern=RUBRIC_ID_PATTERN)
     label: str = Field(min_length=1)
+    status: list[Literal[CASE_STATUSES]] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
+    sites: dict[str, str] = Field(default_factory=dict)
+    unit: str = Field(default="case", pattern=r"^[a-z][a-z -]*$")
+
+    _status = field_validator("status", mode="before")(lambda cls, v: _statuses(v))
+    _sites = field_validator("sites", mode="before")(lambda cls, v: _labels(v))
 
 
 class _ColumnSpec(_Strict):
@@ -80,8 +106,10 @@ class _ColumnSpec(_Strict):
 class _FigureHeader(_Strict):
     id: str = Field(pattern=FIGURE_ID_PATTERN)
     title: str = Field(min_length=1)
+    short_title: str | None = Field(default=None, min_length=1)
     chart: Literal["bar"] | None = None
     note: str | None = None
+    highlight_note: str | None = None
     columns: list[Any] = Field(min_length=1)
     show: list[CellPart] = Field(default_factory=lambda: ["count", "percent"], min_length=1)
     headers: dict[CellPart, str] = Field(default_factory=dict)
@@ -105,9 +133,10 @@ class _FigureHeader(_Strict):
 
 class _SectionSpec(_Strict):
     title: str = Field(min_length=1)
+    prefix: str | None = Field(default=None, min_length=1)
     rows: list[Any] = Field(min_length=1)
 
-    _title = field_validator("title", mode="before")(lambda cls, v: _text(v))
+    _title = field_validator("title", "prefix", mode="before")(lambda cls, v: _text(v))
 
 
 class _OptionsRow(_Strict):
@@ -116,11 +145,11 @@ class _OptionsRow(_Strict):
     options: str
     codes: list[str] | None = Field(default=None, min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    chart_labels: dict[str, str] = Field(default_factory=dict)
+    highlight: list[str] = Field(default_factory=list)
 
-    _codes_as_text = field_validator("codes", mode="before")(lambda cls, v: _codes(v))
-    _labels_as_text = field_validator("labels", mode="before")(
-        lambda cls, v: {_code(k): _text(t) for k, t in v.items()} if isinstance(v, dict) else v
-    )
+    _codes_as_text = field_validator("codes", "highlight", mode="before")(lambda cls, v: _codes(v))
+    _labels_as_text = field_validator("labels", "chart_labels", mode="before")(lambda cls, v: _labels(v))
 
 
 class _QuestionRow(_Strict):
@@ -128,12 +157,14 @@ class _QuestionRow(_Strict):
 
     question: str
     label: str = Field(min_length=1)
+    chart_label: str | None = Field(default=None, min_length=1)
+    highlight: bool = False
     count: str | list[str] | None = None
     min: int | None = None
     max: int | None = None
 
     _count_as_text = field_validator("count", mode="before")(lambda cls, v: _codes(v))
-    _label = field_validator("label", mode="before")(lambda cls, v: _text(v))
+    _label = field_validator("label", "chart_label", mode="before")(lambda cls, v: _text(v))
 
 
 class _TotalRow(_Strict):
@@ -144,6 +175,28 @@ class _TotalRow(_Strict):
     _total = field_validator("total", mode="before")(lambda cls, v: _text(v))
 
 
+class _QuoteSpec(_Strict):
+    """A number quoted in the report's text: where, the words, and what to count."""
+
+    chapter: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    dataset: str
+    where: str | None = None
+    label: str = ""
+    question: str | None = None
+    count: str | list[str] | None = None
+    min: int | None = None
+    max: int | None = None
+    answered: str | None = None
+    cases: bool = False
+    sites: bool = False
+    out_of: int | None = Field(default=None, ge=1)
+    decimals: int = Field(default=0, ge=0, le=3)
+
+    _chapter = field_validator("chapter", "text", "label", mode="before")(lambda cls, v: _text(v))
+    _count_as_text = field_validator("count", mode="before")(lambda cls, v: _codes(v))
+
+
 ROW_KINDS: dict[str, type[_Strict]] = {"options": _OptionsRow, "question": _QuestionRow, "total": _TotalRow}
 
 
@@ -151,37 +204,51 @@ ROW_KINDS: dict[str, type[_Strict]] = {"options": _OptionsRow, "question": _Ques
 
 
 class Dataset(BaseModel):
+    """A dataset: the rubric its database holds, which case statuses count, and site labels."""
+
     model_config = ConfigDict(frozen=True)
 
     name: str
     rubric_id: str
     label: str
+    rubric: Rubric = Field(repr=False, exclude=True)
+    statuses: tuple[str, ...] | None = None  # None: every status counts
+    sites: dict[str, str] = Field(default_factory=dict)
+    unit: str = "case"  # what one case is: a respondent in a survey
 
-    _rubric: Rubric | None = PrivateAttr(default=None)
+    def site_label(self, code: str) -> str:
+        return self.sites.get(code, code)
 
-    @property
-    def rubric(self) -> Rubric:
-        assert self._rubric is not None
-        return self._rubric
+    def units(self, count: int) -> str:
+        """'59 cases', '1 respondent'."""
+        return f"{count:,} {self.unit}{'' if count == 1 else 's'}"
 
 
 class Column(BaseModel):
-    """One column of a figure: the cases of a dataset that pass ``where``."""
+    """One column of a figure: the cases of a dataset that pass ``where`` (parsed as ``rule``)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     label: str
     dataset: str
     where: str | None = None
-
-    _rule: Rule | None = PrivateAttr(default=None)
-
-    @property
-    def rule(self) -> Rule | None:
-        return self._rule
+    rule: Rule | None = Field(default=None, repr=False, exclude=True)
 
     def describe(self, report: "Report") -> str:
-        dataset = report.datasets[self.dataset]
-        cases = f"cases in {dataset.label}"
+        """The column's cases with its filter as written (``audit.tabulate.column_in_words`` says it in words)."""
+        cases = f"cases in {report.datasets[self.dataset].label}"
         return f"{cases} where {self.where}" if self.where else cases
+
+    @classmethod
+    def filtered(cls, label: str, dataset: str, where: str | None, rubric: Rubric) -> "Column":
+        """A column whose filter is parsed and checked against ``rubric``; raises RuleError or ValueError."""
+        if where is None:
+            return cls(label=label, dataset=dataset)
+        rule = parse_rule(where)
+        messages = rubric.check_rule(rule)
+        if messages:
+            raise ValueError(messages[0])
+        return cls(label=label, dataset=dataset, where=where, rule=rule)
 
 
 class Row(BaseModel):
@@ -192,6 +259,8 @@ class Row(BaseModel):
     options that never count (``in_base`` false) shows a count, no percentage.
     """
 
+    model_config = ConfigDict(frozen=True)
+
     kind: Literal["code", "range", "total"]
     question: str
     label: str
@@ -199,18 +268,27 @@ class Row(BaseModel):
     low: int | None = None
     high: int | None = None
     in_base: bool = True
+    highlight: bool = False
+    chart_label: str | None = None
 
 
 class FigureSection(BaseModel):
     title: str  # "" when the figure has no sub-tables
+    prefix: str | None = None  # as the report prints it before the title, e.g. "a)"
     rows: list[Row]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.prefix} {self.title}" if self.prefix else self.title
 
 
 class Figure(BaseModel):
     id: str
     title: str
+    short_title: str | None = None
     chart: Literal["bar"] | None = None
     note: str | None = None
+    highlight_note: str | None = None
     columns: list[Column]
     show: list[CellPart]
     headers: dict[str, str]
@@ -220,6 +298,11 @@ class Figure(BaseModel):
     def heading(self) -> str:
         """The title as the report prints it above the table."""
         return f"Figure {self.id}: {self.title}" if self.id[:1].isdigit() else self.title
+
+    @property
+    def chart_title(self) -> list[str]:
+        """The chart's title lines: the figure number and the short title (or the title), wrapped."""
+        return chart_title_lines(self.id, self.short_title or self.title)
 
     @property
     def sheet_name(self) -> str:
@@ -238,24 +321,48 @@ class Figure(BaseModel):
         return self.headers.get(part) or DEFAULT_HEADERS[part]
 
 
+class Quote(BaseModel):
+    """A number the report quotes in its text, and how it is counted.
+
+    ``kind``: ``row`` counts like a figure row (``row``); ``answered`` counts
+    the cases that answered ``row.question`` (its base) out of the column's
+    cases; ``cases`` counts the column's cases; ``sites`` counts their
+    distinct sites, out of ``out_of`` when the report gives a total.
+    """
+
+    chapter: str
+    text: str
+    column: Column
+    kind: Literal["row", "answered", "cases", "sites"]
+    row: Row | None = None
+    out_of: int | None = None
+    decimals: int = 0  # places the report prints its percentage to (8.3 per cent)
+
+    @property
+    def question(self) -> str | None:
+        return self.row.question if self.row else None
+
+
 class Report(BaseModel):
     id: str
     title: str
     description: str | None = None
     datasets: dict[str, Dataset]
     figures: list[Figure]
-
-    _path: str = PrivateAttr(default="")
-
-    @property
-    def path(self) -> str:
-        return self._path
+    quoted: list[Quote] = Field(default_factory=list)
+    quoted_note: str | None = None
+    path: str = ""
 
     def figure(self, figure_id: str) -> Figure:
         for figure in self.figures:
             if figure.id == figure_id:
                 return figure
         raise KeyError(figure_id)
+
+
+def chart_title_lines(figure_id: str, title: str) -> list[str]:
+    head = f"Figure {figure_id}: " if figure_id[:1].isdigit() else ""
+    return textwrap.wrap(head + title, CHART_TITLE_WIDTH, break_long_words=False) or [head.strip()]
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -267,6 +374,11 @@ def _problems(doc: YamlDocument, error: ValidationError, prefix: Loc, context: s
         Problem(doc.where(prefix + tuple(err["loc"])), f"{context}{validation_message(err, allowed)}")
         for err in error.errors(include_url=False)
     ]
+
+
+def _line(problem: Problem) -> int:
+    tail = problem.where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 class _Loader:
@@ -301,17 +413,18 @@ class _Loader:
             spec = self.validate(_DatasetSpec, spec_raw, loc, f"dataset '{name}': ")
             if spec is None:
                 continue
-            dataset = Dataset(name=name, rubric_id=spec.rubric, label=spec.label)
             try:
-                dataset._rubric = load_rubric(find_rubric(spec.rubric))
+                rubric = load_rubric(find_rubric(spec.rubric))
             except Problems as exc:
                 detail = "; ".join(p.message for p in exc.problems[:1])
                 self.add(loc + ("rubric",), f"dataset '{name}': {detail or 'rubric could not be loaded'}")
                 continue
-            if dataset.rubric.id != spec.rubric:
-                self.add(loc + ("rubric",), f"dataset '{name}': file for '{spec.rubric}' holds rubric '{dataset.rubric.id}'")
+            if rubric.id != spec.rubric:
+                self.add(loc + ("rubric",), f"dataset '{name}': file for '{spec.rubric}' holds rubric '{rubric.id}'")
                 continue
-            self.datasets[name] = dataset
+            statuses = tuple(dict.fromkeys(spec.status)) if spec.status else None
+            self.datasets[name] = Dataset(name=name, rubric_id=spec.rubric, label=spec.label, rubric=rubric,
+                                          statuses=statuses, sites=dict(spec.sites), unit=spec.unit)
 
     # -- figures ---------------------------------------------------------------------------
     def load_figure(self, raw: Any, loc: Loc, seen: dict[str, int]) -> Figure | None:
@@ -329,6 +442,12 @@ class _Loader:
         labels = [c.label for c in columns]
         if len(columns) > 1 and (any(not label for label in labels) or len(set(labels)) != len(labels)):
             self.add(loc + ("columns",), f"{context}a figure with several columns needs a different label on each")
+        if header.chart:
+            title = chart_title_lines(header.id, header.short_title or header.title)
+            if len(title) > CHART_TITLE_LINES:
+                key = "short_title" if header.short_title else "title"
+                self.add(loc + (key,), f"{context}the chart title needs {len(title)} lines of {CHART_TITLE_WIDTH} characters; "
+                         f"a chart title has at most {CHART_TITLE_LINES}: give a shorter 'short_title'")
         if (header.rows is None) == (header.sections is None):
             self.add(loc, f"{context}give either 'rows' or 'sections' (sub-tables, each with a title and rows)")
             return None
@@ -340,12 +459,17 @@ class _Loader:
                 s_loc = loc + ("sections", s_index)
                 spec = self.validate(_SectionSpec, raw_s, s_loc, context)
                 if spec is not None:
-                    sections.append(FigureSection(title=spec.title, rows=self.load_rows(spec.rows, s_loc + ("rows",), context, columns)))
+                    rows = self.load_rows(spec.rows, s_loc + ("rows",), context, columns)
+                    sections.append(FigureSection(title=spec.title, prefix=spec.prefix, rows=rows))
+        highlighted = any(row.highlight for section in sections for row in section.rows)
+        if highlighted and not header.highlight_note:
+            self.add(loc, f"{context}rows are highlighted: add 'highlight_note' saying what the shading means")
         if len(self.problems) > before:
             return None
         return Figure(
-            id=header.id, title=header.title, chart=header.chart, note=header.note, columns=columns,
-            show=list(header.show), headers=dict(header.headers), sections=sections,
+            id=header.id, title=header.title, short_title=header.short_title, chart=header.chart, note=header.note,
+            highlight_note=header.highlight_note, columns=columns, show=list(header.show), headers=dict(header.headers),
+            sections=sections,
         )
 
     def load_column(self, raw: Any, loc: Loc, context: str) -> Column | None:
@@ -354,24 +478,21 @@ class _Loader:
         spec = self.validate(_ColumnSpec, raw, loc, context)
         if spec is None:
             return None
-        dataset = self.datasets.get(spec.dataset)
+        return self.column(spec.label, spec.dataset, spec.where, loc, context)
+
+    def column(self, label: str, dataset_name: str, where: str | None, loc: Loc, context: str) -> Column | None:
+        dataset = self.datasets.get(dataset_name)
         if dataset is None:
-            self.add(loc + ("dataset",), f"{context}unknown dataset '{spec.dataset}'{did_you_mean(spec.dataset, self.datasets)}; "
+            self.add(loc + ("dataset",), f"{context}unknown dataset '{dataset_name}'{did_you_mean(dataset_name, self.datasets)}; "
                      f"datasets: {', '.join(self.datasets) or 'none'}")
             return None
-        column = Column(label=spec.label, dataset=spec.dataset, where=spec.where)
-        if spec.where is not None:
-            where = loc + ("where",)
-            try:
-                rule = parse_rule(spec.where)
-            except RuleError as exc:
-                self.add(where, f"{context}{exc}")
-                return column
-            messages = dataset.rubric.check_rule(rule)
-            for message in messages:
-                self.add(where, f"{context}{message} (dataset '{dataset.name}', rubric {dataset.rubric_id})")
-            column._rule = rule
-        return column
+        try:
+            return Column.filtered(label, dataset_name, where, dataset.rubric)
+        except RuleError as exc:
+            self.add(loc + ("where",), f"{context}{exc}")
+        except ValueError as exc:
+            self.add(loc + ("where",), f"{context}{exc} (dataset '{dataset.name}', rubric {dataset.rubric_id})")
+        return Column(label=label, dataset=dataset_name, where=where)  # rows are still checked; the figure is refused
 
     def load_rows(self, raw_rows: list[Any], loc: Loc, context: str, columns: list[Column]) -> list[Row]:
         rows: list[Row] = []
@@ -388,7 +509,7 @@ class _Loader:
             if isinstance(spec, _TotalRow):
                 if not rows:
                     if index == 0:  # otherwise the rows above failed and were reported
-                            self.add(r_loc, f"{context}a total row counts the base of the rows above it; put it after them")
+                        self.add(r_loc, f"{context}a total row counts the base of the rows above it; put it after them")
                     continue
                 rows.append(Row(kind="total", question=rows[-1].question, label=spec.total))
                 continue
@@ -446,18 +567,21 @@ class _Loader:
         if len(set(codes)) != len(codes):
             self.add(loc + ("codes",), f"{context}'codes' lists a code twice")
             return []
-        stray = [code for code in spec.labels if code not in codes]
-        if stray:
-            self.add(loc + ("labels",), f"{context}'labels' names '{stray[0]}', which is not among the row codes ({', '.join(codes)})")
-            return []
+        for key in ("labels", "chart_labels", "highlight"):
+            stray = [code for code in getattr(spec, key) if code not in codes]
+            if stray:
+                self.add(loc + (key,), f"{context}'{key}' names '{stray[0]}', which is not among the row codes ({', '.join(codes)})")
+                return []
         return [
             Row(kind="code", question=first.id, label=spec.labels.get(code) or first.label_for(code), codes=(code,),
-                in_base=first.counts(code))
+                in_base=first.counts(code), highlight=code in spec.highlight, chart_label=spec.chart_labels.get(code))
             for code in codes
         ]
 
-    def question_row(self, spec: _QuestionRow, questions: list[Question], loc: Loc, context: str) -> Row | None:
+    def question_row(self, spec: _QuestionRow | _QuoteSpec, questions: list[Question], loc: Loc, context: str) -> Row | None:
         first = questions[0]
+        label = getattr(spec, "label", "") or first.text
+        extra = {"highlight": spec.highlight, "chart_label": spec.chart_label} if isinstance(spec, _QuestionRow) else {}
         banded = spec.min is not None or spec.max is not None
         if (spec.count is not None) == banded:
             self.add(loc, f"{context}a question row needs either 'count' (option codes) or 'min'/'max' (a band of numbers)")
@@ -469,7 +593,7 @@ class _Loader:
             if spec.min is not None and spec.max is not None and spec.min > spec.max:
                 self.add(loc + ("min",), f"{context}min {spec.min} is above max {spec.max}")
                 return None
-            return Row(kind="range", question=first.id, label=spec.label, low=spec.min, high=spec.max)
+            return Row(kind="range", question=first.id, label=label, low=spec.min, high=spec.max, **extra)
         if not first.is_choice:
             self.add(loc + ("question",), f"{context}'count' needs a choice question; '{first.id}' is {first.type}")
             return None
@@ -483,7 +607,43 @@ class _Loader:
         if len(counting) > 1:
             self.add(loc + ("count",), f"{context}'count' mixes options that count with options that never count (such as Not applicable)")
             return None
-        return Row(kind="code", question=first.id, label=spec.label, codes=tuple(codes), in_base=counting.pop())
+        return Row(kind="code", question=first.id, label=label, codes=tuple(codes), in_base=counting.pop(), **extra)
+
+    # -- numbers quoted in the text ----------------------------------------------------------
+    def load_quote(self, raw: Any, loc: Loc) -> Quote | None:
+        context = f"quoted '{raw['text'][:40]}': " if isinstance(raw, dict) and isinstance(raw.get("text"), str) else "quoted: "
+        spec = self.validate(_QuoteSpec, raw, loc, context)
+        if spec is None:
+            return None
+        kinds = [k for k, given in (("question", spec.question is not None), ("answered", spec.answered is not None),
+                                    ("cases", spec.cases), ("sites", spec.sites)) if given]
+        if len(kinds) != 1:
+            found = f"it has {', '.join(kinds)}" if kinds else "it has none"
+            self.add(loc, f"{context}a quoted number needs exactly one of 'question' (with count or min/max), "
+                     f"'answered', 'cases: true' or 'sites: true'; {found}")
+            return None
+        if spec.out_of is not None and kinds != ["sites"]:
+            self.add(loc + ("out_of",), f"{context}'out_of' is the total a count of sites is out of; use it with 'sites: true'")
+            return None
+        column = self.column(spec.label, spec.dataset, spec.where, loc, context)
+        if column is None or (spec.where is not None and column.rule is None):
+            return None
+        kind = kinds[0]
+        if kind in ("cases", "sites"):
+            return Quote(chapter=spec.chapter, text=spec.text, column=column, kind=kind, out_of=spec.out_of,
+                         decimals=spec.decimals)
+        qid = spec.question if kind == "question" else spec.answered
+        questions = self.questions_in(qid, loc + (kind,), context, [column])
+        if questions is None:
+            return None
+        if kind == "answered":
+            row = Row(kind="total", question=qid, label=spec.text)
+        else:
+            row = self.question_row(spec, questions, loc, context)
+            if row is None:
+                return None
+        return Quote(chapter=spec.chapter, text=spec.text, column=column, kind="answered" if kind == "answered" else "row",
+                     row=row, decimals=spec.decimals)
 
 
 def parse_report(text: str, path: str = "<figures>") -> Report:
@@ -501,13 +661,14 @@ def parse_report(text: str, path: str = "<figures>") -> Report:
         figure = loader.load_figure(raw, ("figures", index), seen)
         if figure is not None:
             figures.append(figure)
+    raw_quoted = doc.data.get("quoted")
+    quoted = [loader.load_quote(raw, ("quoted", index)) for index, raw in enumerate(raw_quoted if isinstance(raw_quoted, list) else [])]
     if loader.problems or header is None:
-        problems = sorted(loader.problems, key=lambda p: _line_key(p.where))
+        problems = sorted(loader.problems, key=_line)
         noun = "problem" if len(problems) == 1 else "problems"
         raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
-    report = Report(id=header.id, title=header.title, description=header.description, datasets=loader.datasets, figures=figures)
-    report._path = path
-    return report
+    return Report(id=header.id, title=header.title, description=header.description, datasets=loader.datasets,
+                  figures=figures, quoted=[q for q in quoted if q is not None], quoted_note=header.quoted_note, path=path)
 
 
 def load_report(path: str | Path) -> Report:

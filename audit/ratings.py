@@ -364,7 +364,8 @@ def rate_standard(scheme: Scheme, standard: Standard, counts: Mapping[str, tuple
     small = [q for q in answered if q.base < scheme.caution_below]
     if small:
         spans = band_range[0].label if band_range[0] == band_range[1] else f"{band_range[0].label} to {band_range[1].label}"
-        caution = (f"small base ({', '.join(f'{q.question_id} {q.base}' for q in small)} cases, under {scheme.caution_below}): "
+        smallest = min(small, key=lambda q: q.base)
+        caution = (f"small base: {smallest.base} cases answered {smallest.question_id} (under {scheme.caution_below}); "
                    f"the {confidence:.0%} interval spans {spans}")
     return StandardResult(standard, tuple(questions), rating, deciding.percent, caution=caution, band_range=band_range, note=note)
 

@@ -4,6 +4,10 @@ Counts and bases are read from the answers the counting module marked as in
 the base (``answers.counted = 1``); nothing here re-decides who counts. A
 percentage is :func:`audit.counting.percent` of unrounded counts.
 
+Which cases a dataset contributes is decided once, by :class:`CaseSelection`:
+the case statuses asked for (all by default) and never a deleted case. The
+cases left out are put in a temporary table that every query excludes.
+
 Columns are datasets with an optional filter, a rule that sees answers as
 rules do (current, applicable, answered). Rather than evaluate the filter
 case by case, each dataset is aggregated once in SQL, grouped by the answers
@@ -16,20 +20,25 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from audit.counting import percent
 from audit.errors import AuditError, did_you_mean
-from audit.figures import DEFAULT_HEADERS, Column, Dataset, Figure, FigureSection, Report, Row
+from audit.figures import (
+    CASE_STATUSES, DEFAULT_HEADERS, QUOTED_ID, QUOTED_TITLE, Column, Dataset, Figure, FigureSection, Quote, Report, Row,
+)
 from audit.rubric import Question, Rubric
-from audit.rules import RuleError, parse_rule
+from audit.rules import RuleError
 from audit.store import Store, decode
+from audit.wording import applies_in_words, quoted, rule_in_words
 
 BASE_NOTE = (
     "The base of a percentage is the cases where the question applies and is answered. It excludes cases "
     "where the question does not apply by rule, \"Not applicable\" answers, unanswered questions, and answers "
     "to questions that stopped applying."
 )
+STATUS_WORDS = {"in_progress": "in progress", "complete": "complete", "approved": "approved", "returned": "returned"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,21 @@ class Cell:
     def part(self, name: str) -> int | None:
         return getattr(self, name)
 
+    @property
+    def fraction(self) -> float | None:
+        """The unrounded count / base, or None where there is no percentage."""
+        return self.count / self.base if self.percent is not None and self.base else None
+
+    def percent_text(self, decimals: int = 0) -> str | None:
+        """The percentage as a report prints it, rounded half up from the counts: '29%', '8.3%'."""
+        if self.percent is None or not self.base:
+            return None
+        if decimals == 0:
+            return f"{self.percent}%"
+        scale = 10 ** (decimals + 2)
+        tenths = (2 * scale * self.count + self.base) // (2 * self.base)
+        return f"{tenths // 10 ** decimals}.{tenths % 10 ** decimals:0{decimals}d}%"
+
 
 @dataclass(frozen=True)
 class TableRow:
@@ -51,6 +75,13 @@ class TableRow:
     cells: tuple[Cell, ...]
     kind: str = "code"  # code, range or total
     in_base: bool = True
+    question: str = ""
+    codes: tuple[str, ...] = ()
+    highlight: bool = False
+    chart_label: str | None = None
+    dataset: str | None = None  # the row's own dataset (quoted numbers); else each column's
+    source: str = ""  # the cases counted, in words (quoted numbers)
+    decimals: int = 0  # places of the percentage as the report prints it
 
     @property
     def is_total(self) -> bool:
@@ -65,11 +96,17 @@ class FigureTable:
     columns: tuple[str, ...]
     rows: tuple[TableRow, ...]
     chart: str | None = None
-    column_notes: tuple[str, ...] = ()  # which cases each column holds
+    column_notes: tuple[str, ...] = ()  # which cases each column holds, in words
     show: tuple[str, ...] = ("count", "percent")
     headers: dict[str, str] = field(default_factory=dict)
     note: str | None = None
     sheet_name: str = ""
+    column_datasets: tuple[str, ...] = ()
+    chart_title: tuple[str, ...] = ()
+    highlight_note: str | None = None
+    prefixes: dict[str, str] = field(default_factory=dict)  # section title -> "a)"
+    applies_notes: tuple[str, ...] = ()  # when each question applies, in words
+    column_units: tuple[str, ...] = ()  # what one case of each column is ("case", "respondent")
 
     @property
     def is_chart(self) -> bool:
@@ -79,6 +116,10 @@ class FigureTable:
     def sections(self) -> list[str]:
         return list(dict.fromkeys(row.section for row in self.rows))
 
+    def section_heading(self, section: str) -> str:
+        prefix = self.prefixes.get(section)
+        return f"{prefix} {section}" if prefix else section
+
     def header(self, part: str) -> str:
         return self.headers.get(part) or DEFAULT_HEADERS[part]
 
@@ -87,6 +128,86 @@ class FigureTable:
         """The sub-columns under each column: those the report shows, then the base if it does not."""
         return self.show if "base" in self.show else (*self.show, "base")
 
+    def bases(self, column: int) -> list[int]:
+        """The distinct bases of the rows in one column that have a percentage, in row order."""
+        found = [row.cells[column].base for row in self.rows if row.in_base and not row.is_total]
+        return list(dict.fromkeys(b for b in found if b is not None))
+
+    def base_words(self, column: int) -> str:
+        """'59 cases', or '51 to 59 cases' where the rows' bases differ."""
+        unit = self.column_units[column] if column < len(self.column_units) else "case"
+        bases = self.bases(column)
+        if not bases:
+            return f"no {unit}s"
+        low, high = min(bases), max(bases)
+        plural = "" if high == 1 else "s"
+        return f"{high:,} {unit}{plural}" if low == high else f"{low:,} to {high:,} {unit}{plural}"
+
+
+@dataclass(frozen=True)
+class CaseSelection:
+    """Which cases of one dataset count: the file's live cases per status, the statuses asked for, and
+    how many deleted cases were left out."""
+
+    name: str
+    label: str
+    path: str
+    rubric_id: str
+    by_status: dict[str, int]
+    statuses: tuple[str, ...] | None = None  # None: every status
+    deleted: int = 0
+
+    @property
+    def held(self) -> int:
+        return sum(self.by_status.values())
+
+    def counts_status(self, status: str) -> bool:
+        return self.statuses is None or status in self.statuses
+
+    @property
+    def counted(self) -> int:
+        return sum(n for status, n in self.by_status.items() if self.counts_status(status))
+
+    @property
+    def in_progress_counted(self) -> int:
+        return self.by_status.get("in_progress", 0) if self.counts_status("in_progress") else 0
+
+    @property
+    def excludes_any(self) -> bool:
+        return self.counted != self.held or self.deleted > 0
+
+    def status_counts(self) -> str:
+        known = [s for s in CASE_STATUSES if s in self.by_status] + sorted(set(self.by_status) - set(CASE_STATUSES))
+        return ", ".join(f"{self.by_status[s]:,} {STATUS_WORDS.get(s, s)}" for s in known) or "no cases"
+
+    def summary(self, verb: str = "counted") -> str:
+        """'60 cases (57 complete, 3 in progress); counted: all 60'."""
+        held = f"{self.held:,} case{'s' if self.held != 1 else ''} ({self.status_counts()})"
+        if self.statuses is None:
+            counted = f"{verb}: all {self.counted:,}"
+        else:
+            which = " or ".join(STATUS_WORDS.get(s, s) for s in self.statuses)
+            counted = f"{verb}: the {self.counted:,} {which}"
+        deleted = f"; {self.deleted:,} deleted case{'s' if self.deleted != 1 else ''} left out" if self.deleted else ""
+        return f"{held}; {counted}{deleted}"
+
+    def warning(self) -> str | None:
+        """A line for people when unfinished assessments are counted."""
+        n = self.in_progress_counted
+        if not n:
+            return None
+        verb = "is" if n == 1 else "are"
+        return (f"{self.name}: {n:,} of the {self.counted:,} cases counted {verb} in progress (not finished); "
+                "use --status complete to count finished assessments only")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.name, "label": self.label, "file": self.path, "rubric": self.rubric_id,
+            "cases_by_status": dict(self.by_status), "deleted_left_out": self.deleted,
+            "statuses_counted": list(self.statuses) if self.statuses is not None else "all",
+            "cases_counted": self.counted, "in_progress_counted": self.in_progress_counted,
+        }
+
 
 @dataclass
 class ReportTables:
@@ -94,63 +215,148 @@ class ReportTables:
     warnings: list[str]  # one line per figure skipped, for people
     report: Report | None = None
     skipped: list[str] = field(default_factory=list)  # the ids of those figures
+    selections: dict[str, CaseSelection] = field(default_factory=dict)
+    quoted: FigureTable | None = None
+
+    @property
+    def status_warnings(self) -> list[str]:
+        return [w for w in (s.warning() for s in self.selections.values()) if w]
+
+
+# --- which cases count ---------------------------------------------------------------------
+
+_VISIBLE = "a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL"
+_KEYS_TABLE = "audit_filter_keys"
+_EXCLUDED_TABLE = "audit_excluded_cases"
+
+
+def has_deleted_column(store: Store) -> bool:
+    """Whether the database records deleted cases (``cases.deleted_at``, schema 2 onwards)."""
+    return any(row[1] == "deleted_at" for row in store.db.execute("PRAGMA table_info(cases)"))
+
+
+def check_statuses(statuses: Iterable[str] | None, what: str = "--status") -> tuple[str, ...] | None:
+    """Statuses as given by a user, checked; None (every status) for none given."""
+    if statuses is None:
+        return None
+    picked = tuple(dict.fromkeys(s.strip() for item in statuses for s in item.split(",") if s.strip()))
+    if not picked:
+        return None
+    for status in picked:
+        if status not in CASE_STATUSES:
+            raise AuditError(f"{what}: '{status}' is not a case status{did_you_mean(status, CASE_STATUSES)}; "
+                             f"use {', '.join(CASE_STATUSES)}")
+    return picked
+
+
+def case_selection(store: Store, name: str, label: str, rubric_id: str, statuses: tuple[str, ...] | None) -> CaseSelection:
+    deleted_clause = "deleted_at IS NOT NULL" if has_deleted_column(store) else "0"
+    by_status: dict[str, int] = {}
+    deleted = 0
+    for status, is_deleted, n in store.db.execute(f"SELECT status, {deleted_clause}, count(*) FROM cases GROUP BY 1, 2"):
+        if is_deleted:
+            deleted += n
+        else:
+            by_status[status] = by_status.get(status, 0) + n
+    path = Path(store.path).name if store.path else "memory"
+    return CaseSelection(name, label, path, rubric_id, by_status, statuses, deleted)
+
+
+class _Excluded:
+    """The cases a selection leaves out, as a temporary table every query excludes (none: no table)."""
+
+    def __init__(self, store: Store, selection: CaseSelection | None):
+        self.conn = store.db.conn
+        self.active = selection is not None and selection.excludes_any
+        if not self.active:
+            return
+        clauses, params = [], []
+        if selection.statuses is not None:
+            clauses.append(f"status NOT IN ({', '.join('?' * len(selection.statuses))})")
+            params += list(selection.statuses)
+        if has_deleted_column(store):
+            clauses.append("deleted_at IS NOT NULL")
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{_EXCLUDED_TABLE}")
+        self.conn.execute(f"CREATE TEMP TABLE {_EXCLUDED_TABLE} (uuid TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.conn.execute(f"INSERT INTO temp.{_EXCLUDED_TABLE} SELECT uuid FROM cases WHERE {' OR '.join(clauses)}", params)
+
+    def clause(self, column: str) -> str:
+        return f" AND {column} NOT IN (SELECT uuid FROM temp.{_EXCLUDED_TABLE})" if self.active else ""
+
+    def close(self) -> None:
+        if self.active:
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{_EXCLUDED_TABLE}")
 
 
 # --- reading the store ---------------------------------------------------------------------
 
-_VISIBLE = "a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL"
-_KEYS_TABLE = "audit_filter_keys"
 
+class _DatasetCounts:
+    """One dataset's counted (and, where asked, visible) answers and its cases, summed per column filter."""
 
-def _aggregate(store: Store, questions: list[str], filter_names: list[str], condition: str) -> list[tuple]:
-    """(filter key, question id, value JSON, cases) for answers meeting ``condition``.
+    def __init__(self, store: Store, columns: list[Column], counted: set[str], visible: set[str],
+                 selection: CaseSelection | None, with_cases: bool):
+        self.filter_names = sorted({name for c in columns if c.rule is not None for name in c.rule.names})
+        excluded = _Excluded(store, selection)
+        conn = store.db.conn
+        try:
+            keys = self._make_keys(conn, excluded)
+            self.counted_rows = self._answers(conn, sorted(counted), keys, "a.counted = 1" + excluded.clause("a.case_uuid"))
+            self.visible_rows = self._answers(conn, sorted(visible), keys, _VISIBLE + excluded.clause("a.case_uuid"))
+            self.case_rows = self._cases(conn, keys, excluded) if with_cases else []
+            # a count never reads a value the tool could not have written (a file altered outside it is refused)
+            store.check_values(
+                {(qid, value) for rows in (self.counted_rows, self.visible_rows) for _, qid, value, _ in rows}
+                | {(name, v) for rows in (self.counted_rows, self.visible_rows) for key, _, _, _ in rows
+                   for name, v in zip(self.filter_names, key) if v is not None}
+            )
+        finally:
+            if self.filter_names:
+                conn.execute(f"DROP TABLE IF EXISTS temp.{_KEYS_TABLE}")
+            excluded.close()
+        self._passes: dict[tuple[str | None, tuple], bool] = {}
+        self._columns: dict[str | None, tuple[dict, dict, Counter]] = {}
 
-    The filter key is the tuple of the case's visible answers (JSON or None) to
-    ``filter_names``; with no filter names it is ``()``.
-    """
-    if not questions:
-        return []
-    conn = store.db.conn
-    marks = ", ".join("?" * len(questions))
-    if not filter_names:
-        sql = (f"SELECT a.question_id, a.value, count(*) FROM answers a "
-               f"WHERE a.question_id IN ({marks}) AND {condition} GROUP BY a.question_id, a.value")
-        return [((), qid, value, n) for qid, value, n in conn.execute(sql, questions)]
-    key_columns = [f"k{i}" for i in range(len(filter_names))]
-    picks = ", ".join("max(CASE WHEN a.question_id = ? THEN a.value END)" for _ in filter_names)
-    name_marks = ", ".join("?" * len(filter_names))
-    conn.execute(f"DROP TABLE IF EXISTS temp.{_KEYS_TABLE}")
-    conn.execute(f"CREATE TEMP TABLE {_KEYS_TABLE} (case_uuid TEXT PRIMARY KEY, {', '.join(key_columns)}) WITHOUT ROWID")
-    try:
+    def _make_keys(self, conn, excluded: _Excluded) -> str:
+        """A temporary table of each case's visible answers to the filters' questions; '' with no filters."""
+        if not self.filter_names:
+            return ""
+        key_columns = [f"k{i}" for i in range(len(self.filter_names))]
+        picks = ", ".join("max(CASE WHEN a.question_id = ? THEN a.value END)" for _ in self.filter_names)
+        name_marks = ", ".join("?" * len(self.filter_names))
+        conn.execute(f"DROP TABLE IF EXISTS temp.{_KEYS_TABLE}")
+        conn.execute(f"CREATE TEMP TABLE {_KEYS_TABLE} (case_uuid TEXT PRIMARY KEY, {', '.join(key_columns)}) WITHOUT ROWID")
         conn.execute(
             f"INSERT INTO temp.{_KEYS_TABLE} SELECT a.case_uuid, {picks} FROM answers a "
-            f"WHERE a.question_id IN ({name_marks}) AND {_VISIBLE} GROUP BY a.case_uuid",
-            [*filter_names, *filter_names],
+            f"WHERE a.question_id IN ({name_marks}) AND {_VISIBLE}{excluded.clause('a.case_uuid')} GROUP BY a.case_uuid",
+            [*self.filter_names, *self.filter_names],
         )
-        keys = ", ".join(f"k.{c}" for c in key_columns)
+        return ", ".join(f"k.{c}" for c in key_columns)
+
+    def _answers(self, conn, questions: list[str], keys: str, condition: str) -> list[tuple]:
+        """(filter key, question id, value JSON, cases) for answers meeting ``condition``."""
+        if not questions:
+            return []
+        marks = ", ".join("?" * len(questions))
+        if not keys:
+            sql = (f"SELECT a.question_id, a.value, count(*) FROM answers a "
+                   f"WHERE a.question_id IN ({marks}) AND {condition} GROUP BY a.question_id, a.value")
+            return [((), qid, value, n) for qid, value, n in conn.execute(sql, questions)]
+        width = len(self.filter_names)
         sql = (f"SELECT {keys}, a.question_id, a.value, count(*) FROM answers a "
                f"LEFT JOIN temp.{_KEYS_TABLE} k ON k.case_uuid = a.case_uuid "
                f"WHERE a.question_id IN ({marks}) AND {condition} GROUP BY {keys}, a.question_id, a.value")
-        width = len(key_columns)
         return [(tuple(r[:width]), r[width], r[width + 1], r[width + 2]) for r in conn.execute(sql, questions)]
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{_KEYS_TABLE}")
 
-
-class _DatasetCounts:
-    """One dataset's counted (and, where asked, visible) answers, summed per column filter."""
-
-    def __init__(self, store: Store, columns: list[Column], counted: set[str], visible: set[str]):
-        self.filter_names = sorted({name for c in columns if c.rule is not None for name in c.rule.names})
-        self.counted_rows = _aggregate(store, sorted(counted), self.filter_names, "a.counted = 1")
-        self.visible_rows = _aggregate(store, sorted(visible), self.filter_names, _VISIBLE)
-        store.check_values(
-            {(qid, value) for rows in (self.counted_rows, self.visible_rows) for _, qid, value, _ in rows}
-            | {(name, v) for rows in (self.counted_rows, self.visible_rows) for key, _, _, _ in rows
-               for name, v in zip(self.filter_names, key) if v is not None}
-        )
-        self._passes: dict[tuple[str | None, tuple], bool] = {}
-        self._columns: dict[str | None, tuple[dict, dict]] = {}
+    def _cases(self, conn, keys: str, excluded: _Excluded) -> list[tuple]:
+        """(filter key, site, cases) for the selected cases."""
+        if not keys:
+            sql = f"SELECT c.site, count(*) FROM cases c WHERE 1{excluded.clause('c.uuid')} GROUP BY c.site"
+            return [((), site, n) for site, n in conn.execute(sql)]
+        width = len(self.filter_names)
+        sql = (f"SELECT {keys}, c.site, count(*) FROM cases c LEFT JOIN temp.{_KEYS_TABLE} k ON k.case_uuid = c.uuid "
+               f"WHERE 1{excluded.clause('c.uuid')} GROUP BY {keys}, c.site")
+        return [(tuple(r[:width]), r[width], r[width + 1]) for r in conn.execute(sql)]
 
     def _passes_filter(self, column: Column, key: tuple) -> bool:
         if column.rule is None:
@@ -161,8 +367,9 @@ class _DatasetCounts:
             self._passes[cache_key] = column.rule.evaluate(values) is True  # unknown excludes the case
         return self._passes[cache_key]
 
-    def for_column(self, column: Column) -> tuple[dict[str, Counter], dict[str, Counter]]:
-        """(counted, visible): question id -> Counter of value JSON -> cases, for this column's cases."""
+    def for_column(self, column: Column) -> tuple[dict[str, Counter], dict[str, Counter], Counter]:
+        """(counted, visible, sites): question id -> Counter of value JSON -> cases, and cases per site,
+        for this column's cases."""
         if column.where not in self._columns:
             sums = []
             for rows in (self.counted_rows, self.visible_rows):
@@ -171,7 +378,11 @@ class _DatasetCounts:
                     if self._passes_filter(column, key):
                         by_question[qid][value] += n
                 sums.append(by_question)
-            self._columns[column.where] = (sums[0], sums[1])
+            sites: Counter = Counter()
+            for key, site, n in self.case_rows:
+                if self._passes_filter(column, key):
+                    sites[site] += n
+            self._columns[column.where] = (sums[0], sums[1], sites)
         return self._columns[column.where]
 
 
@@ -206,6 +417,43 @@ def _cell(row: Row, counted: Counter, visible: Counter) -> Cell:
     return Cell(count, base, percent(count, base))
 
 
+def _quote_cell(quote: Quote, counted: dict[str, Counter], visible: dict[str, Counter], sites: Counter) -> Cell:
+    cases = sum(sites.values())
+    if quote.kind == "cases":
+        return Cell(cases, None, None)
+    if quote.kind == "sites":
+        found = sum(1 for n in sites.values() if n)
+        return Cell(found, quote.out_of, percent(found, quote.out_of) if quote.out_of else None)
+    answers = counted.get(quote.row.question, Counter())
+    if quote.kind == "answered":
+        answered = sum(answers.values())
+        return Cell(answered, cases, percent(answered, cases))
+    return _cell(quote.row, answers, visible.get(quote.row.question, Counter()))
+
+
+# --- words ---------------------------------------------------------------------------------
+
+
+def column_in_words(column: Column, dataset: Dataset) -> str:
+    """'cases in <dataset label> whose answer to “…” is Yes'."""
+    cases = f"cases in {dataset.label}"
+    return f"{cases} where {rule_in_words(column.where, dataset.rubric)}" if column.where else cases
+
+
+def applicability_notes(figure: Figure, datasets: dict[str, Dataset]) -> tuple[str, ...]:
+    """One line per question of the figure that does not always apply: when it does, in words."""
+    notes = []
+    for name in figure.datasets:
+        rubric = datasets[name].rubric
+        for qid in dict.fromkeys(row.question for section in figure.sections for row in section.rows):
+            words = applies_in_words(rubric, qid)
+            if words:
+                note = f"{quoted(rubric.question(qid).text)} is asked only where {words}."
+                if note not in notes:
+                    notes.append(note)
+    return tuple(notes)
+
+
 # --- figures -------------------------------------------------------------------------------
 
 
@@ -220,43 +468,80 @@ def check_dataset(store: Store, dataset: Dataset) -> None:
         )
 
 
-def _tabulate(figures: list[Figure], datasets: dict[str, Dataset], stores: dict[str, Store],
-              describe) -> list[FigureTable]:
+def _counts(figures: list[Figure], quotes: list[Quote], stores: dict[str, Store],
+            selections: dict[str, CaseSelection]) -> dict[str, _DatasetCounts]:
     counted: dict[str, set[str]] = defaultdict(set)
     visible: dict[str, set[str]] = defaultdict(set)
     columns: dict[str, list[Column]] = defaultdict(list)
+    with_cases: set[str] = set()
     for figure in figures:
         for column in figure.columns:
             columns[column.dataset].append(column)
             for section in figure.sections:
                 for row in section.rows:
                     (counted if row.in_base else visible)[column.dataset].add(row.question)
-    counts = {
-        name: _DatasetCounts(stores[name], columns[name], counted[name], visible[name]) for name in columns
+    for quote in quotes:
+        name = quote.column.dataset
+        columns[name].append(quote.column)
+        with_cases.add(name)
+        if quote.row is not None:
+            (counted if quote.row.in_base else visible)[name].add(quote.row.question)
+    return {
+        name: _DatasetCounts(stores[name], columns[name], counted[name], visible[name], selections.get(name), name in with_cases)
+        for name in columns
     }
-    tables = []
-    for figure in figures:
-        per_column = [counts[c.dataset].for_column(c) for c in figure.columns]
-        rows = []
-        for section in figure.sections:
-            for row in section.rows:
-                cells = tuple(_cell(row, c.get(row.question, Counter()), v.get(row.question, Counter())) for c, v in per_column)
-                rows.append(TableRow(section.title, row.label, cells, row.kind, row.in_base))
-        tables.append(
-            FigureTable(
-                figure=figure.id, title=figure.title, heading=figure.heading,
-                columns=tuple(c.label for c in figure.columns), rows=tuple(rows), chart=figure.chart,
-                column_notes=tuple(describe(c) for c in figure.columns), show=tuple(figure.show),
-                headers=dict(figure.headers), note=figure.note, sheet_name=figure.sheet_name,
-            )
-        )
-    return tables
 
 
-def tabulate_report(report: Report, stores: dict[str, Store]) -> ReportTables:
+def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset]) -> FigureTable:
+    per_column = [counts[c.dataset].for_column(c) for c in figure.columns]
+    rows = []
+    for section in figure.sections:
+        for row in section.rows:
+            cells = tuple(_cell(row, c.get(row.question, Counter()), v.get(row.question, Counter())) for c, v, _ in per_column)
+            rows.append(TableRow(section.title, row.label, cells, row.kind, row.in_base, row.question, row.codes,
+                                 row.highlight, row.chart_label))
+    return FigureTable(
+        figure=figure.id, title=figure.title, heading=figure.heading,
+        columns=tuple(c.label for c in figure.columns), rows=tuple(rows), chart=figure.chart,
+        column_notes=tuple(column_in_words(c, datasets[c.dataset]) for c in figure.columns), show=tuple(figure.show),
+        headers=dict(figure.headers), note=figure.note, sheet_name=figure.sheet_name,
+        column_datasets=tuple(c.dataset for c in figure.columns), chart_title=tuple(figure.chart_title),
+        highlight_note=figure.highlight_note, prefixes={s.title: s.prefix for s in figure.sections if s.prefix},
+        applies_notes=applicability_notes(figure, datasets), column_units=tuple(datasets[c.dataset].unit for c in figure.columns),
+    )
+
+
+def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset],
+                  note: str | None) -> FigureTable:
+    rows = []
+    for quote in quotes:
+        counted, visible, sites = counts[quote.column.dataset].for_column(quote.column)
+        cell = _quote_cell(quote, counted, visible, sites)
+        row = quote.row
+        source = column_in_words(quote.column, datasets[quote.column.dataset])
+        if quote.kind == "sites":
+            source = f"sites of the {source}" + (f", out of {quote.out_of:,}" if quote.out_of else "")
+        elif quote.kind == "answered":
+            source = f"{source}: those who answered {quoted(datasets[quote.column.dataset].rubric.question(row.question).text)}"
+        rows.append(TableRow(
+            section=quote.chapter, label=quote.text, cells=(cell,), kind="code" if quote.kind == "row" else quote.kind,
+            in_base=cell.percent is not None or (row is not None and row.in_base), question=row.question if row else "",
+            codes=row.codes if row else (), dataset=quote.column.dataset, source=source, decimals=quote.decimals,
+        ))
+    return FigureTable(
+        figure=QUOTED_ID, title=QUOTED_TITLE, heading=QUOTED_TITLE, columns=("",), rows=tuple(rows),
+        note=" ".join(filter(None, ["Each number the report quotes in its text, counted from the data as the figures are.", note])),
+        sheet_name=QUOTED_TITLE, column_datasets=("",),
+    )
+
+
+def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable[str] | None = None) -> ReportTables:
     """Every figure whose datasets are given; the others are skipped with one warning each.
 
     ``stores`` maps dataset names (as the report names them) to open stores.
+    ``statuses`` (e.g. ``["complete"]``) counts only cases of those statuses in
+    every dataset, in place of each dataset's own ``status``; by default a
+    dataset counts every status its figure file allows. Deleted cases never count.
     Raises :class:`AuditError` for a store of the wrong rubric or an unknown name.
     """
     unknown = [name for name in stores if name not in report.datasets]
@@ -265,8 +550,13 @@ def tabulate_report(report: Report, stores: dict[str, Store]) -> ReportTables:
             f"dataset '{unknown[0]}' is not in figure tables '{report.id}'{did_you_mean(unknown[0], report.datasets)}; "
             f"its datasets are {', '.join(report.datasets)}"
         )
+    chosen = check_statuses(statuses)
+    selections = {}
     for name, store in stores.items():
-        check_dataset(store, report.datasets[name])
+        dataset = report.datasets[name]
+        check_dataset(store, dataset)
+        wanted = chosen if chosen is not None else dataset.statuses
+        selections[name] = case_selection(store, name, dataset.label, dataset.rubric_id, wanted)
     figures, warnings, skipped = [], [], []
     for figure in report.figures:
         missing = [name for name in figure.datasets if name not in stores]
@@ -277,21 +567,41 @@ def tabulate_report(report: Report, stores: dict[str, Store]) -> ReportTables:
             skipped.append(figure.id)
         else:
             figures.append(figure)
-    tables = _tabulate(figures, report.datasets, stores, lambda column: column.describe(report))
-    return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped)
+    quotes = [q for q in report.quoted if q.column.dataset in stores]
+    left_out = Counter(q.column.dataset for q in report.quoted if q.column.dataset not in stores)
+    for name, n in left_out.items():
+        warnings.append(f"{n} number{'s' if n != 1 else ''} quoted in the text skipped: dataset '{name}' was not given "
+                        f"(add --data {name}=DB)")
+    counts = _counts(figures, quotes, stores, selections)
+    tables = [_figure_table(figure, counts, report.datasets) for figure in figures]
+    quoted_table = _quoted_table(quotes, counts, report.datasets, report.quoted_note) if quotes else None
+    return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped, selections=selections,
+                        quoted=quoted_table)
+
+
+TIDY_FIELDS = ("figure", "title", "section", "row", "column", "count", "base", "percent",
+               "dataset", "question_id", "option_code", "fraction")
 
 
 def tidy_rows(tables: Iterable[FigureTable]) -> list[dict[str, Any]]:
-    """One dict per cell: figure, title, section, row, column, count, base, percent (the CSV contract)."""
+    """One dict per cell, keys :data:`TIDY_FIELDS` (the CSV contract)."""
     out = []
     for table in tables:
+        datasets = table.column_datasets or ("",) * len(table.columns)
         for row in table.rows:
-            for column, cell in zip(table.columns, row.cells):
+            for column, dataset, cell in zip(table.columns, datasets, row.cells):
                 out.append({
                     "figure": table.figure, "title": table.title, "section": row.section, "row": row.label,
                     "column": column, "count": cell.count, "base": cell.base, "percent": cell.percent,
+                    "dataset": row.dataset or dataset, "question_id": row.question,
+                    "option_code": ";".join(row.codes), "fraction": cell.fraction,
                 })
     return out
+
+
+def all_tables(result: ReportTables) -> list[FigureTable]:
+    """The figure tables, then the numbers quoted in the text (if any)."""
+    return [*result.tables, *([result.quoted] if result.quoted else [])]
 
 
 # --- one question, ad hoc ------------------------------------------------------------------
@@ -321,26 +631,21 @@ def _question(rubric: Rubric, question_id: str, what: str) -> Question:
 
 
 def _column(label: str, source: str | None, rubric: Rubric, what: str) -> Column:
-    column = Column(label=label, dataset="data", where=source)
-    if source is not None:
-        try:
-            rule = parse_rule(source)
-        except RuleError as exc:
-            raise AuditError(f"{what}: {exc}") from None
-        messages = rubric.check_rule(rule)
-        if messages:
-            raise AuditError(f"{what}: {messages[0]}")
-        column._rule = rule
-    return column
+    try:
+        return Column.filtered(label, "data", source, rubric)
+    except (RuleError, ValueError) as exc:
+        raise AuditError(f"{what}: {exc}") from None
 
 
-def tabulate_question(store: Store, question_id: str, by: str | None = None, where: str | None = None) -> FigureTable:
+def tabulate_question(store: Store, question_id: str, by: str | None = None, where: str | None = None,
+                      statuses: Iterable[str] | None = None) -> FigureTable:
     """Counts, bases and percentages of one question; with ``by``, one column per option of ``by``.
 
     The first column is every case (passing ``where``); rows are the question's
     options (those that never count show a count only), or its distinct
-    numbers for an integer question.
+    numbers for an integer question. ``statuses`` counts only cases of those statuses.
     """
+    chosen = check_statuses(statuses)
     rubric = store_rubric(store)
     question = _question(rubric, question_id, "QUESTION")
     if question.type in ("text", "date"):
@@ -356,20 +661,25 @@ def tabulate_question(store: Store, question_id: str, by: str | None = None, whe
             test = f'"{code}" in {by}' if by_question.type == "multi" else f'{by} == "{code}"'
             label = f"{by}: {by_question.label_for(code)}"
             columns.append(_column(label, f"({where}) and {test}" if where else test, rubric, "--by"))
+    selection = case_selection(store, "data", store.path or "database", rubric.id, chosen)
     if question.is_choice:
         rows = [Row(kind="code", question=question_id, label=question.label_for(code), codes=(code,), in_base=question.counts(code))
                 for code in question.option_codes]
     else:
-        values = sorted(r[0] for r in store.db.execute(
-            "SELECT DISTINCT json_extract(value, '$') FROM answers WHERE question_id = ? AND counted = 1", [question_id]))
+        excluded = _Excluded(store, selection)
+        try:
+            values = sorted(r[0] for r in store.db.execute(
+                "SELECT DISTINCT json_extract(a.value, '$') FROM answers a WHERE a.question_id = ? AND a.counted = 1"
+                + excluded.clause("a.case_uuid"), [question_id]))
+        finally:
+            excluded.close()
         rows = [Row(kind="range", question=question_id, label=str(v), low=v, high=v) for v in values if isinstance(v, int)]
     rows.append(Row(kind="total", question=question_id, label="Total"))
     figure = Figure(id=question_id, title=question.text, columns=columns, show=["count", "percent"], headers={},
                     sections=[FigureSection(title="", rows=rows)])
-    dataset = Dataset(name="data", rubric_id=rubric.id, label=store.path or "database")
-    dataset._rubric = rubric
-    describe = lambda column: f"cases where {column.where}" if column.where else "all cases"  # noqa: E731
-    table = _tabulate([figure], {"data": dataset}, {"data": store}, describe)[0]
+    dataset = Dataset(name="data", rubric_id=rubric.id, label=store.path or "database", rubric=rubric)
+    counts = _counts([figure], [], {"data": store}, {"data": selection})
+    table = _figure_table(figure, counts, {"data": dataset})
     if not question.is_choice:  # numbers no case in these columns gave are left out
         rows = tuple(r for r in table.rows if r.is_total or any(c.count for c in r.cells))
         table = dataclasses.replace(table, rows=rows)

@@ -256,7 +256,8 @@ def test_each_figure_query_gives_the_counts_bases_and_percentages_of_audit_expor
             got = [(r["section"], r["row"], r["column"], r["count"], r["base"], r["percent"]) for r in rows]
             assert got == expected[figure_id], (database, figure_id)
             compared += len(got)
-    assert compared == len(exported)  # every cell of every figure, each from the database of its dataset
+    # every cell of every figure, each from the database of its dataset (the export's quoted numbers, figure Q, have no query)
+    assert compared == len([row for row in exported if row["figure"] != "Q"])
     # the report's own numbers, for instance figure 4.1: one lead professional of 60 was from the police
     rows = get_json(f"{base}/thematic/figure_4_1.json?_shape=array")
     assert ("Police", 1, 60, 2) in [(r["row"], r["count"], r["base"], r["percent"]) for r in rows]

@@ -59,7 +59,7 @@ def digest(path: Path) -> str:
 
 
 def test_writes_both_databases_private_and_says_how_to_open_them(demo_dir):
-    for name in ("thematic.db", "core.db"):
+    for name in ("thematic.db", "core.db", "survey.db"):
         path = demo_dir / name
         assert path.is_file()
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -67,7 +67,7 @@ def test_writes_both_databases_private_and_says_how_to_open_them(demo_dir):
     assert f"audit tui {demo_dir}/thematic.db" in out
     export_line = (
         f"audit export iom-thematic-2019 --data thematic={demo_dir}/thematic.db "
-        f"--data core={demo_dir}/core.db -o figures.xlsx"
+        f"--data core={demo_dir}/core.db --data survey={demo_dir}/survey.db -o figures.xlsx"
     )
     assert export_line in out
     # the printed command works from any folder, not only the project's
@@ -77,7 +77,7 @@ def test_writes_both_databases_private_and_says_how_to_open_them(demo_dir):
     args[args.index("figures.xlsx")] = str(elsewhere / "figures.csv")
     ran = subprocess.run([*audit_command(), *args], cwd=elsewhere, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
-    assert (elsewhere / "figures.csv").read_text(encoding="utf-8").startswith("figure,title,section,row,column,count,base,percent")
+    assert (elsewhere / "figures.csv").read_text(encoding="utf-8-sig").startswith("figure,title,section,row,column,count,base,percent")
     shutil.rmtree(elsewhere)
     assert not [p for p in demo_dir.iterdir() if p.name.startswith(".")], "temporary files left behind"
 
@@ -121,7 +121,7 @@ def test_every_answer_applies_and_only_gapless_cases_are_complete(demo_dir, name
 
 
 def test_refuses_to_overwrite_without_force(demo_dir, capsys):
-    before = {name: digest(demo_dir / name) for name in ("thematic.db", "core.db")}
+    before = {name: digest(demo_dir / name) for name in ("thematic.db", "core.db", "survey.db")}
     assert main(["demo", str(demo_dir)]) == 1
     err = capsys.readouterr().err
     assert "already exist" in err and "--force" in err
@@ -147,9 +147,9 @@ def test_a_file_is_not_a_folder(tmp_path, capsys):
 
 def test_deterministic_and_force_replaces(demo_dir, tmp_path, capsys):
     """A second run writes the same cases and answers; --force rewrites a folder with the same result."""
-    first = snapshot(demo_dir / "thematic.db"), snapshot(demo_dir / "core.db")
+    first = snapshot(demo_dir / "thematic.db"), snapshot(demo_dir / "core.db"), snapshot(demo_dir / "survey.db")
     assert main(["demo", str(tmp_path)]) == 0
-    second = snapshot(tmp_path / "thematic.db"), snapshot(tmp_path / "core.db")
+    second = snapshot(tmp_path / "thematic.db"), snapshot(tmp_path / "core.db"), snapshot(tmp_path / "survey.db")
     assert second == first
     with Store.open(tmp_path / "thematic.db") as store:  # a change that --force must undo
         case = all_cases(store)[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -12,21 +13,23 @@ import pytest
 from openpyxl.chart import BarChart
 
 from audit.cli import main
+from audit.rubric import load_rubric_by_id
 from audit.store import NewCase, Store
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = str(PROJECT / "exports" / "iom-thematic-2019.yaml")
-CHARTS = {"4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
+CHARTS = {"2.1", "3.1", "4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
 RISKY = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)", "\tstart", "\rstart", "=1+1"]
 #: case refs cannot hold a tab or carriage return at all (audit.identity refuses them)
 RISKY_REFS = [r for r in RISKY if r[0] not in "\t\r"]
 
 
-def write_db(path: Path, rubric, answer_sets: list[dict], refs: list[str] | None = None) -> Path:
+def write_db(path: Path, rubric, answer_sets: list[dict], refs: list[str] | None = None, site: str = "sheffield",
+             status: str = "in_progress") -> Path:
     store = Store.open(path)
     refs = refs or [f"C{i:03d}" for i in range(len(answer_sets))]
     store.insert_cases(
-        [NewCase(case_ref=ref, site="sheffield", rubric=rubric, answers=a, inspector="jb") for ref, a in zip(refs, answer_sets)],
+        [NewCase(case_ref=ref, site=site, rubric=rubric, answers=a, inspector="jb", status=status) for ref, a in zip(refs, answer_sets)],
         who="test", reason="test",
     )
     store.close()
@@ -50,9 +53,15 @@ def databases(tmp_path_factory, thematic_rubric, core_rubric) -> dict[str, Path]
         {"iom_status": "yes", "principal_offence": "theft", "factors": ["family"], "assessment_engaging": "no"},
         {"iom_status": "no", "principal_offence": "theft", "factors": ["drugs"], "services_drugs": "no", "assessment_engaging": "yes"},
     ]
+    survey = [
+        {"respondent_level": "force_area", "caseload": "201_500", "partners": ["housing", "other"], "colocated_partners": "yes"},
+        {"respondent_level": "london_borough", "caseload": "not_known", "partners": ["housing"]},
+    ]
     paths = {
         "thematic": write_db(folder / "thematic.db", thematic_rubric, thematic),
         "core": write_db(folder / "core.db", core_rubric, core),
+        "survey": write_db(folder / "survey.db", load_rubric_by_id("pcc-survey-2019"), survey, site="metropolitan",
+                           status="complete"),
     }
     store = Store.open(paths["thematic"], create=False)
     first = store.list_cases(order_by="case_ref", descending=False)[0]
@@ -61,7 +70,7 @@ def databases(tmp_path_factory, thematic_rubric, core_rubric) -> dict[str, Path]
     return paths
 
 
-def export(databases, out: Path, *extra: str, report: str = SHIPPED, names=("thematic", "core")) -> int:
+def export(databases, out: Path, *extra: str, report: str = SHIPPED, names=("thematic", "core", "survey")) -> int:
     args = ["export", report, *[a for n in names for a in ("--data", f"{n}={databases[n]}")], "-o", str(out), *extra]
     return main(args)
 
@@ -78,6 +87,13 @@ def workbook(workbook_path):
     return openpyxl.load_workbook(workbook_path)
 
 
+@pytest.fixture(scope="module")
+def data_workbook(databases, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "with-data.xlsx"
+    assert export(databases, out, "--include-data") == 0
+    return openpyxl.load_workbook(out)
+
+
 def find_row(ws, label: str) -> int:
     for row in ws.iter_rows(min_col=1, max_col=1):
         if row[0].value == label:
@@ -90,14 +106,19 @@ def test_output_is_private(workbook_path):
     assert [p.name for p in workbook_path.parent.iterdir()] == ["figures.xlsx"]  # no temp file left
 
 
-def test_workbook_sheets(workbook):
-    assert workbook.sheetnames == [
-        "Contents", "Fig 2.2", "Fig 4.1", "Fig 4.2", "Fig 4.3", "Fig 4.4", "Fig 4.5", "Fig 4.6", "Fig 4.7", "Fig 4.8",
-        "Fig 4.9", "Fig 5.1", "Fig 5.2", "A2", "Codebook", "Data thematic", "Codes thematic", "Data core", "Codes core",
-    ]
+FIGURE_SHEETS = ["Fig 2.1", "Fig 2.2", "Fig 3.1", "Fig 4.1", "Fig 4.2", "Fig 4.3", "Fig 4.4", "Fig 4.5", "Fig 4.6",
+                 "Fig 4.7", "Fig 4.8", "Fig 4.9", "Fig 5.1", "Fig 5.2", "A2"]
+
+
+def test_workbook_sheets(workbook, data_workbook):
+    # case-level data (case_ref, site, inspector) travels only when asked for
+    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook"]
+    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook", "Data thematic",
+                                        "Codes thematic", "Data core", "Codes core", "Data survey", "Codes survey"]
     contents = workbook["Contents"]
-    assert contents["A5"].value == "2.2" and contents["C5"].value == "Fig 2.2"
-    assert contents["C5"].hyperlink.location == "'Fig 2.2'!A1"
+    links = {c.value: c for row in contents.iter_rows() for c in row if c.hyperlink is not None}
+    assert links["Fig 2.2"].hyperlink.location == "'Fig 2.2'!A1"
+    assert links["Quoted in the text"].hyperlink.location == "'Quoted in the text'!A1"
 
 
 def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
@@ -114,29 +135,50 @@ def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
     assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 6).value == 0.5  # core IOM: 1 of 2
     texts = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if isinstance(c.value, str)]
     assert any("It excludes cases where the question does not apply" in t for t in texts)
-    assert any(t.startswith('Core programme IOM cases: cases in the HMI Probation core inspection programme 2018/2019 where iom_status == "yes"') for t in texts)
+    assert ("Core programme IOM cases: base 2 cases. The column counts cases in the HMI Probation core inspection programme "
+            "2018/2019 where the answer to “Is the case subject to Integrated Offender Management?” is Yes.") in texts
+    assert not any("iom_status" in t or "==" in t for t in texts)  # bases in words, never rule syntax
 
 
-def test_not_applicable_row_has_a_count_and_no_percentage(workbook):
+def test_percentages_hold_the_unrounded_fraction(workbook):
+    ws = workbook["Fig 4.1"]  # CRC 1 of 3, NPS 2 of 3
+    crc, nps = find_row(ws, "CRC"), find_row(ws, "NPS")
+    assert ws.cell(crc, 3).value == pytest.approx(1 / 3) and ws.cell(nps, 3).value == pytest.approx(2 / 3)
+    assert ws.cell(nps, 3).number_format == "0%"
+
+
+def test_not_applicable_row_shows_a_dash_where_the_report_does(workbook):
     ws = workbook["Fig 5.1"]
-    assert ws["A6"].value.startswith("Is there evidence that the service user")
+    # the first sub-table is titled as the figure: it is not headed twice
+    assert ws["A6"].value == "Yes"
+    assert sum(1 for row in ws.iter_rows(min_col=1, max_col=1) for c in row if c.value and c.value.startswith("Is there evidence")) == 0
     row = find_row(ws, "Not applicable")
-    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [1, None, None]
+    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [1, "-", "-"]
     reduced = find_row(ws, "Reduced")
     assert [ws.cell(reduced, c).value for c in (2, 3, 4)] == [1, 1, 1]
 
 
-def test_figure_5_2_shows_percentage_then_number(workbook):
+def test_figure_5_2_shows_percentage_then_number_and_the_shading(workbook):
     ws = workbook["Fig 5.2"]
     assert [ws.cell(5, c).value for c in range(2, 6)] == ["Percentage", "Number", "Percentage", "Number"]
     row = find_row(ws, "Assessment: Does assessment focus sufficiently on engaging the service user?")
     assert [ws.cell(row, c).value for c in range(2, 6)] == [1, 1, 0.5, 2]
+    shaded = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r
+              if c.fill.fgColor.rgb == "00C6EFCE" and c.value and c.value[:4] in ("Asse", "Plan", "Deli", "Revi")]
+    assert len(shaded) == 8
+    assert any(v and v.startswith("Shaded: the 8 of the 12") for r in ws.iter_rows(min_col=1, max_col=1) for v in [r[0].value])
+
+
+def test_figure_4_6_prints_the_reports_letters(workbook):
+    ws = workbook["Fig 4.6"]
+    headings = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if c.font.b and c.value and c.value[1:3] == ") "]
+    assert headings[0] == "a) Attitudes to offending" and headings[-1] == "h) Accommodation" and len(headings) == 8
 
 
 def test_total_row_of_figure_2_2(workbook):
     ws = workbook["Fig 2.2"]
     row = find_row(ws, "Total")
-    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [2, None, 2]
+    assert [ws.cell(row, c).value for c in (2, 3, 4)] == [2, None, None]
     assert ws.cell(row, 1).font.b
 
 
@@ -158,23 +200,30 @@ def test_no_formula_anywhere(workbook):
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
 
 
-def test_codebook_and_data_sheets(workbook):
+def test_codebook_and_data_sheets(data_workbook):
+    workbook = data_workbook
     book = [[c.value for c in row] for row in workbook["Codebook"].iter_rows()]
-    assert book[0] == ["Dataset", "Rubric", "Version", "Section", "Question", "Question text", "Type", "Applies if",
-                       "Option code", "Option label", "Counts in base"]
-    na = next(r for r in book if r[0] == "thematic" and r[4] == "planning_safety" and r[8] == "na")
-    assert na[9] == "Not applicable" and na[10] == "no (never in a base)"
-    assert na[7] == 'sentence_type != "non_statutory"'
-    assert any(r[0] == "core" and r[4] == "iom_status" for r in book)
+    header = next(i for i, r in enumerate(book) if r[0] == "Dataset")
+    assert book[header] == ["Dataset", "Column", "Question", "Section", "Type", "Options (code = label)", "Range",
+                            "Applies when", "Rule as written", "Rubric"]
+    rows = book[header + 1:]
+    safety = next(r for r in rows if r[0] == "thematic" and r[1] == "planning_safety")
+    assert safety[5] == "yes = Yes\nno = No\nna = Not applicable (never in a base)"
+    assert safety[8] == 'sentence_type != "non_statutory"'
+    assert safety[7] == ("the answer to “What type of sentence or supervision is the service user subject to?” "
+                         "is not Non-statutory supervision")
+    assert sum(1 for r in rows if r[0] == "thematic" and r[1].split("\n")[0] == "planning_safety") == 1  # one row per question
+    assert any(r[0] == "core" and r[1] == "iom_status" for r in rows)
     labels = [[c.value for c in row] for row in workbook["Data thematic"].iter_rows()]
     codes = [[c.value for c in row] for row in workbook["Codes thematic"].iter_rows()]
     assert len(labels) == 4 and labels[0][:5] == ["case_ref", "site", "inspector", "status", "rubric_version"]
     column = labels[0].index("factors")
-    assert labels[1][column] == "Family and relationships; Drug misuse" and codes[1][column] == "family;drugs"
+    assert labels[1][column] == "Family and relationships; Drug misuse" and codes[1][codes[0].index("factors")] == "family;drugs"
+    assert [codes[1][codes[0].index(f"factors___{code}")] for code in ("family", "drugs", "alcohol")] == [1, 1, 0]
     lead = labels[0].index("lead_agency")
-    assert (labels[1][lead], codes[1][lead]) == ("CRC", "crc")
+    assert (labels[1][lead], codes[1][codes[0].index("lead_agency")]) == ("CRC", "crc")
     age = labels[0].index("age")  # a number stays a number a spreadsheet can sum, not text
-    assert (labels[1][age], codes[1][age]) == (23, 23)
+    assert (labels[1][age], codes[1][codes[0].index("age")]) == (23, 23)
     assert "Notes thematic" not in workbook.sheetnames
 
 
@@ -185,6 +234,42 @@ def test_notes_only_when_asked(databases, tmp_path):
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     assert rows == [["case_ref", "site", "question", "note"], ["C000", "sheffield", "lead_agency", "=1+1 evidence from the police record"]]
     assert ws["D2"].data_type == "s"
+
+
+def test_contents_states_which_cases_count(workbook):
+    texts = [c.value for row in workbook["Contents"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(t.startswith("thematic (the thematic case assessment at the seven fieldwork sites, rubric iom-thematic-2019), "
+                            "thematic.db: 3 cases (3 in progress); counted: all 3") for t in texts), texts
+    assert ("Warning: core: 3 of the 3 cases counted are in progress (not finished); use --status complete to count "
+            "finished assessments only") in texts
+
+
+def test_status_complete_counts_finished_cases_only(tmp_path, thematic_rubric, capsys):
+    finished = tmp_path / "finished.db"
+    with Store.open(finished) as store:
+        store.insert_cases([NewCase(case_ref=f"C{i}", site="surrey", rubric=thematic_rubric, status=status,
+                                    answers={"sentence_type": "community", "lead_agency": agency})
+                            for i, (status, agency) in enumerate([("complete", "crc"), ("in_progress", "nps"), ("in_progress", "crc")])],
+                           who="test", reason="test")
+    out = tmp_path / "complete.json"
+    assert main(["export", SHIPPED, "--data", f"thematic={finished}", "--status", "complete", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert f"thematic ({finished.name}): 3 cases (2 in progress, 1 complete); counted: the 1 complete" in captured.out
+    assert "in progress (not finished)" not in captured.err
+    document = json.loads(out.read_text(encoding="utf-8"))
+    lead = next(f for f in document["figures"] if f["figure"] == "4.1")
+    assert [(r["row"], r["cells"][0]["count"], r["cells"][0]["base"]) for r in lead["rows"]] == [
+        ("CRC", 1, 1), ("NPS", 0, 1), ("Police", 0, 1)]
+    assert document["cases_counted"][0]["statuses_counted"] == ["complete"]
+
+
+def test_output_that_is_an_input_is_refused(databases, tmp_path, capsys):
+    named = tmp_path / "thematic.json"  # a database whose name ends like an export
+    shutil.copy(databases["thematic"], named)
+    before = named.read_bytes()
+    assert main(["export", SHIPPED, "--data", f"thematic={named}", "-o", str(named)]) == 1
+    assert "is one of the databases read (--data); write the export to another file" in capsys.readouterr().err
+    assert named.read_bytes() == before
 
 
 # --- formula injection ------------------------------------------------------------------------
@@ -208,7 +293,7 @@ def risky(tmp_path_factory, thematic_rubric) -> dict[str, Path]:
 
 def test_xlsx_never_turns_text_into_formulas(risky, tmp_path):
     out = tmp_path / "risky.xlsx"
-    assert export(risky, out, "--include-notes", report=str(risky["report"]), names=("thematic",)) == 0
+    assert export(risky, out, "--include-data", "--include-notes", report=str(risky["report"]), names=("thematic",)) == 0
     workbook = openpyxl.load_workbook(out)
     texts = {}
     for ws in workbook.worksheets:
@@ -262,19 +347,29 @@ def test_tidy_csv(databases, tmp_path):
     out = tmp_path / "figures.csv"
     assert export(databases, out) == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    with open(out, encoding="utf-8", newline="") as handle:
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark: Excel reads the file as UTF-8
+    with open(out, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
         rows = [dict(zip(header, r)) for r in reader]
-    assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+    assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent",
+                      "dataset", "question_id", "option_code", "fraction"]
     drug = [r for r in rows if r["figure"] == "4.6" and r["section"] == "Drug misuse" and r["row"] == "Yes"]
     assert [(r["column"], r["count"], r["base"], r["percent"]) for r in drug] == [
         ("Thematic IOM sample", "1", "2", "50"), ("Core programme IOM cases", "1", "1", "100")]
+    assert [(r["dataset"], r["question_id"], r["option_code"], r["fraction"]) for r in drug] == [
+        ("thematic", "services_drugs", "yes", "0.5"), ("core", "services_drugs", "yes", "1.0")]
+    meta = json.loads(out.with_name("figures.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["url"] == "figures.csv" and [c["name"] for c in meta["tableSchema"]["columns"]] == header
+    counted = {d["dataset"]: d for d in meta["notes"][0]["casesCounted"]}
+    assert counted["thematic"]["cases_by_status"] == {"in_progress": 3} and counted["thematic"]["statuses_counted"] == "all"
+    assert stat.S_IMODE(out.with_name("figures.csv-metadata.json").stat().st_mode) == 0o600
     total = next(r for r in rows if r["figure"] == "2.2" and r["row"] == "Total")
     assert (total["count"], total["base"], total["percent"], total["column"]) == ("2", "2", "", "")
     na = next(r for r in rows if r["figure"] == "5.1" and r["row"] == "Not applicable")
     assert (na["count"], na["base"], na["percent"]) == ("1", "", "")
-    assert len({r["figure"] for r in rows}) == 13
+    assert len({r["figure"] for r in rows}) == 16  # 15 figures and the numbers quoted in the text
 
 
 def test_markdown_tables(databases, tmp_path):
@@ -285,7 +380,7 @@ def test_markdown_tables(databases, tmp_path):
     assert ("|  | Thematic IOM sample: Number | Thematic IOM sample: Percentage | Thematic IOM sample: Base | "
             "Core programme IOM cases: Number | Core programme IOM cases: Percentage | Core programme IOM cases: Base |") in text
     assert "| Drug misuse | 2 | 100% | 2 | 1 | 50% | 2 |" in text
-    assert "| **Drug misuse** |" in text  # 4.6's sub-table heading
+    assert "| **e) Drug misuse** |" in text  # 4.6's sub-table heading, with the report's letter
     assert "| Not applicable | 1 | - | - |" in text
 
 
@@ -293,10 +388,16 @@ def test_json(databases, tmp_path):
     out = tmp_path / "figures.json"
     assert export(databases, out) == 0
     document = json.loads(out.read_text(encoding="utf-8"))
-    assert document["report"] == "iom-thematic-2019" and document["warnings"] == []
+    assert document["report"] == "iom-thematic-2019"
+    assert document["warnings"] == [f"{name}: 3 of the 3 cases counted are in progress (not finished); use --status complete "
+                                    "to count finished assessments only" for name in ("thematic", "core")]
     figure = next(f for f in document["figures"] if f["figure"] == "4.1")
-    assert figure["chart"] == "bar" and figure["columns"] == [{"label": "", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
-    assert figure["rows"][1] == {"section": "", "row": "NPS", "kind": "code", "cells": [{"count": 2, "base": 3, "percent": 67}]}
+    assert figure["chart"] == "bar" and figure["columns"] == [
+        {"label": "", "dataset": "thematic", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
+    row = figure["rows"][1]
+    assert (row["row"], row["question_id"], row["option_codes"]) == ("NPS", "lead_agency", ["nps"])
+    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3}]
+    assert document["cases_counted"][0]["cases_by_status"] == {"in_progress": 3}
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -306,7 +407,14 @@ def test_missing_dataset_is_a_warning_not_an_error(databases, tmp_path, capsys):
     out = tmp_path / "thematic-only.csv"
     assert export(databases, out, names=("thematic",)) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"warning: figure {f} skipped: dataset 'core' was not given (add --data core=DB)" for f in ("2.2", "4.3", "4.6", "5.2")]
+    assert err == [
+        "warning: thematic: 3 of the 3 cases counted are in progress (not finished); use --status complete to count "
+        "finished assessments only",
+        *[f"warning: figure {f} skipped: dataset '{d}' was not given (add --data {d}=DB)"
+          for f, d in (("2.1", "survey"), ("2.2", "core"), ("3.1", "survey"), ("4.3", "core"), ("4.6", "core"), ("5.2", "core"))],
+        "warning: 17 numbers quoted in the text skipped: dataset 'survey' was not given (add --data survey=DB)",
+        "warning: 8 numbers quoted in the text skipped: dataset 'core' was not given (add --data core=DB)",
+    ]
     assert out.exists()
 
 
@@ -319,7 +427,7 @@ def test_missing_dataset_is_a_warning_not_an_error(databases, tmp_path, capsys):
         (["--data", "core={thematic}", "-o", "{out}.csv"], "holds cases of rubric 'iom-thematic-2019', but dataset 'core' is rubric 'hmip-core-2018'"),
         (["--data", "thematic={thematic}", "--data", "thematic={core}", "-o", "{out}.csv"], "dataset 'thematic' is given twice"),
         (["--data", "thematic={missing}", "-o", "{out}.csv"], "does not exist; check the path"),
-        (["--data", "thematic={thematic}", "--include-notes", "-o", "{out}.csv"], "--include-notes: evidence notes go only into an .xlsx workbook"),
+        (["--data", "thematic={thematic}", "--include-notes", "-o", "{out}.csv"], "--include-notes: case-level data and evidence notes go only into an .xlsx workbook"),
         (["-o", "{out}.csv"], "no data given; add --data NAME=DB for thematic, core"),
     ],
 )
@@ -347,6 +455,8 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(databases, tmp_path, 
 
     monkeypatch.setattr("openpyxl.Workbook.save", broken_save)
     assert export(databases, out) == 1
-    assert "No space left on device" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert "Traceback" not in err and "Exception ignored" not in err  # the streamed sheets end quietly
     assert out.read_bytes() == b"previous export"
     assert [p.name for p in tmp_path.iterdir()] == ["figures.xlsx"]

@@ -25,9 +25,35 @@ def labels(figure, section: str | None = None) -> list[str]:
 
 def test_shipped_file_lists_every_figure_in_report_order(report):
     assert report.id == "iom-thematic-2019"
-    assert [f.id for f in report.figures] == ["2.2", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "5.1", "5.2", "A2"]
-    assert {f.id for f in report.figures if f.chart == "bar"} == {"4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
-    assert {name: d.rubric_id for name, d in report.datasets.items()} == {"thematic": "iom-thematic-2019", "core": "hmip-core-2018"}
+    assert [f.id for f in report.figures] == [
+        "2.1", "2.2", "3.1", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7", "4.8", "4.9", "5.1", "5.2", "A2"]
+    assert {f.id for f in report.figures if f.chart == "bar"} == {"2.1", "3.1", "4.1", "4.2", "4.4", "4.5", "4.8", "4.9"}
+    assert {name: d.rubric_id for name, d in report.datasets.items()} == {
+        "thematic": "iom-thematic-2019", "core": "hmip-core-2018", "survey": "pcc-survey-2019"}
+    assert all(d.statuses is None for d in report.datasets.values())  # every status counts unless asked
+    assert report.datasets["thematic"].site_label("colwyn_bay") == "Colwyn Bay"
+    assert report.datasets["survey"].site_label("metropolitan") == "Metropolitan Police"
+
+
+def test_survey_figures_2_1_and_3_1(report):
+    caseload = report.figure("2.1")
+    assert caseload.columns[0].dataset == "survey"
+    assert labels(caseload) == ["Up to 50", "51-100", "101-200", "201-500", "501-1,000", "Over 1,000", "Not known"]
+    assert [r.in_base for r in caseload.sections[0].rows][-2:] == [True, False]
+    assert caseload.note == "Approximately how many offenders are covered by your IOM scheme(s) at any one time?"
+    partners = report.figure("3.1")
+    assert labels(partners)[:4] == ["Housing aid and advice services", "Substance misuse services",
+                                    "Registered social landlords", "Peer mentoring services"]
+    assert partners.chart_title == ["Figure 3.1: Wider partner involvement in IOM from our", "survey of PCCs"]
+
+
+def test_charts_have_titles_of_at_most_two_lines(report):
+    for figure in report.figures:
+        if figure.chart:
+            assert 1 <= len(figure.chart_title) <= 2, figure.id
+            assert figure.chart_title[0].startswith(f"Figure {figure.id}: ")
+    assert report.figure("4.2").chart_title == ["Figure 4.2: Reasons for IOM registration explained to",
+                                                "the service user"]
 
 
 def test_titles_and_headings_are_the_reports(report):
@@ -64,13 +90,15 @@ def test_two_column_figures_put_datasets_side_by_side(report):
     assert fig52.show == ["percent", "base"] and fig52.header("base") == "Number"
 
 
-def test_figure_4_6_sections_are_the_eight_factors_without_letters(report):
+def test_figure_4_6_sections_are_the_eight_factors_with_the_reports_letters(report):
     figure = report.figure("4.6")
     assert [s.title for s in figure.sections] == [
         "Attitudes to offending", "Family and relationships", "Thinking and behaviour",
         "Lifestyle, including friends and associates", "Drug misuse", "Alcohol misuse",
         "Education, training and employment", "Accommodation",
     ]
+    assert [s.prefix for s in figure.sections] == ["a)", "b)", "c)", "d)", "e)", "f)", "g)", "h)"]
+    assert figure.sections[3].heading == "d) Lifestyle, including friends and associates"
     assert all(labels(figure, s.title) == ["Yes", "No"] for s in figure.sections)
 
 
@@ -91,22 +119,27 @@ def test_figure_5_2_rows_are_its_fourteen_questions_counting_yes(report):
     assert rows[0].label == "Assessment: Does assessment focus sufficiently on engaging the service user?"
     assert rows[4].label.endswith("supporting the service user’s desistance?")
     assert all(r.codes == ("yes",) for r in rows)
+    # "In 8 of the 12 questions ... shaded green": highlights are data, with a note saying what they mean
+    assert sum(r.highlight for r in rows) == 8 and not any(r.highlight for r in rows[12:])
+    assert "8 of the 12" in report.figure("5.2").highlight_note
 
 
 def test_figure_4_9_is_the_four_keeping_safe_questions(report):
     rows = report.figure("4.9").sections[0].rows
     assert [r.question for r in rows] == ["assessment_safety", "planning_safety", "delivery_safety", "review_safety"]
+    assert [r.chart_label for r in rows] == ["Assessment", "Planning", "Delivery", "Reviewing"]
 
 
 def test_annex_2_case_profile(report):
     figure = report.figure("A2")
-    assert labels(figure, "Age") == ["18-25", "26-35", "36-55", "56 and over"]
+    # as Annex 2 prints them: "aged 18-25 years ... There were no service users in our sample aged 55 or over"
+    assert labels(figure, "Age") == ["Aged 18-25 years", "Aged 26-35 years", "Aged 36-55 years", "Aged 55 or over"]
     bands = [(r.low, r.high) for r in figure.sections[4].rows]
-    assert bands == [(18, 25), (26, 35), (36, 55), (56, None)]
+    assert bands == [(18, 25), (26, 35), (36, 55), (55, None)]
     risk = figure.sections[2].rows[0]
     assert (risk.label, risk.codes) == ("Medium or high", ("medium", "high"))
     convictions = figure.sections[3].rows[0]
-    assert (convictions.label, convictions.low, convictions.high) == ("More than 21", 22, None)
+    assert (convictions.label, convictions.low, convictions.high) == ("More than 21 previous convictions", 22, None)
     assert labels(figure, "Index offence") == ["Violence", "Burglary"]
     assert labels(figure, "Sentence type") == ["Community sentence", "Post-release supervision", "Non-statutory supervision"]
 
@@ -230,7 +263,7 @@ def test_unknown_rubric_is_located_with_a_suggestion():
 
 def test_rubric_check_command_validates_figure_files(tmp_path, capsys):
     assert main(["rubric", "check", str(SHIPPED)]) == 0
-    assert "figure tables 'iom-thematic-2019' (13 figures)" in capsys.readouterr().out
+    assert "figure tables 'iom-thematic-2019' (15 figures)" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text(HEADER + '  - id: "1"\n    title: x\n    columns: [thematic]\n    rows: [{options: lead_agncy}]\n')
     assert main(["rubric", "check", str(bad)]) == 1

@@ -107,7 +107,7 @@ def test_small_bases_carry_a_caution_and_the_bands_their_interval_spans(scheme):
     result = rate_standard(scheme, standard(scheme, "2.1"), counts_for("2.1", (9, 12), (11, 12), (12, 12)))
     assert result.rating.label == "Good"  # 75%
     assert result.band_range[0].label == "Inadequate" and result.band_range[1].label == "Outstanding"
-    assert result.caution.startswith("small base (assessment_engaging 12, assessment_desistance 12, assessment_safety 12 cases, under 20)")
+    assert result.caution.startswith("small base: 12 cases answered assessment_engaging (under 20)")
     assert "spans Inadequate to Outstanding" in result.caution
     large = rate_standard(scheme, standard(scheme, "2.1"), counts_for("2.1", (900, 1200), (1100, 1200), (1200, 1200)))
     assert large.caution == "" and large.band_range[0] == large.band_range[1] == large.rating
@@ -248,11 +248,13 @@ def test_ratings_of_the_demo_core_programme(core_db, tmp_path):
     out = tmp_path / "ratings.csv"
     result = run("ratings", str(core_db), "--scheme", str(SCHEME_PATH), "--ci", "-o", str(out))
     assert result.returncode == 0, result.stderr
-    text = result.stdout
+    text = " ".join(result.stdout.split())  # wrapped at 80 columns
     assert "(a whole number, rounded half up): under 50% Inadequate; 50-64% Requires improvement;" in text
-    assert "  2.1 Assessment" in text and "> assessment_safety" in text and "lowest" in text
+    assert "2.1 Assessment Requires improvement (lowest" in text and "> assessment_safety" in text
     assert "95% CI" in text and "the interval of the lowest spans:" in text
     assert "Overall: not rated (1.1, 1.2, 1.3, 1.4, 3.1, 3.2 are rated by judgement" in text
+    paths = (str(tmp_path), str(SCHEME_PATH))  # file names are as long as they are
+    assert max(len(line) for line in result.stdout.splitlines() if not any(p in line for p in paths)) <= 80
     with open(out, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     safety = next(r for r in rows if r["question"] == "assessment_safety")
@@ -261,8 +263,8 @@ def test_ratings_of_the_demo_core_programme(core_db, tmp_path):
     assert float(safety["ci_low"]) < count / base < float(safety["ci_high"])
     standard_row = next(r for r in rows if r["standard"] == "2.1" and not r["question"])
     assert standard_row["percent"] == safety["percent"]
-    expected = "Requires improvement" if 50 <= int(safety["percent"]) < 65 else None
-    assert standard_row["rating"] == expected
+    assert int(safety["percent"]) == (200 * count + base) // (2 * base) == 61  # half up, from the counts
+    assert standard_row["rating"] == "Requires improvement"
 
 
 def test_ratings_by_site_with_judgements(core_db):
@@ -284,8 +286,9 @@ def test_a_small_site_is_rated_with_a_caution(tmp_path):
     assert run("import", str(db), str(source), "--rubric", "hmip-core-2018").returncode == 0
     result = run("ratings", str(db), "--scheme", str(SCHEME_PATH))
     assert result.returncode == 0, result.stderr
-    assert "2.1 Assessment" in result.stdout and "Outstanding (lowest 83%)" in result.stdout
-    assert "caution: small base" in result.stdout and "interval spans Requires improvement to Outstanding" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "2.1 Assessment Outstanding (lowest 83%)" in text
+    assert "caution: small base: 12 cases" in text and "interval spans Requires improvement to Outstanding" in text
 
 
 @pytest.mark.parametrize("args, message", [

@@ -92,6 +92,7 @@ def test_regression_claim_iom_independent_in_8_of_12(core_db, tmp_path):
     assert "61 without a counted answer to iom_status" in reasons
     assert "without a counted answer to reoffending_likelihood" in reasons
     assert "Left out of each model, of 3,308 cases" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines() if str(tmp_path) not in line) <= 80
 
 
 def test_covariates_are_optional_answers_of_every_recorded_case(core_db):

@@ -175,17 +175,26 @@ ANNEX_2 = [
     Printed("A2", "Index offence", "Violence", "", 27, 59, 46),
     Printed("A2", "Index offence", "Burglary", "", 11, 59, 19),
     Printed("A2", "Risk of serious harm", "Medium or high", "", 56, 59, 95),
-    Printed("A2", "Previous convictions", "More than 21", "", 32, None, 55),  # 32 of 59 would be 54%
-    Printed("A2", "Age", "18-25", "", 14, 59, 24),
-    Printed("A2", "Age", "26-35", "", 23, 59, 39),
-    Printed("A2", "Age", "36-55", "", 22, 59, 37),
-    Printed("A2", "Age", "56 and over", "", 0, 59, 0),  # "no service users in our sample aged 55 or over"
+    Printed("A2", "Previous convictions", "More than 21 previous convictions", "", 32, None, 55),  # 32 of 59 would be 54%
+    Printed("A2", "Age", "Aged 18-25 years", "", 14, 59, 24),
+    Printed("A2", "Age", "Aged 26-35 years", "", 23, 59, 39),
+    Printed("A2", "Age", "Aged 36-55 years", "", 22, 59, 37),
+    Printed("A2", "Age", "Aged 55 or over", "", 0, 59, 0),  # "no service users in our sample aged 55 or over"
     Printed("A2", "Gender", "Male", "", 53, 59, 90),
     Printed("A2", "Gender", "Female", "", 6, 59, 10),
     Printed("A2", "Ethnicity", "White", "", 47, None, 81),  # 47 of 59 would be 80%
 ]
 
-PRINTED_CELLS = FIGURE_2_2 + FIGURE_4_3 + FIGURE_4_6 + FIGURE_4_7 + FIGURE_5_1 + FIGURE_5_2 + ANNEX_2
+# Figure 3.1 (chapter 3.1's text): wider partner involvement, of the survey's respondents. 67 per cent is no
+# count out of 50, so the base is left unchecked (docs/report-inconsistencies.md).
+FIGURE_3_1 = [
+    Printed("3.1", "", "Housing aid and advice services", "", None, None, 67),
+    Printed("3.1", "", "Substance misuse services", "", None, None, 58),
+    Printed("3.1", "", "Registered social landlords", "", None, None, 58),
+    Printed("3.1", "", "Peer mentoring services", "", None, None, 44),
+]
+
+PRINTED_CELLS = FIGURE_2_2 + FIGURE_3_1 + FIGURE_4_3 + FIGURE_4_6 + FIGURE_4_7 + FIGURE_5_1 + FIGURE_5_2 + ANNEX_2
 
 
 # --- the demo and its export ---------------------------------------------------------------
@@ -208,12 +217,14 @@ def exported(demo) -> dict[tuple[str, str, str, str], dict[str, str]]:
     """The tidy CSV that ``audit export`` writes, keyed by (figure, section, row, column)."""
     out = demo / "figures.csv"
     result = run_audit(
-        "export", str(REPORT), "--data", f"thematic={demo / 'thematic.db'}", "--data", f"core={demo / 'core.db'}", "-o", str(out)
+        "export", str(REPORT), "--data", f"thematic={demo / 'thematic.db'}", "--data", f"core={demo / 'core.db'}",
+        "--data", f"survey={demo / 'survey.db'}", "-o", str(out)
     )
     assert result.returncode == 0, result.stderr
     with open(out, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+        assert reader.fieldnames == ["figure", "title", "section", "row", "column", "count", "base", "percent",
+                                     "dataset", "question_id", "option_code", "fraction"]
         rows = list(reader)
     cells: dict[tuple[str, str, str, str], dict[str, str]] = {}
     for row in rows:
@@ -244,6 +255,23 @@ def test_export_prints_the_report_number(exported, cell: Printed):
         assert number(got["percent"]) == cell.percent, cell.where()
         if cell.count is not None:  # the printed count and percentage agree with the exported base
             assert percent(cell.count, number(got["base"])) == cell.percent, cell.where()
+
+
+MOST_COMMON = "Most commonly, IOM schemes delivered services to 201–500 offenders."
+
+
+def test_figure_2_1_most_schemes_have_201_to_500_offenders(exported):
+    """Chapter 2.2: "Most commonly, IOM schemes delivered services to 201–500 offenders." (figure 2.1, a chart)"""
+    bands = {key[2]: number(row["count"]) for key, row in exported.items() if key[0] == "2.1" and row["percent"] != ""}
+    assert max(bands, key=bands.get) == "201-500" and list(bands.values()).count(bands["201-500"]) == 1
+    assert number(exported[("Q", "2.2", MOST_COMMON, "")]["count"]) == bands["201-500"]
+
+
+def test_figure_3_1_housing_and_substance_misuse_most_commonly_engaged(exported):
+    """Chapter 3.1: housing (67%) and substance misuse (58%) "emerge as the most commonly engaged"."""
+    shares = {key[2]: number(row["percent"]) for key, row in exported.items() if key[0] == "3.1"}
+    others = [p for label, p in shares.items() if label not in ("Housing aid and advice services", "Substance misuse services")]
+    assert max(others) <= shares["Substance misuse services"] < shares["Housing aid and advice services"]
 
 
 def test_export_tables_have_no_rows_the_report_does_not_print(exported):
@@ -453,3 +481,116 @@ def test_chapter_5_core_programme_text(core):
     assert Tally(core, "planning_reoffending", iom).percent("yes") == 78
     not_iom = {u for u, v in status.values.items() if v == "no"}
     assert Tally(core, "assessment_desistance", not_iom).percent("yes") == 68
+
+
+# --- numbers quoted in the text: the workbook's "Quoted in the text" table, from the tidy CSV ------------
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """A number the report quotes in its text. ``None``: not printed (or not consistent, see
+    docs/report-inconsistencies.md); ``holds`` checks words such as "fewer than half" on (count, base)."""
+
+    chapter: str
+    text: str
+    count: int | None = None
+    base: int | None = None
+    percent: int | None = None
+    holds: object = None  # (count, base) -> bool
+    words: str = ""
+
+    def where(self) -> str:
+        return f"{self.chapter}: {self.text[:60]}"
+
+
+def under_half(count: int, base: int) -> bool:
+    return 2 * count < base
+
+
+QUOTED = [
+    # chapter 2 and Annex 2: the survey of PCCs ("These 50 respondents are the denominator")
+    Quoted("2.2", "39 out of 43 areas replied", 39, 43),
+    Quoted("Annex 2", "We had responses from 50 IOM strategic representatives.", 50),
+    Quoted("2.2", "In this survey, 36 responses were at the police force area level", 36, 50),
+    Quoted("2.2", "five encompassed a number of local IOM schemes", 5, 50),
+    Quoted("2.2", "nine were from individual London boroughs", 9, 50),
+    Quoted("2.2", MOST_COMMON),  # checked against figure 2.1 in test_figure_2_1_most_schemes_have_201_to_500_offenders
+    # chapter 3
+    Quoted("3.1", "In our PCC survey, 35 respondents (70 per cent) reported that police and probation staff were co-located", 35, 50, 70),
+    Quoted("3.1", "23 (46 per cent) schemes involved co-location of substance misuse, housing, mental health services and other partners", 23, 50, 46),
+    Quoted("3.1", "Housing aid and advice services (67 per cent)", percent=67),
+    Quoted("3.1", "substance misuse services (58 per cent) emerge as the most commonly engaged", percent=58),
+    Quoted("3.1", "Over half had involvement from registered social landlords (58 per cent)", percent=58),
+    Quoted("3.1", "less than half of schemes involved peer mentoring services (44 per cent)", percent=44),
+    Quoted("3.2", "42 respondents (84 per cent) replied that their IOM caseload did receive priority from some services", 42, 50, 84),
+    Quoted("3.2", "eight others cited ‘austerity cuts’ and increased pressures on services as resulting in a lack of access", 8, 50),
+    Quoted("3.2", "some (n=14) referred to accessing housing for their IOM cohort as their most serious gap", 14),
+    Quoted("3.2", "The next most common problem reported was access to mental health services (n=10).", 10),
+    # chapter 4: the thematic sample of 60 cases
+    Quoted("4", "our sample of 60 cases", 60),
+    Quoted("4.1", "The allocation of a lead professional was achieved in all cases included in this inspection.", 60, 60, 100),
+    Quoted("4.1", "All but one were subject to statutory supervision", 59, 60),
+    Quoted("4.1", "One service user ... had a lead professional allocated from the police.", 1, 60),
+    Quoted("4.1", "responsible officers knew the reasons for IOM registration in 43 out of 59 relevant cases", 43, 59),
+    Quoted("4.1", "Figure 4.2 below highlights that this was done effectively in fewer than half of the cases inspected.",
+           base=59, holds=under_half, words="fewer than half"),
+    Quoted("4.1", "assessments had focused sufficiently on engaging them in 72 per cent of cases at the seven fieldwork sites", percent=72),
+    Quoted("4.1", "the IOM cases inspected as part of our core programme, which was 78 per cent", percent=78),
+    Quoted("4.1", "all but one case had an assessment completed by the probation responsible officer", 59, 60),
+    Quoted("4.1", "Of the 59 cases that did have an assessment, 50 (86 per cent) were judged to focus sufficiently on the factors linked to offending.", 50, percent=86),
+    Quoted("4.1", "our finding of 79 per cent for the IOM cases inspected as part of our core programme", percent=79),
+    Quoted("4.1", "the average score (68 per cent) for the same inspection question ... for those cases not supervised by IOM", percent=68),
+    Quoted("4.1", "just over half of assessments sufficiently incorporated information obtained from IOM partners",
+           base=59, holds=lambda count, base: base < 2 * count <= 1.1 * base, words="just over half"),
+    Quoted("4.1", "Planning had focused sufficiently on engaging the service user in 69 per cent of cases", percent=69),
+    Quoted("4.1", "our finding of 72 per cent for IOM cases inspected as part of our core programme", percent=72),
+    Quoted("4.1", "Three-quarters of cases had a plan in place that focused sufficiently on reducing reoffending", percent=75),
+    Quoted("4.1", "our larger sample of core programme IOM data (78 per cent)", percent=78),
+    Quoted("4.1", "In only 21 of the 59 cases did plans set out exactly what was required of the service user as a result of their IOM registration.", 21, 59),
+    Quoted("4.1", "In less than half of cases were the roles and responsibilities of the other IOM agencies made clear in the planning process.",
+           holds=under_half, words="less than half"),
+    Quoted("4.1", "In more than three-quarters of cases, the service user was supported to engage and comply with interventions",
+           holds=lambda count, base: 4 * count > 3 * base, words="more than three-quarters"),
+    Quoted("4.1", "Just under half of the service users from our inspection sample (29 out of 60) were judged to have complied with their sentence",
+           29, 60, holds=under_half, words="just under half"),
+    Quoted("4.1", "the 47 who were on licence", 47),
+    Quoted("4.1", "23 out of the 47 who were on licence were recalled to custody during their most recent period of supervision", 23, 47),
+    Quoted("4.1", "a sufficient level of review and adjustments made to plans in only 33 of the applicable 55 cases", 33, 55),
+    Quoted("4.1", "Service user involvement in reviews was poor and we saw evidence of this in only 16 of an applicable 59 cases.", 16, 59),
+    Quoted("4.1", "we inspected seven cases that were de-selected from IOM", 7),
+    Quoted("4.1", "there was only evidence of an exit strategy and an offer of on-going support in one of them", 1, 7),
+    Quoted("4.2", "All but two cases included in this inspection posed some risk of causing serious harm, with only two assessed as low risk.", 2),
+    Quoted("4.2", "In 33 of the 60 cases, there were current concerns about the individual being a perpetrator of domestic abuse.", 33, 60),
+    # chapter 5
+    Quoted("5.2", "38 out of 58 individuals were not convicted or cautioned again during their most recent period of supervision", 38, 58),
+    Quoted("5.2", "our inspectors judged the frequency ... of the proven offending to have reduced in just one case", 1, 20),
+    Quoted("5.2", "our inspectors judged the ... seriousness of the proven offending to have reduced in just one case", 1, 20),
+    Quoted("5.2", "Almost all (n=49) of our respondents replied.", 49, 50),
+    Quoted("5.3", "We examined the quality of case supervision on 3,308 cases in total.", 3308),
+    Quoted("5.3", "Inspectors recorded the IOM status for 3,247.", 3247, 3308),
+    Quoted("5.3", "Of these, 268 (8.3 per cent) were recorded as being ‘subject to Integrated Offender Management’.", 268, 3247,
+           holds=lambda count, base: (2000 * count + base) // (2 * base) == 83, words="8.3 per cent"),
+]
+
+
+@pytest.mark.parametrize("quote", QUOTED, ids=Quoted.where)
+def test_quoted_number_is_computed(exported, quote: Quoted):
+    key = ("Q", quote.chapter, quote.text, "")
+    assert key in exported, f"{quote.where()}: not in the export's quoted table; it has: " + "; ".join(
+        f"{k[1]}: {k[2][:50]}" for k in exported if k[0] == "Q")
+    got = exported[key]
+    count, base = number(got["count"]), number(got["base"])
+    if quote.count is not None:
+        assert count == quote.count, quote.where()
+    if quote.base is not None:
+        assert base == quote.base, quote.where()
+    if quote.percent is not None:
+        assert number(got["percent"]) == quote.percent, quote.where()
+        assert percent(count, base) == quote.percent and float(got["fraction"]) == count / base, quote.where()
+    if quote.holds is not None:
+        assert quote.holds(count, base), f"{quote.where()}: not {quote.words} ({count} of {base})"
+
+
+def test_every_quoted_row_of_the_export_is_typed_in_here(exported):
+    """No quoted number goes unchecked: the export's table and the list above are the same sentences."""
+    assert {k for k in exported if k[0] == "Q"} == {("Q", q.chapter, q.text, "") for q in QUOTED}

@@ -12,7 +12,7 @@ from audit.counting import percent
 from audit.errors import AuditError
 from audit.figures import load_report, parse_report
 from audit.store import NewCase, Store
-from audit.tabulate import Cell, tabulate_question, tabulate_report, tidy_rows
+from audit.tabulate import Cell, has_deleted_column, tabulate_question, tabulate_report, tidy_rows
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = PROJECT / "exports" / "iom-thematic-2019.yaml"
@@ -26,13 +26,24 @@ figures:
 """
 
 
-def make_store(rubric, answer_sets: list[dict], site: str = "sheffield") -> Store:
+def make_store(rubric, answer_sets: list[dict], site: str = "sheffield", statuses: list[str] | None = None) -> Store:
     store = Store.memory()
+    statuses = statuses or ["in_progress"] * len(answer_sets)
     store.insert_cases(
-        [NewCase(case_ref=f"C{i:03d}", site=site, rubric=rubric, answers=dict(a)) for i, a in enumerate(answer_sets)],
+        [NewCase(case_ref=f"C{i:03d}", site=site, rubric=rubric, answers=dict(a), status=status)
+         for i, (a, status) in enumerate(zip(answer_sets, statuses))],
         who="test", reason="test",
     )
     return store
+
+
+def delete_case(store: Store, case_ref: str) -> None:
+    """Soft-delete a case as schema 2 does (deleted_at set, its answers no longer counted)."""
+    if not has_deleted_column(store):
+        store.db.execute("ALTER TABLE cases ADD COLUMN deleted_at TEXT")
+    uuid = store.db.execute("SELECT uuid FROM cases WHERE case_ref = ?", [case_ref]).fetchone()[0]
+    store.db.execute("UPDATE cases SET deleted_at = '2019-10-01T00:00:00Z' WHERE uuid = ?", [uuid])
+    store.db.execute("UPDATE answers SET counted = 0 WHERE case_uuid = ?", [uuid])
 
 
 def table_of(figures_yaml: str, stores: dict[str, Store], figure: str = "1"):
@@ -122,7 +133,10 @@ def test_filters_choose_each_columns_cases_and_unknown_excludes(core_rubric):
         "Drugs or alcohol": ((2, 3, 67), (1, 2, 50), (4, 6, 67), (0, 0, None)),
         "Total": ((3, 3, None), (2, 2, None), (6, 6, None), (0, 0, None)),
     }
-    assert table.column_notes[0] == 'cases in the core programme where iom_status == "yes"'
+    # the base in words, from the rubric's question text and option labels, never rule syntax
+    assert table.column_notes[0] == ("cases in the core programme where the answer to "
+                                     "“Is the case subject to Integrated Offender Management?” is Yes")
+    assert table.column_notes[2] == "cases in the core programme"
 
 
 def test_filter_on_a_multi_choice_answer(core_rubric):
@@ -145,11 +159,11 @@ def test_bands_and_groups(thematic_rubric):
     result = tabulate_report(shipped, {"thematic": make_store(thematic_rubric, answers)})
     profile = next(t for t in result.tables if t.figure == "A2")
     got = {(row.section, row.label): (row.cells[0].count, row.cells[0].base, row.cells[0].percent) for row in profile.rows}
-    assert got[("Age", "18-25")] == (2, 7, 29)
-    assert got[("Age", "26-35")] == (1, 7, 14)
-    assert got[("Age", "36-55")] == (1, 7, 14)
-    assert got[("Age", "56 and over")] == (2, 7, 29)
-    assert got[("Previous convictions", "More than 21")] == (3, 7, 43)
+    assert got[("Age", "Aged 18-25 years")] == (2, 7, 29)
+    assert got[("Age", "Aged 26-35 years")] == (1, 7, 14)
+    assert got[("Age", "Aged 36-55 years")] == (1, 7, 14)
+    assert got[("Age", "Aged 55 or over")] == (3, 7, 43)  # as printed: 55 is in both bands
+    assert got[("Previous convictions", "More than 21 previous convictions")] == (3, 7, 43)
     assert got[("Risk of serious harm", "Medium or high")] == (4, 7, 57)
     assert got[("Sentence type", "Non-statutory supervision")] == (1, 8, 13)
 
@@ -159,9 +173,15 @@ def test_shipped_report_skips_figures_whose_dataset_is_missing(thematic_rubric):
     result = tabulate_report(load_report(SHIPPED), {"thematic": store})
     assert [t.figure for t in result.tables] == ["4.1", "4.2", "4.4", "4.5", "4.7", "4.8", "4.9", "5.1", "A2"]
     assert result.warnings == [
-        f"figure {fid} skipped: dataset 'core' was not given (add --data core=DB)" for fid in ("2.2", "4.3", "4.6", "5.2")
+        f"figure {fid} skipped: dataset '{name}' was not given (add --data {name}=DB)"
+        for fid, name in (("2.1", "survey"), ("2.2", "core"), ("3.1", "survey"), ("4.3", "core"), ("4.6", "core"), ("5.2", "core"))
+    ] + [
+        "17 numbers quoted in the text skipped: dataset 'survey' was not given (add --data survey=DB)",
+        "8 numbers quoted in the text skipped: dataset 'core' was not given (add --data core=DB)",
     ]
-    assert result.skipped == ["2.2", "4.3", "4.6", "5.2"]
+    assert result.skipped == ["2.1", "2.2", "3.1", "4.3", "4.6", "5.2"]
+    # the numbers quoted in the text whose dataset was given are counted
+    assert {row.dataset for row in result.quoted.rows} == {"thematic"} and len(result.quoted.rows) == 52 - 17 - 8
     lead = next(t for t in result.tables if t.figure == "4.1")
     assert lead.is_chart and cells(lead)["NPS"] == ((1, 1, 100),)
 
@@ -176,8 +196,8 @@ def test_wrong_rubric_and_unknown_dataset_are_refused(thematic_rubric, core_rubr
 
 
 def test_zero_cases_give_zero_bases_and_no_percentages():
-    result = tabulate_report(load_report(SHIPPED), {"thematic": Store.memory(), "core": Store.memory()})
-    assert len(result.tables) == 13 and not result.warnings
+    result = tabulate_report(load_report(SHIPPED), {"thematic": Store.memory(), "core": Store.memory(), "survey": Store.memory()})
+    assert len(result.tables) == 15 and not result.warnings
     every = [cell for t in result.tables for row in t.rows for cell in row.cells]
     assert all(cell.count == 0 and cell.percent is None for cell in every)
     assert all(cell.base in (0, None) for cell in every)
@@ -187,10 +207,14 @@ def test_tidy_rows_follow_the_csv_contract(thematic_rubric):
     answers = [{"sentence_type": "community", "reoffended": "yes", "reoffending_frequency": f} for f in ("reduced", "na")]
     result = tabulate_report(load_report(SHIPPED), {"thematic": make_store(thematic_rubric, answers)})
     rows = [r for r in tidy_rows(result.tables) if r["figure"] == "5.1"]
-    assert list(rows[0]) == ["figure", "title", "section", "row", "column", "count", "base", "percent"]
+    assert list(rows[0]) == ["figure", "title", "section", "row", "column", "count", "base", "percent",
+                             "dataset", "question_id", "option_code", "fraction"]
     frequency = [r for r in rows if "frequency" in r["section"]]
     assert [(r["row"], r["count"], r["base"], r["percent"]) for r in frequency] == [
         ("Reduced", 1, 1, 100), ("Stayed the same", 0, 1, 0), ("Increased", 0, 1, 0), ("Not applicable", 1, None, None)]
+    assert [(r["dataset"], r["question_id"], r["option_code"], r["fraction"]) for r in frequency] == [
+        ("thematic", "reoffending_frequency", "reduced", 1.0), ("thematic", "reoffending_frequency", "same", 0.0),
+        ("thematic", "reoffending_frequency", "increased", 0.0), ("thematic", "reoffending_frequency", "na", None)]
     assert all(r["column"] == "" for r in rows)
 
 
@@ -301,3 +325,88 @@ def test_tabulate_command_prints_counts_and_refuses_bad_ids(tmp_path, thematic_r
                            "(did you mean 'reasons_explained'?); see `audit rubric show iom-thematic-2019`")
     assert main(["tabulate", str(tmp_path / "missing.db"), "age"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# --- which cases count ----------------------------------------------------------------------------
+
+STATUSES = ["complete", "complete", "in_progress", "complete", "in_progress"]
+EXPLAINED = ["yes", "no", "yes", "yes", "no"]
+
+
+def status_store(rubric) -> Store:
+    answers = [{"sentence_type": "community", "reasons_explained": v} for v in EXPLAINED]
+    return make_store(rubric, answers, statuses=STATUSES)
+
+
+def test_every_status_counts_by_default_and_the_in_progress_ones_are_warned_about(thematic_rubric):
+    result = tabulate_report(parse_report(HEADER + ONE_QUESTION, "t.yaml"), {"thematic": status_store(thematic_rubric)})
+    assert cells(result.tables[0]) == {"Yes": ((3, 5, 60),), "No": ((2, 5, 40),)}
+    selection = result.selections["thematic"]
+    assert (selection.held, selection.counted, selection.in_progress_counted) == (5, 5, 2)
+    assert selection.summary() == "5 cases (2 in progress, 3 complete); counted: all 5"
+    assert result.status_warnings == [
+        "thematic: 2 of the 5 cases counted are in progress (not finished); use --status complete to count finished "
+        "assessments only"]
+
+
+def test_status_complete_counts_finished_assessments_only(thematic_rubric):
+    report = parse_report(HEADER + ONE_QUESTION, "t.yaml")
+    result = tabulate_report(report, {"thematic": status_store(thematic_rubric)}, statuses=["complete"])
+    assert cells(result.tables[0]) == {"Yes": ((2, 3, 67),), "No": ((1, 3, 33),)}
+    assert result.selections["thematic"].summary() == "5 cases (2 in progress, 3 complete); counted: the 3 complete"
+    assert result.status_warnings == []
+
+
+def test_status_in_the_figure_file_and_the_command_line_overrides_it(thematic_rubric):
+    header = HEADER.replace("label: the thematic sample}", "label: the thematic sample, status: [in_progress]}")
+    report = parse_report(header + ONE_QUESTION, "t.yaml")
+    assert report.datasets["thematic"].statuses == ("in_progress",)
+    store = status_store(thematic_rubric)
+    assert cells(tabulate_report(report, {"thematic": store}).tables[0]) == {"Yes": ((1, 2, 50),), "No": ((1, 2, 50),)}
+    assert cells(tabulate_report(report, {"thematic": store}, statuses=["complete,in_progress"]).tables[0]) == {
+        "Yes": ((3, 5, 60),), "No": ((2, 5, 40),)}
+    with pytest.raises(AuditError, match="--status: 'finished' is not a case status; use in_progress, complete, approved, returned"):
+        tabulate_report(report, {"thematic": store}, statuses=["finished"])
+
+
+def test_a_filter_and_a_not_applicable_row_see_only_the_selected_cases(core_rubric):
+    answers = [{"iom_status": "yes", "planning_safety": "na"}, {"iom_status": "yes", "planning_safety": "yes"},
+               {"iom_status": "no", "planning_safety": "na"}]
+    store = make_store(core_rubric, answers, statuses=["in_progress", "complete", "complete"])
+    figure = ('  - id: "1"\n    title: x\n    columns:\n      - {dataset: core, where: iom_status == "yes"}\n'
+              "    rows: [{options: planning_safety, codes: [yes, na]}]\n")
+    report = parse_report(HEADER + figure, "t.yaml")
+    assert cells(tabulate_report(report, {"core": store}).tables[0]) == {"Yes": ((1, 1, 100),), "Not applicable": ((1, None, None),)}
+    assert cells(tabulate_report(report, {"core": store}, statuses=["complete"]).tables[0]) == {
+        "Yes": ((1, 1, 100),), "Not applicable": ((0, None, None),)}
+
+
+def test_deleted_cases_never_count_and_are_stated(thematic_rubric):
+    store = status_store(thematic_rubric)
+    delete_case(store, "C000")  # complete, answered yes
+    report = parse_report(HEADER + ONE_QUESTION, "t.yaml")
+    result = tabulate_report(report, {"thematic": store})
+    assert cells(result.tables[0]) == {"Yes": ((2, 4, 50),), "No": ((2, 4, 50),)}
+    assert result.selections["thematic"].summary() == "4 cases (2 in progress, 2 complete); counted: all 4; 1 deleted case left out"
+    table = tabulate_question(store, "reasons_explained", statuses=["complete"])
+    assert cells(table)["Yes"] == ((1, 2, 50),)
+
+
+def test_tabulate_command_states_which_cases_count(tmp_path, thematic_rubric, capsys):
+    path = tmp_path / "t.db"
+    store = Store.open(path)
+    store.insert_cases([NewCase(case_ref=f"C{i}", site="s", rubric=thematic_rubric, status=status,
+                                answers={"sentence_type": "community", "reasons_explained": value})
+                        for i, (status, value) in enumerate(zip(STATUSES, EXPLAINED))], who="t", reason="t")
+    store.close()
+    assert main(["tabulate", str(path), "reasons_explained"]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}: 5 cases (2 in progress, 3 complete); counted: all 5" in captured.out
+    assert captured.err.strip() == ("warning: t.db: 2 of the 5 cases counted are in progress (not finished); "
+                                    "use --status complete to count finished assessments only")
+    assert main(["tabulate", str(path), "reasons_explained", "--status", "complete"]) == 0
+    captured = capsys.readouterr()
+    assert "counted: the 3 complete" in captured.out and captured.err == ""
+    assert next(line for line in captured.out.splitlines() if line.startswith("Yes")).split()[:4] == ["Yes", "2", "67%", "3"]
+    assert main(["tabulate", str(path), "reasons_explained", "--status", "done"]) == 1
+    assert "error: --status: 'done' is not a case status" in capsys.readouterr().err

@@ -11,12 +11,13 @@ import click
 @click.argument("folder", default="demo", required=False, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace demo databases already in the folder.")
 def demo(folder: str, force: bool) -> None:
-    """Write thematic.db (60 cases, 7 sites) and core.db (3,308 cases) into FOLDER (default: demo).
+    """Write thematic.db (60 cases, 7 sites), core.db (3,308 cases) and survey.db (50 PCC survey
+    respondents) into FOLDER (default: demo).
 
     Their figure tables reproduce the numbers printed in the 2019 joint thematic
     inspection of Integrated Offender Management.
     """
-    from audit.demo import CORE_FILE, THEMATIC_FILE, write_demo
+    from audit.demo import CORE_FILE, SURVEY_FILE, THEMATIC_FILE, write_demo
 
     written = write_demo(folder, force=force, progress=lambda line: click.echo(line, err=True))
     for result in written:
@@ -26,8 +27,9 @@ def demo(folder: str, force: bool) -> None:
         )
     thematic = shlex.quote(f"{folder.rstrip('/')}/{THEMATIC_FILE}")
     core = shlex.quote(f"{folder.rstrip('/')}/{CORE_FILE}")
+    survey = shlex.quote(f"{folder.rstrip('/')}/{SURVEY_FILE}")
     click.echo("")
     click.echo("Open the thematic sample in the terminal UI:")
     click.echo(f"  audit tui {thematic}")
     click.echo("Export the report's figure tables:")
-    click.echo(f"  audit export iom-thematic-2019 --data thematic={thematic} --data core={core} -o figures.xlsx")
+    click.echo(f"  audit export iom-thematic-2019 --data thematic={thematic} --data core={core} --data survey={survey} -o figures.xlsx")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from audit.errors import AuditError, did_you_mean
+
+STATUS_HELP = ("Count only cases of this status (in_progress, complete, approved, returned); repeat or separate "
+               "with commas. Default: every status the figure file allows.")
 
 
 def parse_data(values: tuple[str, ...], known: list[str]) -> dict[str, str]:
@@ -27,45 +32,54 @@ def parse_data(values: tuple[str, ...], known: list[str]) -> dict[str, str]:
 @click.argument("report_path", metavar="REPORT.yaml")
 @click.option("--data", "data", multiple=True, metavar="NAME=DB", help="A dataset the report names, and its database (repeat).")
 @click.option("-o", "--output", required=True, metavar="OUT", help="Output file: .xlsx, .csv, .md or .json.")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS", help=STATUS_HELP)
+@click.option("--include-data", is_flag=True, help="Add one row per case (data and codes sheets) to the workbook.")
 @click.option("--include-notes", is_flag=True, help="Add inspectors' evidence notes to the workbook (left out by default).")
-def export(report_path: str, data: tuple[str, ...], output: str, include_notes: bool) -> None:
+def export(report_path: str, data: tuple[str, ...], output: str, statuses: tuple[str, ...], include_data: bool,
+           include_notes: bool) -> None:
     """Write the figure tables of REPORT.yaml, counted from the given databases.
 
     The format follows OUT's suffix. A figure whose dataset is not given is
-    skipped with a warning.
+    skipped with a warning. Which cases count is stated per dataset, here and
+    in the file; case-level data and notes go into a workbook only when asked for.
     """
     from audit.figures import load_report
     from audit.store import Store
-    from audit.tabulate import tabulate_report
+    from audit.tabulate import check_statuses, tabulate_report
     from audit.writers import format_for
 
     from audit.dbfile import refuse_as_output
 
     kind = format_for(output)
+    chosen = check_statuses(statuses or None)
     report = load_report(report_path)
     paths = parse_data(data, list(report.datasets))
     refuse_as_output(output, list(paths.values()))
     if not paths:
         raise AuditError(f"no data given; add --data NAME=DB for {', '.join(report.datasets)}")
-    if include_notes and kind != ".xlsx":
-        raise AuditError(f"--include-notes: evidence notes go only into an .xlsx workbook, not {kind}")
+    for flag, given in (("--include-data", include_data), ("--include-notes", include_notes)):
+        if given and kind != ".xlsx":
+            raise AuditError(f"{flag}: case-level data and evidence notes go only into an .xlsx workbook, not {kind}")
     stores = {}
     try:
         for name, path in paths.items():
             stores[name] = Store.open_read_only(path)
-        result = tabulate_report(report, stores)
-        for warning in result.warnings:
+        result = tabulate_report(report, stores, statuses=chosen)
+        for name, selection in result.selections.items():
+            click.echo(f"{name} ({selection.path}): {selection.summary()}")
+        for warning in result.status_warnings + result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if not result.tables:
             raise AuditError("no figure could be tabulated with the datasets given; nothing was written")
+        written = [output]
         if kind == ".xlsx":
             from audit.writers.xlsx import write_xlsx
 
-            write_xlsx(output, result, stores, include_notes=include_notes)
+            write_xlsx(output, result, stores, include_data=include_data, include_notes=include_notes)
         elif kind == ".csv":
             from audit.writers.csv import write_csv
 
-            write_csv(output, result)
+            written.append(write_csv(output, result))
         elif kind == ".md":
             from audit.writers.markdown import write_markdown
 
@@ -77,4 +91,7 @@ def export(report_path: str, data: tuple[str, ...], output: str, include_notes: 
     finally:
         for store in stores.values():
             store.close()
-    click.echo(f"wrote {output}: {len(result.tables)} figure tables from {', '.join(f'{n}={p}' for n, p in paths.items())}")
+    quoted = f" and {len(result.quoted.rows)} numbers quoted in the text" if result.quoted else ""
+    also = f" (and {', '.join(str(p) for p in written[1:])}: which cases count)" if len(written) > 1 else ""
+    click.echo(f"wrote {output}{also}: {len(result.tables)} figure tables{quoted} from "
+               + ", ".join(f"{n}={p}" for n, p in paths.items()))

@@ -29,30 +29,35 @@ def _reasons(row) -> str:
     return "; ".join(f"{n:,} {reason}" for reason, n in row.left_out.items())
 
 
+def _wrapped(head: str, text: str, width: int = 80) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=width, initial_indent=head, subsequent_indent=" " * 6, break_on_hyphens=False) or [head]
+
+
 def render(report) -> list[str]:
     """The models as aligned lines for an 80-column terminal."""
     from audit.identity import printable
 
-    level = f"{int(report.confidence * 100)}% CI"
-    lines = [
-        f"{'outcome':<30} {'cases':>6} {'left out':>8} {'odds ratio':>10} {level:>14} {'p':>8}  sig",
-    ]
+    level = f"{int(round(report.confidence * 100))}% CI"
+    lines = [f"{'outcome':<27} {'cases':>6} {'left out':>8} {'odds ratio':>10} {level:>11} {'p':>8} sig"]
     for row in report.rows:
         label = row.outcome if row.level in ("-", "yes") else f"{row.outcome} ({row.level})"
-        label = label if len(label) <= 30 else label[:29] + "…"
+        label = label if len(label) <= 27 else label[:26] + "…"
         ci = "-" if row.ci_low is None else f"{row.ci_low:.2f}-{row.ci_high:.2f}"
         significant = {True: "yes", False: "no", None: "-"}[row.significant]
-        lines.append(f"{label:<30} {row.cases:>6,} {row.left_out_total:>8,} {_number(row.odds_ratio):>10} {ci:>14} {_p(row.p_value):>8}  {significant}")
+        lines.append(f"{label:<27} {row.cases:>6,} {row.left_out_total:>8,} {_number(row.odds_ratio):>10} {ci:>11} {_p(row.p_value):>8} {significant}")
     lines.append("")
-    lines.append(f"Left out of each model, of {report.total_cases:,} cases (cases without a counted answer to):")
+    lines.append(f"Left out of each model, of {report.total_cases:,} cases, for want of a counted answer to:")
     for row in report.rows:
         short = ", ".join(f"{n:,} {reason.rsplit(' ', 1)[-1]}" for reason, n in row.left_out.items())
-        lines.append(f"  {row.outcome}: {short or 'none'}")
+        lines += _wrapped(f"  {row.outcome}: ", short or "none")
     notes = [row for row in report.rows if row.note]
     if notes:
         lines.append("")
         lines.append("Notes:")
-        lines += [f"  {row.outcome}: {printable(row.note)}" for row in notes]
+        for row in notes:
+            lines += _wrapped(f"  {row.outcome}: ", printable(row.note))
     return lines
 
 
@@ -76,7 +81,15 @@ def write_csv(path: str, report) -> None:
     write_csv_rows(path, CSV_FIELDS, records(report))
 
 
+SHEET_FIELDS = [  # the CSV's columns, the numbers first so that a printed page leads with them
+    "outcome", "cases", "events", "left_out", "odds_ratio", "ci_low", "ci_high", "p_value", "significant",
+    "question", "left_out_reasons", "note", "factor", "level", "reference", "adjusted_for",
+]
+
+
 def write_xlsx(path: str, report) -> None:
+    import math
+
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -86,26 +99,37 @@ def write_xlsx(path: str, report) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Model"
+    alpha = report.rows[0].alpha if report.rows else 0.05
     put(ws, 1, 1, f"Odds ratio of {report.factor} for each outcome ({report.rubric_id})", font=Font(bold=True, size=13))
-    put(ws, 2, 1, report.method + f"; significant at {report.rows[0].alpha if report.rows else 0.05:g}.")
+    put(ws, 2, 1, report.method + f"; significant at {alpha:g}.")
     put(ws, 3, 1, f"{report.total_cases:,} cases; a case without a counted answer to the outcome, the factor or a "
                   "covariate is left out of that outcome's model (left_out, left_out_reasons).")
     header_row = 5
-    for column, name in enumerate(CSV_FIELDS, start=1):
-        put(ws, header_row, column, name, font=Font(bold=True))
-    formats = {"odds_ratio": "0.00", "ci_low": "0.00", "ci_high": "0.00", "p_value": "0.0000", "cases": "#,##0",
+    for column, name in enumerate(SHEET_FIELDS, start=1):
+        put(ws, header_row, column, name, font=Font(bold=True), alignment=Alignment(wrap_text=True, vertical="bottom"))
+    formats = {"odds_ratio": "0.00", "ci_low": "0.00", "ci_high": "0.00", "p_value": '[<0.0001]"<0.0001";0.0000', "cases": "#,##0",
                "events": "#,##0", "left_out": "#,##0"}
+    widths = {"outcome": 28, "question": 48, "left_out_reasons": 48, "note": 36, "adjusted_for": 30, "significant": 13,
+              "odds_ratio": 12}
     for r, record in enumerate(records(report), start=header_row + 1):
-        for column, name in enumerate(CSV_FIELDS, start=1):
+        lines = 1
+        for column, name in enumerate(SHEET_FIELDS, start=1):
             cell = put(ws, r, column, record[name])
             if name in formats and record[name] is not None:
                 cell.number_format = formats[name]
             if name in ("question", "left_out_reasons", "note"):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    widths = {"outcome": 28, "question": 50, "left_out_reasons": 50, "note": 40, "adjusted_for": 24}
-    for column, name in enumerate(CSV_FIELDS, start=1):
-        ws.column_dimensions[ws.cell(row=header_row, column=column).column_letter].width = widths.get(name, 11)
+                lines = max(lines, math.ceil(len(str(record[name] or "")) / (widths[name] * 1.2)))
+            else:
+                cell.alignment = Alignment(vertical="top")
+        ws.row_dimensions[r].height = 15 * lines  # no spreadsheet sizes a wrapped row written by openpyxl
+    for column, name in enumerate(SHEET_FIELDS, start=1):
+        ws.column_dimensions[ws.cell(row=header_row, column=column).column_letter].width = widths.get(name, 10)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=2)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     with atomic_output(path) as temp:
         wb.save(temp)
 
@@ -146,8 +170,8 @@ def model(db: str, outcomes: tuple[str, ...], factor: str, adjust: str, referenc
     finally:
         store.close()
     click.echo(click.style(f"Odds ratio of {factor} for each outcome ({report.rubric_id}, {report.total_cases:,} cases)", bold=True))
-    method, _, detail = report.method.partition("; ")
-    click.echo(f"{method};\n{detail}; significant at {alpha:g}.")
+    for line in _wrapped("", f"{report.method}; significant at {alpha:g}."):
+        click.echo(line.strip())
     click.echo("")
     for line in render(report):
         click.echo(line)

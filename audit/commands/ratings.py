@@ -43,6 +43,12 @@ def _parse_judgements(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _wrapped(head: str, text: str, width: int = 80) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=width, initial_indent=head, subsequent_indent=" " * 8, break_on_hyphens=False) or [head]
+
+
 def _pct(value: float) -> str:
     from audit.ratings import whole_percent
 
@@ -59,8 +65,8 @@ def render(result, *, show_ci: bool, confidence: float) -> list[str]:
         rating = standard.rating.label if standard.rating else ("no judgement given" if standard.judged else "not rated")
         how = "judgement" if standard.judged and standard.rating else (f"lowest {standard.percent}%" if standard.percent is not None else "")
         head = f"  {standard.standard.id} {standard.standard.title}"
-        head = head if len(head) <= 48 else head[:47] + "…"
-        lines.append(f"{head:<48} {rating}" + (f" ({how})" if how else ""))
+        head = head if len(head) <= 40 else head[:39] + "…"
+        lines.append(f"{head:<40} {rating}" + (f" ({how})" if how else ""))
         for q in standard.questions:
             mark = ">" if q.lowest else " "
             pct = "-" if q.percent is None else f"{q.percent}%"
@@ -75,9 +81,9 @@ def render(result, *, show_ci: bool, confidence: float) -> list[str]:
             spans = low.label if low == high else f"{low.label} to {high.label}"
             lines.append(f"      the interval of the lowest spans: {spans}")
         if standard.caution:
-            lines.append(f"      caution: {standard.caution}")
+            lines += _wrapped("      caution: ", standard.caution)
         if standard.note and not standard.judged:
-            lines.append(f"      note: {standard.note}")
+            lines += _wrapped("      note: ", standard.note)
     if result.overall is not None:
         lines.append(f"  Overall: {result.overall.label} (total {result.total} of {result.scheme.max_total})")
     else:
@@ -88,7 +94,7 @@ def render(result, *, show_ci: bool, confidence: float) -> list[str]:
             why.append(f"{', '.join(judged)} are rated by judgement; give them with --judgement ID=RATING")
         if other:
             why.append(f"{', '.join(other)} have no counted answers")
-        lines.append(f"  Overall: not rated ({'; '.join(why)})")
+        lines += _wrapped("  Overall: ", f"not rated ({'; '.join(why)})")
     return lines
 
 
@@ -143,9 +149,12 @@ def show(db: str, scheme_path: str, by: str | None, show_ci: bool, confidence: f
         results = rate_store(store, scheme, by_site=by == "site", judgements=given, confidence=confidence)
     finally:
         store.close()
-    click.echo(click.style(f"Ratings: {scheme.title} ({scheme_path})", bold=True))
-    click.echo("A standard takes the rating of its lowest key question's percentage, as published")
-    click.echo(f"(a whole number, rounded half up): {scheme.describe_bands()}.")
+    for line in _wrapped("", f"Ratings: {scheme.title} ({scheme_path})"):
+        click.echo(click.style(line.strip(), bold=True))
+    rule = (f"A standard takes the rating of its lowest key question's percentage, as published "
+            f"(a whole number, rounded half up): {scheme.describe_bands()}.")
+    for line in _wrapped("", rule):
+        click.echo(line.strip())
     for result in results:
         click.echo("")
         for line in render(result, show_ci=show_ci, confidence=confidence):

@@ -1,6 +1,8 @@
-"""``audit tabulate DB QUESTION [--by QUESTION] [--where RULE]``: one question's counts in the terminal."""
+"""``audit tabulate DB QUESTION [--by QUESTION] [--where RULE] [--status S]``: one question's counts in the terminal."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -32,21 +34,28 @@ def render(table) -> list[str]:
 @click.argument("question")
 @click.option("--by", "by", metavar="QUESTION", help="Cross-tabulate: one column per option of this question.")
 @click.option("--where", "where", metavar="RULE", help='Only cases where this rule is true, e.g. \'iom_status == "yes"\'.')
-def tabulate(db: str, question: str, by: str | None, where: str | None) -> None:
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Count only cases of this status (in_progress, complete, approved, returned); repeat or separate with commas.")
+def tabulate(db: str, question: str, by: str | None, where: str | None, statuses: tuple[str, ...]) -> None:
     """Counts, bases and percentages of QUESTION in DB.
 
     The base is the cases where the question applies and is answered
     ("Not applicable" answers and unanswered questions are left out).
     """
     from audit.store import Store
-    from audit.tabulate import BASE_NOTE, tabulate_question
+    from audit.tabulate import BASE_NOTE, case_selection, check_statuses, store_rubric, tabulate_question
 
+    chosen = check_statuses(statuses or None)
     store = Store.open_read_only(db)
     try:
-        table = tabulate_question(store, question, by=by, where=where)
+        table = tabulate_question(store, question, by=by, where=where, statuses=chosen)
+        selection = case_selection(store, Path(db).name, db, store_rubric(store).id, chosen)
     finally:
         store.close()
     click.echo(click.style(f"{question}: {table.title}", bold=True))
+    click.echo(f"{db}: {selection.summary()}")
+    if selection.warning():
+        click.echo(f"warning: {selection.warning()}", err=True)
     if where:
         click.echo(f"cases where {where}")
     click.echo("")

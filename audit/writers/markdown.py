@@ -11,6 +11,7 @@ from audit.writers.safety import looks_like_formula
 
 # what would end a line in Markdown (CommonMark), or a cell when pasted into a spreadsheet (tab)
 _LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
+HIGHLIGHT_MARK = "†"
 
 
 def _text(value: str) -> str:
@@ -33,30 +34,54 @@ def table_markdown(table: FigureTable) -> str:
     for column in table.columns:
         header += [f"{column}: {table.header(p)}" if several else table.header(p) for p in parts]
     lines = [f"### {_text(table.heading)}", ""]
+    if table.note:
+        lines += [_text(table.note), ""]
     lines.append("| " + " | ".join(_text(h) for h in header) + " |")
     lines.append("|" + "---|" + "---:|" * (len(header) - 1))
     section = ""
     for row in table.rows:
         if row.section and row.section != section:
             section = row.section
-            lines.append(f"| **{_text(section)}** |" + " |" * (len(header) - 1))
-        label = f"**{_text(row.label)}**" if row.is_total else _text(row.label)
+            if section != table.title:  # a sub-table titled as the figure is not headed twice
+                lines.append(f"| **{_text(table.section_heading(section))}** |" + " |" * (len(header) - 1))
+        label = _text(row.label) + (f" {HIGHLIGHT_MARK}" if row.highlight else "")
+        label = f"**{label}**" if row.is_total else label
         values = [_number(p, cell.part(p)) for cell in row.cells for p in parts]
         lines.append("| " + " | ".join([label, *values]) + " |")
     lines.append("")
-    if table.note:
-        lines += [_text(table.note), ""]
-    for label, cases in zip(table.columns, table.column_notes):
-        lines.append(f"* {_text(label) + ': ' if label else ''}{_text(cases)}")
+    if table.highlight_note:
+        lines += [f"{HIGHLIGHT_MARK} {_text(table.highlight_note)}", ""]
+    for index, (label, cases) in enumerate(zip(table.columns, table.column_notes)):
+        base = f"base {table.base_words(index)}" if label else f"Base {table.base_words(index)}"
+        lines.append(f"* {_text(label) + ': ' if label else ''}{base}; the column counts {_text(cases)}")
+    lines += [f"* {_text(note)}" for note in table.applies_notes]
     lines += ["", f"_{BASE_NOTE}_", ""]
     return "\n".join(lines)
+
+
+def quoted_markdown(table: FigureTable) -> str:
+    lines = [f"### {_text(table.heading)}", "", _text(table.note or ""), ""]
+    lines.append("| Chapter | Quoted in the text | Number | Base | Percentage | Counted from |")
+    lines.append("|---|---|---:|---:|---:|---|")
+    for row in table.rows:
+        cell = row.cells[0]
+        values = [_number("count", cell.count), _number("base", cell.base), cell.percent_text(row.decimals) or "-"]
+        lines.append("| " + " | ".join([_text(row.section), _text(row.label), *values, _text(row.source)]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_markdown(path: str | Path, result: ReportTables) -> None:
     report = result.report
     blocks = [f"# {_text(report.title)}\n" if report else ""]
+    if result.selections:
+        blocks.append("Cases counted:\n\n" + "\n".join(
+            f"* {_text(s.name)} ({_text(s.label)}, {_text(s.path)}): {_text(s.summary())}" for s in result.selections.values()
+        ) + "\n")
+    warnings = result.status_warnings + result.warnings
     blocks += [table_markdown(t) for t in result.tables]
-    if result.warnings:
-        blocks.append("Skipped:\n\n" + "\n".join(f"* {_text(w)}" for w in result.warnings) + "\n")
+    if result.quoted:
+        blocks.append(quoted_markdown(result.quoted))
+    if warnings:
+        blocks.append("Warnings and figures not included:\n\n" + "\n".join(f"* {_text(w)}" for w in warnings) + "\n")
     with atomic_output(path) as temp:
         temp.write_text("\n".join(blocks), encoding="utf-8")
