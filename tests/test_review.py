@@ -169,3 +169,43 @@ def test_an_approval_on_one_side_only_is_an_update_not_a_conflict(db, tmp_path):
     with Store.open_read_only(db) as store:
         assert store.case(case.uuid).status == "approved"
         assert review_counts(store).approved == 1
+
+
+# --- exports and tabulate -----------------------------------------------------------------------
+
+
+def test_tabulate_and_export_select_approved_cases_and_say_how_many_were_reviewed(db, tmp_path):
+    import json
+
+    from audit.moderation import draw_sample
+    from tests.qa_support import mark
+
+    with Store.open(db) as store:
+        lead = store.service("lead")
+        approved = review_queue(store)[:5]
+        for case in approved:
+            lead.set_status(case.uuid, "approved")
+        lead.set_status(review_queue(store)[0].uuid, "returned", comment="Check the plan")
+        drawn_cases = draw_sample(store, fraction=0.1, seed=1, inspector="lw", who="lead").drawn
+        assert len(drawn_cases) == 6  # 10% of the 56 finished cases (the returned one is back with its inspector)
+        for drawn in drawn_cases:  # the copies answer differently, and count in no figure
+            mark(store, drawn.copy.uuid, {"sentence_type": "non_statutory", "lead_agency": "police"}, who="lw",
+                 complete=False)
+        ids = {c.uuid for c in approved}
+        yes = sum(1 for c in approved if store.answers(c.uuid).get("reasons_explained") == "yes")
+        base = sum(1 for c in approved if store.answers(c.uuid).get("reasons_explained") in ("yes", "no"))
+    result = run_audit("tabulate", db, "reasons_explained", "--status", "approved")
+    assert result.returncode == 0, result.stderr
+    assert "counted: the 5 approved; 6 reviewed (5 approved, 1 returned); 6 moderation copies left out" in result.stdout
+    (yes_line,) = [line for line in result.stdout.splitlines() if line.startswith("Yes")]
+    assert yes_line.split()[1:] == [str(yes), f"{round(100 * yes / base)}%", str(base)] and len(ids) == 5
+    out = tmp_path / "figures.json"
+    done = run_audit("export", "iom-thematic-2019", "--data", f"thematic={db}", "--status", "approved", "-o", out)
+    assert done.returncode == 0, done.stderr
+    (counted,) = json.loads(out.read_text())["cases_counted"]
+    assert (counted["cases_counted"], counted["reviewed"], counted["moderation_copies_left_out"]) == (5, 6, 6)
+    # every status by default: the 60 cases, never the copies
+    everything = run_audit("tabulate", db, "sentence_type")
+    assert "60 cases (" in everything.stdout and "counted: all 60" in everything.stdout
+    (police,) = [line for line in everything.stdout.splitlines() if line.startswith("Non-statutory")]
+    assert police.split()[2] == "1"  # the copies' answers are not counted
