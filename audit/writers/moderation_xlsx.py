@@ -23,6 +23,7 @@ TITLE = Font(name=FONT, size=14, bold=True)
 ITALIC = Font(name=FONT, size=10, italic=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")
 
 AGREEMENT_HEADERS = [
     ("Question", 52), ("Item", 24), ("Pairs", 7), ("Agreed", 8), ("% agree", 9), ("CI low", 8), ("CI high", 8),
@@ -46,6 +47,13 @@ METHOD = [
     "'Not applicable'). They are listed on their own sheet and are not in the pairs.",
     "Moderation copies never count in the figures.",
 ]
+
+
+def _fit_height(ws, row: int, texts: list[tuple[str, float]]) -> None:
+    """Give a row the height its longest wrapped text needs ((text, column width) pairs): spreadsheet
+    programs do not grow a row for wrapped text written by a library."""
+    lines = max([-(-len(text or "") // max(1, int(width * 1.1))) for text, width in texts] + [1])
+    ws.row_dimensions[row].height = 15 * lines
 
 
 def _header(ws, row: int, headers: list[tuple[str, float]]) -> None:
@@ -73,15 +81,18 @@ def _agreement_row(ws, row: int, item: ItemAgreement) -> None:
     ]
     for column, (value, number_format) in enumerate(numbers, 3):
         if value is None:
-            put(ws, row, column, "—" if column < 15 and not (column == 13 and not item.alpha_reason) else "", font=PLAIN)
+            put(ws, row, column, "—" if column < 15 and not (column == 13 and not item.alpha_reason) else "", font=PLAIN,
+                alignment=TOP)
             continue
-        put(ws, row, column, value, font=PLAIN, number_format=number_format)
+        put(ws, row, column, value, font=PLAIN, number_format=number_format, alignment=TOP)
     put(ws, row, 16, item.caution, font=ITALIC, alignment=WRAP)
+    _fit_height(ws, row, [(question if item.item != "overall" else item.label, AGREEMENT_HEADERS[0][1]),
+                          (option, AGREEMENT_HEADERS[1][1]), (item.caution, AGREEMENT_HEADERS[15][1] * 1.1)])
 
 
 def _disagreements(ws, title: str, rows: list[Disagreement], include_notes: bool) -> None:
     put(ws, 1, 1, title, font=TITLE)
-    headers = [("Site", 16), ("Case", 10), ("Question id", 22), ("Question", 50), ("First marker", 12),
+    headers = [("Site", 16), ("Case", 10), ("Question id", 26), ("Question", 50), ("First marker", 12),
                ("First answer", 24)]
     if include_notes:
         headers.append(("First marker's note", 40))
@@ -89,6 +100,7 @@ def _disagreements(ws, title: str, rows: list[Disagreement], include_notes: bool
     if include_notes:
         headers.append(("Second marker's note", 40))
     _header(ws, 3, headers)
+    ws.row_dimensions[3].height = 30
     for number, d in enumerate(rows, 4):
         values = [d.site, d.case_ref, d.question_id, d.question, d.first_inspector, d.first_answer]
         if include_notes:
@@ -98,6 +110,7 @@ def _disagreements(ws, title: str, rows: list[Disagreement], include_notes: bool
             values.append(d.second_note)
         for column, value in enumerate(values, 1):
             put(ws, number, column, value, font=PLAIN, alignment=WRAP)
+        _fit_height(ws, number, [(str(value), width) for value, (_, width) in zip(values, headers)])
     if not rows:
         put(ws, 4, 1, "None.", font=ITALIC)
     ws.freeze_panes = "A4"
@@ -123,6 +136,7 @@ def write_moderation_xlsx(path: str | Path, report: ModerationReport, *, include
         row += 1
     row += 1
     _header(ws, row, AGREEMENT_HEADERS)
+    ws.row_dimensions[row].height = 30
     header_row = row
     for item in report.items:
         row += 1
