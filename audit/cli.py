@@ -35,6 +35,8 @@ COMMANDS = {
     "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
     "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
+    "review": ("audit.commands.review:review", "Quality review: the queue of complete cases; approve or return one."),
+    "moderate": ("audit.commands.moderate:moderate", "Moderation: draw a sample for a second inspector; agreement report."),
 }
 
 

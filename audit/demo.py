@@ -669,8 +669,9 @@ def existing_demo_files(folder: Path) -> list[Path]:
     return found
 
 
-def _write_one(final: Path, rubric: Rubric, cases: list[NewCase]) -> Written:
-    """Write ``cases`` to a temporary file beside ``final``, then move it into place."""
+def _write_one(final: Path, rubric: Rubric, cases: list[NewCase],
+               then: Callable[[Store], None] | None = None) -> Written:
+    """Write ``cases`` (and whatever ``then`` adds) to a temporary file beside ``final``, then move it into place."""
     temporary = final.with_name(f".{final.name}.writing-{uuidlib.uuid4().hex[:8]}")
     try:
         store = Store.open(temporary, create=True)
@@ -680,6 +681,8 @@ def _write_one(final: Path, rubric: Rubric, cases: list[NewCase]) -> Written:
                 by_inspector.setdefault(case.inspector or "demo", []).append(case)
             for inspector, group in by_inspector.items():
                 store.insert_cases(group, who=inspector, reason="demo data")
+            if then is not None:
+                then(store)
         finally:
             store.close()
         for side in (final.with_name(final.name + "-wal"), final.with_name(final.name + "-shm")):
@@ -691,6 +694,16 @@ def _write_one(final: Path, rubric: Rubric, cases: list[NewCase]) -> Written:
         raise
     complete = sum(1 for case in cases if case.status == STATUS_COMPLETE)
     return Written(final, rubric.id, len(cases), len({case.site for case in cases}), complete)
+
+
+def _quality_demo(store: Store) -> None:
+    from audit.demo_quality import add_quality_demo  # moderation sample and review under way (docs/quality.md)
+
+    add_quality_demo(store)
+
+
+#: what is added to a demo file after its cases, by file name
+QUALITY_DEMO: dict[str, Callable[[Store], None]] = {THEMATIC_FILE: _quality_demo}
 
 
 def write_demo(folder: str | Path, *, force: bool = False, seed: int = SEED,
@@ -721,6 +734,6 @@ def write_demo(folder: str | Path, *, force: bool = False, seed: int = SEED,
         rubric = load_rubric_by_id(rubric_id)
         if progress:
             progress(f"writing {folder / name} ...")
-        written.append(_write_one(folder / name, rubric, make(rubric, seed)))
+        written.append(_write_one(folder / name, rubric, make(rubric, seed), QUALITY_DEMO.get(name)))
     return written
 

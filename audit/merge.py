@@ -59,6 +59,8 @@ HISTORY_COLUMNS = ["case_uuid", "question_id", "field", "old_value", "new_value"
 #: case fields a merge reconciles (the copy updated later wins); a difference in the first three is reported as a conflict
 CASE_FIELDS = ("case_ref", "site", "inspector", "status", "deleted_at", "deleted_reason", "review_comment", "review_question")
 REPORTED_CASE_FIELDS = ("case_ref", "site", "inspector")
+#: two quality-review decisions that differ are reported too (the later still wins)
+REVIEW_STATUSES = ("approved", "returned")
 
 NEW, SAME, PRECISE = 0, 1, 2  # staged_cases.kind
 
@@ -665,7 +667,8 @@ class _Merger:
         uuid = target_case["uuid"]
         for name in differing:
             winner, loser = (staged[name], target_case[name]) if source_wins else (target_case[name], staged[name])
-            if name in REPORTED_CASE_FIELDS and not self._already_resolved(uuid, None, name, loser, winner):
+            reported = name in REPORTED_CASE_FIELDS or _review_conflict(name, target_case[name], staged[name])
+            if reported and not self._already_resolved(uuid, None, name, loser, winner):
                 self._conflict(target_case, "", name, name, target_case[name], staged[name], target_case[name] or "",
                                staged[name] or "", target_case["updated_at"], staged["updated_at"], None, None,
                                source_wins, source)
@@ -763,6 +766,8 @@ class _Merger:
     def _find_duplicates(self) -> None:
         """(site, case_ref) pairs held by more than one live case, among the cases this merge touched.
 
+        A moderation copy shares its case's reference by design (``copy_of`` links them): never a duplicate.
+
         Two spellings are one case when import would take them for one (:func:`audit.identity.key`).
         """
         db = self.db
@@ -773,8 +778,9 @@ class _Merger:
                 """SELECT c.site_key, c.ref_key, c.site, c.case_ref, c.uuid, c.inspector, c.status, c.origin_file
                    FROM main.cases c
                    JOIN (SELECT DISTINCT k.site_key, k.ref_key FROM main.cases k JOIN staged_touched t ON t.uuid = k.uuid
-                         WHERE k.deleted_at IS NULL) d ON d.site_key = c.site_key AND d.ref_key = c.ref_key
-                   WHERE c.deleted_at IS NULL
+                         WHERE k.deleted_at IS NULL AND k.copy_of IS NULL) d
+                        ON d.site_key = c.site_key AND d.ref_key = c.ref_key
+                   WHERE c.deleted_at IS NULL AND c.copy_of IS NULL
                    ORDER BY c.site_key, c.ref_key, c.created_at, c.uuid"""
             ).fetchall()
         finally:
@@ -855,6 +861,14 @@ def _value_rank(answer: dict) -> tuple[str, str, str, str]:
     after the answer it retires), then the greater ``answered_by``. A total order on the content,
     so the result never depends on which file is merged first."""
     return (answer["answered_at"] or "", answer["value"] or "", answer["state"] or "", answer["answered_by"] or "")
+
+
+def _review_conflict(name: str, mine: Any, theirs: Any) -> bool:
+    """Two review decisions on one case that differ: approved on one side and returned on the other,
+    or two different return comments (a decision on one side only is an update, not a conflict)."""
+    if name == "status":
+        return mine in REVIEW_STATUSES and theirs in REVIEW_STATUSES
+    return name == "review_comment" and bool(mine) and bool(theirs)
 
 
 def _never_answered(answer: dict, history: list[tuple]) -> bool:

@@ -592,19 +592,21 @@ class Store:
     def list_cases(
         self, *, search: str = "", site: str | None = None, status: str | None = None,
         order_by: str = "updated_at", descending: bool = True, limit: int = 100, offset: int = 0,
-        deleted: bool = False,
+        deleted: bool = False, returned_first: bool = False,
     ) -> list[Case]:
         """One page of cases; filtering and sorting happen in SQL, so 100k cases cost one page.
 
         Deleted cases are listed only with ``deleted=True`` (and then only they are).
+        ``returned_first``: cases returned by a reviewer come before the rest (the inspector's list).
         """
         if order_by not in self.SORTABLE:
             raise StoreError(f"cannot sort by '{order_by}'; choose one of {', '.join(self.SORTABLE)}")
         where, params = self._case_filter(search, site, status, deleted)
         key = "(answered_count * 1.0 / max(applicable_count, 1))" if order_by == "progress" else order_by
         direction = "DESC" if descending else "ASC"
+        first = f"status = '{STATUS_RETURNED}' DESC, " if returned_first else ""
         rows = self.conn.execute(
-            f"{self._SELECT_CASE} {where} ORDER BY {key} {direction}, uuid {direction} LIMIT ? OFFSET ?",
+            f"{self._SELECT_CASE} {where} ORDER BY {first}{key} {direction}, uuid {direction} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         return [Case(*r) for r in rows]
@@ -697,7 +699,8 @@ class Store:
         """(case_uuid, question_id, value) for the given questions.
 
         ``counted_only``: answers in a percentage's base (the counting module's
-        verdict). Otherwise: answers a rule can see (current, applicable, given).
+        verdict). Otherwise: answers a rule can see (current, applicable, given),
+        of live original cases (a moderation copy is never in a figure).
         Every value is checked, as it is read, to be one the tool could have stored
         for its question (:class:`audit.dbcheck.ValueChecker`): a file altered
         outside the tool is refused, naming the case and question, never counted.
@@ -708,7 +711,10 @@ class Store:
         if not ids:
             return iter(())
         marks = ", ".join("?" * len(ids))
-        extra = "AND a.counted = 1" if counted_only else "AND a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL"
+        # a deleted case or a moderation copy is in no figure: nothing of it counts, and no rule reads it
+        extra = "AND a.counted = 1" if counted_only else (
+            "AND a.applies = 1 AND a.state = 'current' AND a.value IS NOT NULL AND c.copy_of IS NULL "
+            "AND c.deleted_at IS NULL")
         cursor = self.conn.execute(
             f"SELECT a.case_uuid, a.question_id, a.value, c.rubric_sha256 FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
             f"WHERE a.question_id IN ({marks}) {extra}",

@@ -156,6 +156,7 @@ class CaseSelection:
     by_status: dict[str, int]
     statuses: tuple[str, ...] | None = None  # None: every status
     deleted: int = 0
+    copies: int = 0  # moderation copies (second markings): never in a figure
 
     @property
     def held(self) -> int:
@@ -174,7 +175,15 @@ class CaseSelection:
 
     @property
     def excludes_any(self) -> bool:
-        return self.counted != self.held or self.deleted > 0
+        return self.counted != self.held or self.deleted > 0 or self.copies > 0
+
+    @property
+    def reviewed(self) -> str:
+        """How many cases a quality lead has reviewed, in words ('' when none)."""
+        approved, returned = self.by_status.get("approved", 0), self.by_status.get("returned", 0)
+        if not approved + returned:
+            return ""
+        return f"{approved + returned:,} reviewed ({approved:,} approved, {returned:,} returned)"
 
     def status_counts(self) -> str:
         known = [s for s in CASE_STATUSES if s in self.by_status] + sorted(set(self.by_status) - set(CASE_STATUSES))
@@ -189,7 +198,10 @@ class CaseSelection:
             which = " or ".join(STATUS_WORDS.get(s, s) for s in self.statuses)
             counted = f"{verb}: the {self.counted:,} {which}"
         deleted = f"; {self.deleted:,} deleted case{'s' if self.deleted != 1 else ''} left out" if self.deleted else ""
-        return f"{held}; {counted}{deleted}"
+        reviewed = f"; {self.reviewed}" if self.reviewed else ""
+        copies = (f"; {self.copies:,} moderation cop{'ies' if self.copies != 1 else 'y'} left out" if self.copies
+                  else "")
+        return f"{held}; {counted}{reviewed}{deleted}{copies}"
 
     def warning(self) -> str | None:
         """A line for people when unfinished assessments are counted."""
@@ -204,6 +216,8 @@ class CaseSelection:
         return {
             "dataset": self.name, "label": self.label, "file": self.path, "rubric": self.rubric_id,
             "cases_by_status": dict(self.by_status), "deleted_left_out": self.deleted,
+            "moderation_copies_left_out": self.copies,
+            "reviewed": self.by_status.get("approved", 0) + self.by_status.get("returned", 0),
             "statuses_counted": list(self.statuses) if self.statuses is not None else "all",
             "cases_counted": self.counted, "in_progress_counted": self.in_progress_counted,
         }
@@ -250,16 +264,21 @@ def check_statuses(statuses: Iterable[str] | None, what: str = "--status") -> tu
 
 
 def case_selection(store: Store, name: str, label: str, rubric_id: str, statuses: tuple[str, ...] | None) -> CaseSelection:
-    deleted_clause = "deleted_at IS NOT NULL" if has_deleted_column(store) else "0"
+    schema_2 = has_deleted_column(store)
+    deleted_clause = "deleted_at IS NOT NULL" if schema_2 else "0"
+    copy_clause = "deleted_at IS NULL AND copy_of IS NOT NULL" if schema_2 else "0"
     by_status: dict[str, int] = {}
-    deleted = 0
-    for status, is_deleted, n in store.db.execute(f"SELECT status, {deleted_clause}, count(*) FROM cases GROUP BY 1, 2"):
+    deleted = copies = 0
+    for status, is_deleted, is_copy, n in store.db.execute(
+            f"SELECT status, {deleted_clause}, {copy_clause}, count(*) FROM cases GROUP BY 1, 2, 3"):
         if is_deleted:
             deleted += n
+        elif is_copy:
+            copies += n
         else:
             by_status[status] = by_status.get(status, 0) + n
     path = Path(store.path).name if store.path else "memory"
-    return CaseSelection(name, label, path, rubric_id, by_status, statuses, deleted)
+    return CaseSelection(name, label, path, rubric_id, by_status, statuses, deleted, copies)
 
 
 class _Excluded:
@@ -276,6 +295,7 @@ class _Excluded:
             params += list(selection.statuses)
         if has_deleted_column(store):
             clauses.append("deleted_at IS NOT NULL")
+            clauses.append("copy_of IS NOT NULL")  # a moderation copy is a second marking, never in a figure
         self.conn.execute(f"DROP TABLE IF EXISTS temp.{_EXCLUDED_TABLE}")
         self.conn.execute(f"CREATE TEMP TABLE {_EXCLUDED_TABLE} (uuid TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.execute(f"INSERT INTO temp.{_EXCLUDED_TABLE} SELECT uuid FROM cases WHERE {' OR '.join(clauses)}", params)

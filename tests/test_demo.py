@@ -37,7 +37,8 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 def all_cases(store: Store) -> list:
-    return store.list_cases(order_by="case_ref", descending=False, limit=10_000)
+    """The demo's cases, without the moderation copies its quality demo adds (docs/quality.md)."""
+    return [case for case in store.list_cases(order_by="case_ref", descending=False, limit=10_000) if case.copy_of is None]
 
 
 def snapshot(path: Path) -> dict:
@@ -88,7 +89,7 @@ def test_thematic_has_60_cases_over_the_seven_sites(demo_dir):
         assert set(store.sites()) == SITES
         assert {case.rubric_id for case in cases} == {"iom-thematic-2019"}
         assert all(case.inspector and case.inspector.isalpha() and len(case.inspector) == 2 for case in cases)
-        per_site = {site: store.case_count(site=site) for site in SITES}
+        per_site = {site: sum(1 for case in cases if case.site == site) for site in SITES}
         assert all(8 <= n <= 9 for n in per_site.values()), per_site
 
 
@@ -110,11 +111,13 @@ def test_every_answer_applies_and_only_gapless_cases_are_complete(demo_dir, name
             assert set(answers) <= evaluation.applicable
             rows = store.answer_rows(case.uuid)
             assert all(row["state"] == "current" and row["applies"] for row in rows.values()), case.case_ref
-            expected = "in_progress" if evaluation.missing_required else "complete"
-            assert case.status == expected, case.case_ref
+            # a finished case may since have been approved or returned by the quality demo
+            expected = ("in_progress",) if evaluation.missing_required else ("complete", "approved", "returned")
+            assert case.status in expected, case.case_ref
             statuses.add(case.status)
-        # the report's missing data leaves some cases in progress; the rest are complete
-        assert statuses == {"complete", "in_progress"}
+        # the report's missing data leaves some cases in progress; the rest are complete (or reviewed, in thematic.db)
+        assert statuses == ({"complete", "in_progress", "approved", "returned"} if name == "thematic.db"
+                            else {"complete", "in_progress"})
 
 
 def test_refuses_to_overwrite_without_force(demo_dir, capsys):

@@ -40,7 +40,16 @@ def shorten(text: str, width: int) -> str:
 
 
 def status_label(status: str) -> str:
-    return "complete" if status == STATUS_COMPLETE else "in progress"
+    return {STATUS_COMPLETE: "complete", "approved": "approved", "returned": "returned"}.get(status, "in progress")
+
+
+def case_status_cell(case) -> tuple[str, str]:
+    """A case's status for a list, in its colour: a returned case stands out; a moderation copy says so."""
+    label = status_label(case.status)
+    if case.copy_of is not None:
+        label += " · moderation"
+    style = {STATUS_COMPLETE: "green", "approved": "green", "returned": "bold red"}.get(case.status, "")
+    return label, style
 
 
 def stored_label(question: Question | None, stored: str | None) -> str:

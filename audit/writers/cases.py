@@ -91,7 +91,7 @@ def _cases(store: Store, statuses: tuple[str, ...] | None, include_notes: bool) 
     applies = Applicability(rubrics)
     clauses, params = [], []
     if has_deleted_column(store):
-        clauses.append("deleted_at IS NULL")
+        clauses.append("deleted_at IS NULL AND copy_of IS NULL")  # a moderation copy is not a case to re-import
     if statuses is not None:
         clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
         params += list(statuses)

@@ -216,7 +216,7 @@ def _widths(store: Store, layout: _Layout, clause: str, params: list, site_label
 def _cases(store: Store, selection: CaseSelection | None) -> tuple[str, list]:
     clauses, params = [], []
     if has_deleted_column(store):
-        clauses.append("c.deleted_at IS NULL")
+        clauses.append("c.deleted_at IS NULL AND c.copy_of IS NULL")  # moderation copies are in no figure
     if selection is not None and selection.statuses is not None:
         clauses.append(f"c.status IN ({', '.join('?' * len(selection.statuses))})")
         params += list(selection.statuses)

@@ -21,8 +21,10 @@ from textual.worker import get_current_worker
 
 from audit.errors import AuditError
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
+from audit.moderation import check_may_see
+from audit.store import current_user
 from audit.tui.answering import progress
-from audit.tui.format import local_time, status_label
+from audit.tui.format import case_status_cell, local_time, status_label
 from audit.tui.widgets.case_table import CaseTable, Column, Row
 from audit.tui.widgets.key_bar import KeyBar
 
@@ -41,7 +43,7 @@ COLUMNS = [
 SORT_NAMES = {"case_ref": "ref", "site": "site", "inspector": "inspector", "status": "status",
               "progress": "% answered", "updated_at": "last edited"}
 SORT_CYCLE = ["updated_at", "case_ref", "site", "inspector", "status", "progress"]
-STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE]
+STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE, "returned", "approved"]
 
 
 def read_page(store: Store, query: "CaseQuery", offset: int) -> tuple[int, int, list[Case]]:
@@ -50,7 +52,8 @@ def read_page(store: Store, query: "CaseQuery", offset: int) -> tuple[int, int, 
     total = store.case_count(**args)
     if offset >= total:
         offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
-    rows = store.list_cases(**args, order_by=query.order_by, descending=query.descending, limit=PAGE_SIZE, offset=offset)
+    rows = store.list_cases(**args, order_by=query.order_by, descending=query.descending, limit=PAGE_SIZE, offset=offset,
+                            returned_first=True)  # a case sent back by a reviewer comes first
     return offset, total, rows
 
 
@@ -81,7 +84,8 @@ class CaseListScreen(Screen):
     HELP = (
         "The cases in this database, newest edit first. Enter opens a case; n starts a new one. "
         "/ filters by ref, site or inspector as you type; o changes the order and r reverses it; "
-        "s shows one site (for a merged database); c shows in-progress or complete cases only. "
+        "s shows one site (for a merged database); c shows cases of one status only. Cases returned by a "
+        "reviewer come first; v opens the review queue (for quality leads). "
         "Moving past the last row loads the next page."
     )
 
@@ -95,6 +99,7 @@ class CaseListScreen(Screen):
         Binding("s", "pick_site", "Site", id="cases.site"),
         Binding("c", "cycle_status", "Status", id="cases.status"),
         Binding("f", "figures", "Figures", id="cases.figures"),
+        Binding("v", "review_queue", "Review queue", id="cases.review_queue"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
         Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
         Binding("q", "app.quit", "Quit", id="cases.quit"),
@@ -184,7 +189,7 @@ class CaseListScreen(Screen):
             case.case_ref,
             case.site,
             case.inspector or "",
-            (status_label(case.status), "green" if case.status == STATUS_COMPLETE else ""),
+            case_status_cell(case),
             f"{progress(case.answered_count, case.applicable_count)}%",
             local_time(case.updated_at),
         )
@@ -280,6 +285,7 @@ class CaseListScreen(Screen):
         try:  # a case whose rubric cannot be read is refused here, with the store's message
             store = self.app.store
             store.rubric_for(store.case(case_uuid))
+            check_may_see(store, case_uuid, current_user())  # a moderator sees the original after their own marking
         except AuditError as exc:
             self.app.notify(str(exc), title="Cannot open this case", severity="error", markup=False)
             return
@@ -339,6 +345,11 @@ class CaseListScreen(Screen):
                 self._requery(site=site)
 
         self.app.push_screen(SitePickerScreen(self.query_state.site), picked)
+
+    def action_review_queue(self) -> None:
+        from audit.tui.screens.review_queue import ReviewQueueScreen
+
+        self.app.push_screen(ReviewQueueScreen())
 
     def action_figures(self) -> None:
         from audit.tui.screens.figures import FiguresScreen

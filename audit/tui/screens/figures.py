@@ -29,6 +29,7 @@ from audit.rubric import search_path
 from audit.store import Store
 from audit.tui.answering import progress
 from audit.tui.format import shown
+from audit.tui.widgets.agreement import AgreementView
 from audit.tui.widgets.key_bar import KeyBar
 
 POLL_SECONDS = 3.0
@@ -156,8 +157,8 @@ def figure_renderable(table: Any) -> Group:
 class FiguresScreen(Screen):
     HELP = (
         "The report's figure tables counted from this database, refreshed as cases change, and how far each "
-        "site and inspector has got. t switches between them; u recounts now; escape goes back. "
-        "Progress is rounded down: 100% only when every case (or question) is done."
+        "site and inspector has got, and the agreement of moderated cases. t switches between them; u recounts "
+        "now; escape goes back. Progress is rounded down: 100% only when every case (or question) is done."
     )
     BINDINGS = [
         Binding("escape", "back", "Back", id="figures.back"),
@@ -176,6 +177,8 @@ class FiguresScreen(Screen):
             with TabPane("Figures", id="tab-figures"):
                 with VerticalScroll(id="figures-scroll"):
                     yield Static("Counting…", id="figures-body")
+            with TabPane("Moderation", id="tab-moderation"):
+                yield AgreementView(id="agreement")
             with TabPane("Completion", id="tab-completion"):
                 with VerticalScroll():
                     yield Static(Text("By site", style="bold"))
@@ -196,6 +199,8 @@ class FiguresScreen(Screen):
 
     @work(thread=True, exclusive=True, group="figures", exit_on_error=False)
     def recount(self) -> None:
+        from audit.moderation_report import moderation_report
+
         try:
             store = self.app.reader()
             try:
@@ -203,12 +208,15 @@ class FiguresScreen(Screen):
                 sites = store.completion("site")
                 inspectors = store.completion("inspector")
                 figures = live_figures(store)
+                moderation = moderation_report(store)
+                live = sum(store.status_counts().values())  # cases in the figures: moderation copies aside
             finally:
                 store.close()
         except (AuditError, sqlite3.Error) as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title="Could not count", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._show, token, sites, inspectors, figures)
+        self.app.call_from_thread(self._show, token, sites, inspectors, figures, live)
+        self.app.call_from_thread(self.query_one(AgreementView).show, moderation)
 
     @work(thread=True, exclusive=True, group="figures-poll", exit_on_error=False)
     def check_for_changes(self) -> None:
@@ -225,10 +233,11 @@ class FiguresScreen(Screen):
         if token != self.token:
             self.app.call_from_thread(self.recount)
 
-    def _show(self, token: tuple, sites: list[tuple], inspectors: list[tuple], figures: FigureResult) -> None:
+    def _show(self, token: tuple, sites: list[tuple], inspectors: list[tuple], figures: FigureResult,
+              live: int | None = None) -> None:
         self.token = token
         self.figures = figures
-        cases = token[0]
+        cases = token[0] if live is None else live
         self.query_one("#figures-title", Static).update(
             Text.assemble(("Figures ", "bold"), (str(self.app.db_path), "bold cyan"), f"  ·  {cases:,} case(s)",
                           ("  ·  live: recounted when cases change", "dim"))
@@ -258,8 +267,10 @@ class FiguresScreen(Screen):
 
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
-        tabs.active = "tab-completion" if tabs.active == "tab-figures" else "tab-figures"
-        self.query_one("#figures-scroll" if tabs.active == "tab-figures" else "#by-site").focus()
+        order = ["tab-figures", "tab-moderation", "tab-completion"]
+        tabs.active = order[(order.index(tabs.active) + 1) % len(order)]
+        focus = {"tab-figures": "#figures-scroll", "tab-moderation": "#agreement-scroll", "tab-completion": "#by-site"}
+        self.query_one(focus[tabs.active]).focus()
 
     def action_back(self) -> None:
         self.dismiss()

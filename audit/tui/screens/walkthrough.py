@@ -35,6 +35,7 @@ from audit.tui.widgets.answer import LETTER_CODES, NONE_KEY, AnswerInput, Choice
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline, outline_text
 from audit.tui.widgets.text_box import TextBox
+from audit.tui.widgets.review_note import ReviewNote
 
 CLEAR_KEY = "ctrl+x"
 
@@ -101,6 +102,7 @@ class WalkthroughScreen(Screen):
         with Horizontal(id="walk-body"):
             yield Outline(id="outline")
             with Vertical(id="question-panel"):
+                yield ReviewNote(id="review-note")
                 # few widgets: each one in the updated part of the screen is drawn again on every answer
                 yield TextBox(id="q-head")  # "Question 12 · section", the question, its guidance
                 yield ChoiceAnswer(id="choice")
@@ -209,6 +211,7 @@ class WalkthroughScreen(Screen):
         if question.prompts:
             head.append("\n\n" + "\n".join(f"• {shown(p)}" for p in question.prompts), style="italic dim")
         self.head.set(head)
+        self.query_one(ReviewNote).show(self.case, qid, self.rubric)
         choice, typed = self.choice, self.typed
         self._show(choice, question.is_choice)
         self._show(typed, not question.is_choice)
