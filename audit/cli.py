@@ -30,6 +30,7 @@ COMMANDS = {
     "user": ("audit.commands.database:user", "Name the person at the keyboard, recorded with every change."),
     "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
+    "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
 }
 
 

@@ -105,3 +105,14 @@ def test_covariates_are_optional_answers_of_every_recorded_case(core_db):
     iom = [uuid for uuid, v in status.items() if v == "yes"]
     custody = sum(values["case_type"][uuid] == "custody" for uuid in iom) / len(iom)
     assert custody == pytest.approx(0.70, abs=0.01)
+
+
+def test_model_defaults_to_the_rating_schemes_key_questions(core_db, tmp_path):
+    # no OUTCOME: the key questions of the shipped scheme for hmip-core-2018 (ratings/hmip-2018.yaml)
+    out = tmp_path / "default.csv"
+    result = run("model", str(core_db), "--factor", "iom_status", "--adjust", COVARIATES, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with open(out, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["outcome"] for row in rows] == list(SUMMARY_QUESTIONS)
+    assert {row["outcome"] for row in rows if row["significant"] == "yes"} == INDEPENDENT

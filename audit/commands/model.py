@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
@@ -72,15 +71,9 @@ def records(report) -> list[dict]:
 
 
 def write_csv(path: str, report) -> None:
-    from audit.writers import atomic_output
-    from audit.writers.safety import csv_safe
+    from audit.commands.csvout import write_csv_rows
 
-    with atomic_output(path) as temp:
-        with open(temp, "w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            for record in records(report):
-                writer.writerow({k: "" if v is None else csv_safe(v) for k, v in record.items()})
+    write_csv_rows(path, CSV_FIELDS, records(report))
 
 
 def write_xlsx(path: str, report) -> None:
