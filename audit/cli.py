@@ -31,6 +31,11 @@ COMMANDS = {
     "datasette-metadata": ("audit.commands.datasette:datasette_metadata", "Write Datasette metadata: descriptions, labels, figures as queries."),
     "model": ("audit.commands.model:model", "Adjusted odds ratios of a factor (logistic regression)."),
     "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
+    "encrypt": ("audit.commands.encryption:encrypt", "Encrypt a database in place (SQLCipher), with a new passphrase."),
+    "decrypt": ("audit.commands.encryption:decrypt", "Write an unencrypted copy of an encrypted database."),
+    "rekey": ("audit.commands.encryption:rekey", "Change an encrypted database's passphrase, in place."),
+    "keygen": ("audit.commands.bundle:keygen", "Make the lead's key pair for encrypted bundles (age)."),
+    "bundle": ("audit.commands.bundle:bundle", "Write a database as a bundle encrypted to the lead's public key."),
 }
 
 
@@ -48,7 +53,10 @@ class LazyGroup(click.Group):
             if exc.name == module_name:  # a command not built yet
                 return None
             raise
-        return getattr(module, attribute)
+        from audit.commands.passphrase import add_options
+
+        # every command that opens a database can read an encrypted one's passphrase from a file
+        return add_options(name, getattr(module, attribute))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # listed from the table, so `audit --help` imports no command (and not the UI)
@@ -80,6 +88,10 @@ def report_error(error: AuditError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every failure into a message and an exit code."""
+    from audit.crypto import KEYRING, terminal_prompt
+
+    KEYRING.reset()  # each command starts knowing no passphrase
+    KEYRING.prompt = terminal_prompt()
     try:
         result = cli.main(args=argv, prog_name="audit", standalone_mode=False)
     except click.exceptions.Exit as exc:
