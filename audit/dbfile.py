@@ -190,7 +190,13 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 def connect_writable(path: Path) -> sqlite3.Connection:
     """A read-write connection in autocommit mode (writes take ``BEGIN IMMEDIATE`` themselves)."""
-    conn = _open(str(path), key_of(path))
+    key = key_of(path)
+    if key is None and crypto.KEYRING.encrypt_new:
+        raise refuse(
+            path, f"is not encrypted, and --encrypt only makes new databases encrypted; encrypt this one in place "
+            f"with `audit encrypt {path}` (close the UI first), then run this again; nothing was changed",
+        )
+    conn = _open(str(path), key)
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     return conn
 

@@ -9,8 +9,10 @@
    locking mode and ``BEGIN EXCLUSIVE``, which SQLite grants only when no other
    connection has DB open (the UI, say: then nothing is done), and which keeps
    everybody else out while DB is copied.
-3. ``sqlcipher_export`` copies every table, index and view; ``application_id``
-   and ``user_version`` are copied by hand (it leaves them out). The copy is
+3. Every table, index and view is made again in the source's order, and every
+   row copied with its rowid, so the copy's ``.dump`` is the source's
+   (``sqlcipher_export`` reorders indexes and leaves out ``application_id`` and
+   ``user_version``). The copy is
    checked: ``integrity_check``, the schema allow-list (:func:`audit.dbfile.inspect`)
    and the same number of rows in every table. It is switched to WAL, checkpointed
    and synced.
@@ -102,8 +104,8 @@ def plain_snapshot(path: Path, dest: Path) -> None:
     """Fill the new, empty file ``dest`` with a plain copy of the database ``path`` as it is now (one
     read snapshot, while its UI may write), checked like the original: integrity, schema, row counts.
 
-    A plain database is copied with SQLite's online backup API; an encrypted one with
-    ``sqlcipher_export`` (the backup API cannot decrypt).
+    A plain database is copied with SQLite's online backup API; an encrypted one by
+    :func:`_export` in one read transaction (the backup API cannot decrypt).
     """
     key = dbfile.key_of(path)
     if key is None:
@@ -217,11 +219,41 @@ def _in_transaction(conn: sqlite3.Connection, work) -> None:
 
 
 def _export(conn: sqlite3.Connection) -> None:
-    """Copy the attached ``src`` into ``main``: everything, and the two header fields sqlcipher_export leaves out."""
-    conn.execute("SELECT sqlcipher_export('main', 'src')").fetchall()
+    """Copy the attached ``src`` into the empty ``main``: every object in ``src``'s own order (so the
+    copy's ``.dump`` is the source's, which ``sqlcipher_export`` does not keep), every row with its
+    rowid, SQLite's own tables, and the two header fields."""
+    objects = conn.execute("SELECT type, name, sql FROM src.sqlite_master WHERE sql IS NOT NULL ORDER BY rowid").fetchall()
+    tables, internal, triggers = [], [], []
+    for kind, name, sql in objects:
+        if name.startswith("sqlite_"):
+            internal.append(name)  # made by SQLite itself (ANALYZE statistics, AUTOINCREMENT counters)
+        elif kind == "trigger":
+            triggers.append(sql)  # after the rows, so that copying them fires nothing (audit files have none)
+        else:
+            conn.execute(sql)  # unqualified: created in main
+            if kind == "table":
+                tables.append(name)
+    without_rowid = {r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE schema = 'src' AND wr = 1")}
+    for name in tables:
+        quoted = _quoted(name)
+        columns = [_quoted(r[1]) for r in conn.execute(f"PRAGMA src.table_xinfo({quoted})") if r[6] == 0]
+        listed = ", ".join((["rowid"] if name not in without_rowid else []) + columns)
+        conn.execute(f"INSERT INTO main.{quoted} ({listed}) SELECT {listed} FROM src.{quoted}")
+    for name in internal:
+        if name.startswith("sqlite_stat"):
+            conn.execute("ANALYZE main.sqlite_master")  # makes SQLite's statistics tables, empty
+        if conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", [name]).fetchone():
+            conn.execute(f"DELETE FROM main.{name}")
+            conn.execute(f"INSERT INTO main.{name} SELECT * FROM src.{name}")
+    for sql in triggers:
+        conn.execute(sql)
     for pragma in ("application_id", "user_version"):
         value = int(conn.execute(f"PRAGMA src.{pragma}").fetchone()[0])
         conn.execute(f"PRAGMA main.{pragma} = {value}")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _check_copy(conn: sqlite3.Connection, path: Path, what: str, *, against_source: bool = True) -> None:
@@ -238,7 +270,7 @@ def _check_copy(conn: sqlite3.Connection, path: Path, what: str, *, against_sour
     if tables != copied:
         raise StoreError(f"{path}: {what} does not hold the same tables; nothing was changed")
     for table in tables:
-        quoted = '"' + table.replace('"', '""') + '"'
+        quoted = _quoted(table)
         theirs = conn.execute(f"SELECT count(*) FROM src.{quoted}").fetchone()[0]
         ours = conn.execute(f"SELECT count(*) FROM main.{quoted}").fetchone()[0]
         if theirs != ours:

@@ -260,8 +260,8 @@ def check_inputs(
             continue
         try:
             db_uuid, site, cases, rubrics = _describe(path)
-        except StoreError as exc:
-            problems.append(Problem("", str(exc)))
+        except StoreError as exc:  # a decrypted bundle is named as the lead gave it, not by its temporary file
+            problems.append(Problem("", str(exc).replace(str(path), where) if named else str(exc)))
             continue
         # a copy of the target (same database id) that has since diverged is merged case by case like any source
         found.append(_Source(index, where, path.resolve(), db_uuid, site, cases, rubrics, named))
