@@ -151,48 +151,21 @@ def _classes() -> tuple[type, type]:
         dbapi2 = _binding()
         Error = dbapi2.Error
 
+        def translating(method):
+            def call(self, *args, **kwargs):
+                try:
+                    return method(self, *args, **kwargs)
+                except Error as exc:
+                    raise translated(exc) from None
+
+            call.__name__ = method.__name__
+            return call
+
         class CipherCursor(dbapi2.Cursor):
-            def execute(self, sql, parameters=()):
-                try:
-                    return super().execute(sql, parameters)
-                except Error as exc:
-                    raise translated(exc) from None
+            """A SQLCipher cursor that raises ``sqlite3`` exceptions, also while rows are read."""
 
-            def executemany(self, sql, seq_of_parameters):
-                try:
-                    return super().executemany(sql, seq_of_parameters)
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def executescript(self, script):
-                try:
-                    return super().executescript(script)
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def fetchone(self):
-                try:
-                    return super().fetchone()
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def fetchmany(self, size=None):
-                try:
-                    return super().fetchmany(self.arraysize if size is None else size)
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def fetchall(self):
-                try:
-                    return super().fetchall()
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def __next__(self):
-                try:
-                    return super().__next__()
-                except Error as exc:
-                    raise translated(exc) from None
+        for name in ("execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall", "__next__"):
+            setattr(CipherCursor, name, translating(getattr(dbapi2.Cursor, name)))
 
         class CipherConnection(dbapi2.Connection):
             """A SQLCipher connection that raises ``sqlite3`` exceptions (see the module docstring)."""
@@ -212,23 +185,8 @@ def _classes() -> tuple[type, type]:
             def executescript(self, script):
                 return self.cursor().executescript(script)
 
-            def commit(self):
-                try:
-                    return super().commit()
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def rollback(self):
-                try:
-                    return super().rollback()
-                except Error as exc:
-                    raise translated(exc) from None
-
-            def backup(self, target, **kwargs):
-                try:
-                    return super().backup(target, **kwargs)
-                except Error as exc:
-                    raise translated(exc) from None
+        for name in ("commit", "rollback", "backup", "close"):
+            setattr(CipherConnection, name, translating(getattr(dbapi2.Connection, name)))
 
         _CLASSES = (CipherConnection, CipherCursor)
         return _CLASSES
@@ -529,7 +487,7 @@ class Keyring:
         if not first:
             raise StoreError(f"{shown}: no passphrase given; nothing was written")
         check_new_passphrase(first, shown)
-        second = self.prompt.ask(f"The same passphrase again: ")
+        second = self.prompt.ask("The same passphrase again: ")
         if second != first:
             raise StoreError(f"{shown}: the two passphrases differ; nothing was written")
         return first

@@ -133,6 +133,19 @@ def plain_snapshot(path: Path, dest: Path) -> None:
     crypto.KEYRING.forget(dest)  # a plain file, whatever inode it reuses
 
 
+def case_level_warning(output: str | Path, databases: list[str | Path]) -> str | None:
+    """The warning for case-level output (notes, one row per case) written from an encrypted
+    database: the output is a plain file. None when every database is plain."""
+    encrypted = [str(path) for path in databases if dbfile.key_of(path) is not None]
+    if not encrypted:
+        return None
+    return (
+        f"{output} is not encrypted, but holds case-level data from the encrypted {encrypted[0]}: anyone who gets it "
+        "can read it; keep it on an encrypted disk and delete it when done, or hand cases over as a bundle "
+        "(audit bundle DB --to LEAD.pub -o SITE.audit.age)"
+    )
+
+
 # --- in place -------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+
+import pytest
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +26,27 @@ ANSWERS = {"sentence_type": "community", "lead_agency": "crc", "age": 30, "asses
 #: what must never be found in an encrypted file's bytes
 MARKERS = [b"SQLite format 3", b"REF-ZQX", NOTE.encode(), b"NOTE-KESTREL", INSPECTOR.encode(), b"sheffield",
            b"Community sentence", b"Community Rehabilitation Company", b"iom-thematic-2019", b"lead_agency"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_keyring(monkeypatch):
+    """Each test starts knowing no passphrase, and no passphrase file from the environment."""
+    monkeypatch.delenv(crypto.PASSPHRASE_FILE_ENV, raising=False)
+    crypto.KEYRING.reset()
+    yield
+    crypto.KEYRING.reset()
+
+
+def refused(args: list[str], capsys, *fragments: str) -> str:
+    """The command, in this process, refuses with rc 1, one message and no traceback, saying each fragment."""
+    from audit.cli import main
+
+    assert main(args) == 1, args
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (args, err)
+    return err
 
 
 def make_site(path: Path, rubric, *, cases: int = 6, site: str = "sheffield", prefix: str = "REF-ZQX") -> Path:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from audit import crypto
 from audit.bundle import read_recipients
 from audit.cli import main
-from tests.crypto_support import (
-    MARKERS, PASSPHRASE, encrypted_content, files_in, make_site, passphrase_file, plain_content, plaintext_found, sha256,
+from tests.crypto_support import (  # noqa: F401 (fresh_keyring: a fixture every test here uses)
+    PASSPHRASE, encrypted_content, files_in, fresh_keyring, make_site, passphrase_file, plain_content, plaintext_found,
+    refused, sha256,
 )
 
 
@@ -28,10 +28,7 @@ def private_temp(tmp_path, monkeypatch):
     folder = tmp_path / "runtime"
     folder.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    monkeypatch.delenv(crypto.PASSPHRASE_FILE_ENV, raising=False)
-    crypto.KEYRING.reset()
-    yield folder
-    crypto.KEYRING.reset()
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +48,6 @@ def bundle(site, keys, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out") / "site-2019-06.audit.age"
     assert main(["bundle", str(site), "--to", str(keys[1]), "-o", str(out)]) == 0
     return out
-
-
-def refused(args: list[str], capsys, *fragments: str) -> str:
-    assert main(args) == 1, args
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (args, err)
-    return err
 
 
 def comparable(path: Path, site_path: Path) -> dict:

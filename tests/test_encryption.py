@@ -8,7 +8,6 @@ program, and one it cannot open is not opened here either.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -19,22 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from audit import crypto, dbfile
+from audit import crypto
 from audit.cli import main
-from audit.errors import StoreError
 from audit.store import Store
-from tests.crypto_support import (
-    AUDIT, NOTE, OTHER_PASSPHRASE, PASSPHRASE, ROOT, encrypted_content, files_in, make_site, passphrase_file,
-    plain_content, plaintext_found, run, sha256, dump,
+from tests.crypto_support import (  # noqa: F401 (fresh_keyring: a fixture every test here uses)
+    AUDIT, NOTE, OTHER_PASSPHRASE, PASSPHRASE, ROOT, dump, encrypted_content, files_in, fresh_keyring, make_site,
+    passphrase_file, plain_content, plaintext_found, refused, run, sha256,
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_keyring(monkeypatch):
-    monkeypatch.delenv(crypto.PASSPHRASE_FILE_ENV, raising=False)
-    crypto.KEYRING.reset()
-    yield
-    crypto.KEYRING.reset()
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +43,6 @@ def encrypted(plain, tmp_path, secret) -> Path:
     shutil.copy(plain, path)
     assert main(["encrypt", str(path), "--passphrase-file", str(secret)]) == 0
     return path
-
-
-def refused(args: list[str], capsys, *fragments: str) -> str:
-    assert main(args) == 1, args
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    for fragment in fragments:
-        assert fragment in err, (args, err)
-    return err
 
 
 # --- nothing readable --------------------------------------------------------------------------
@@ -206,6 +187,12 @@ def test_every_command_works_on_an_encrypted_database_as_on_a_plain_one(plain, e
     assert main(["merge", str(encrypted), str(same), *key]) == 0
     capsys.readouterr()
     assert plaintext_found(encrypted) == []
+    # case-level output from an encrypted database says it is not encrypted; aggregate figures do not
+    notes = tmp_path / "notes.xlsx"
+    assert main(["export", "iom-thematic-2019", "--data", f"thematic={encrypted}", "-o", str(notes), "--include-notes", *key]) == 0
+    assert "is not encrypted, but holds case-level data" in capsys.readouterr().err
+    assert main(["export", "iom-thematic-2019", "--data", f"thematic={encrypted}", "-o", str(tmp_path / "f.xlsx"), *key]) == 0
+    assert "case-level" not in capsys.readouterr().err
     # Datasette cannot read SQLCipher: the metadata command says so
     metadata = tmp_path / "metadata.yaml"
     assert main(["datasette-metadata", str(encrypted), "-o", str(metadata), *key]) == 0

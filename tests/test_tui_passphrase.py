@@ -17,17 +17,9 @@ from audit import crypto
 from audit.cli import main as cli_main
 from audit.tui.app import AuditApp
 from audit.tui.screens.case_list import CaseListScreen
-from audit.tui.screens.passphrase import LockedScreen, PassphraseScreen
-from tests.crypto_support import PASSPHRASE, make_site, passphrase_file
+from audit.tui.screens.passphrase import PassphraseScreen
+from tests.crypto_support import PASSPHRASE, fresh_keyring, make_site, passphrase_file  # noqa: F401 (a fixture)
 from tests.tui_support import settle
-
-
-@pytest.fixture(autouse=True)
-def fresh_keyring(monkeypatch):
-    monkeypatch.delenv(crypto.PASSPHRASE_FILE_ENV, raising=False)
-    crypto.KEYRING.reset()
-    yield
-    crypto.KEYRING.reset()
 
 
 @pytest.fixture(scope="module")
