@@ -150,6 +150,12 @@ def case_level_warning(output: str | Path, databases: list[str | Path]) -> str |
 
 
 def _replace(path: Path, old: FileKey | None, new: FileKey) -> None:
+    path = Path(os.path.realpath(path))  # a symbolic link's file, not the link
+    if path.stat().st_nlink > 1:
+        raise StoreError(
+            f"{path}: has other names (hard links), which would keep the old contents readable; copy it "
+            "(audit backup), encrypt the copy, and remove the other names; nothing was changed"
+        )
     dbfile.clear_stale_temps(path)
     temp = _new_temp(path)
     kept: Path | None = None

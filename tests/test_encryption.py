@@ -124,6 +124,21 @@ def test_encrypt_and_rekey_refuse_the_wrong_kind_of_file(plain, encrypted, secre
     assert dump(copy) == dump(plain)
 
 
+def test_encrypt_follows_a_symbolic_link_and_refuses_a_file_with_other_names(plain, tmp_path, secret, capsys):
+    real = tmp_path / "real.db"
+    shutil.copy(plain, real)
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    assert main(["encrypt", str(link), "--passphrase-file", str(secret)]) == 0
+    assert link.is_symlink() and plaintext_found(real) == []  # the file itself, not the link, is encrypted
+    assert encrypted_content(real) == plain_content(plain)
+    other = tmp_path / "other.db"
+    shutil.copy(plain, other)
+    os.link(other, tmp_path / "second-name.db")
+    refused(["encrypt", str(other), "--passphrase-file", str(secret)], capsys, "has other names (hard links)")
+    assert dump(other) == dump(plain)
+
+
 def test_a_short_new_passphrase_is_refused(plain, tmp_path, capsys):
     copy = tmp_path / "copy.db"
     shutil.copy(plain, copy)
