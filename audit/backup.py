@@ -9,7 +9,9 @@ every value, :mod:`audit.dbcheck`), and only then given its final name, so a
 backup that exists is a whole, verified one. Backups never overwrite a file
 and are created with mode 0600: they hold the same data about real people.
 A temporary copy left by a backup that was killed is removed by the next
-backup beside it (:func:`audit.dbfile.clear_stale_temps`).
+backup beside it (:func:`audit.dbfile.clear_stale_temps`). The copy of an
+encrypted database is encrypted too, opens with the same passphrase, and is
+checked through that key.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _copy(db: Path, partial: Path) -> None:
     except StoreError as exc:
         raise StoreError(f"{db}: cannot be opened for backup ({str(exc).split(': ', 1)[-1]})") from None
     try:
-        target = sqlite3.connect(str(partial))
+        target = dbfile.connect_new(partial, dbfile.key_of(db))  # an encrypted database's copy: the same key and salt
         try:
             # pages=-1: one step, one read snapshot, so the copy is consistent
             source.backup(target, pages=-1)

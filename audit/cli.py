@@ -37,6 +37,11 @@ COMMANDS = {
     "ratings": ("audit.commands.ratings:ratings", "Rate standards from their key questions; check rating schemes."),
     "review": ("audit.commands.review:review", "Quality review: the queue of complete cases; approve or return one."),
     "moderate": ("audit.commands.moderate:moderate", "Moderation: draw a sample for a second inspector; agreement report."),
+    "encrypt": ("audit.commands.encryption:encrypt", "Encrypt a database in place (SQLCipher), with a new passphrase."),
+    "decrypt": ("audit.commands.encryption:decrypt", "Write an unencrypted copy of an encrypted database."),
+    "rekey": ("audit.commands.encryption:rekey", "Change an encrypted database's passphrase, in place."),
+    "keygen": ("audit.commands.bundle:keygen", "Make the lead's key pair for encrypted bundles (age)."),
+    "bundle": ("audit.commands.bundle:bundle", "Write a database as a bundle encrypted to the lead's public key."),
 }
 
 
@@ -54,7 +59,10 @@ class LazyGroup(click.Group):
             if exc.name == module_name:  # a command not built yet
                 return None
             raise
-        return getattr(module, attribute)
+        from audit.commands.passphrase import add_options
+
+        # every command that opens a database can read an encrypted one's passphrase from a file
+        return add_options(name, getattr(module, attribute))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # listed from the table, so `audit --help` imports no command (and not the UI)
@@ -89,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     Whatever any command prints, on stdout or stderr, has its control characters escaped.
     """
+    from audit.crypto import KEYRING, terminal_prompt
+
+    KEYRING.reset()  # each command starts knowing no passphrase
+    KEYRING.prompt = terminal_prompt()
     with escaping_streams():
         return _run(argv)
 

@@ -17,6 +17,11 @@ The rules (``docs/database.md``, "Handling the file"):
 * **Every file is checked before anything is written:** it must be an audit
   database, not corrupt, not newer than this code, and hold exactly the schema
   objects the tool creates (:mod:`audit.schema`); see :func:`inspect`.
+* **An encrypted file is opened here too**, by the same functions: :func:`_open`
+  is the one place a connection is made, with the standard library for a plain
+  file and SQLCipher (:mod:`audit.crypto`) for an encrypted one. A file SQLite
+  cannot read that could be encrypted is unlocked (its passphrase asked for)
+  the first time it is opened; every check below then runs on it unchanged.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from audit.errors import DatabaseBusy, StoreError
-from audit import schema
+from audit import crypto, schema
 from audit.schema import APPLICATION_ID, unexpected_objects
 
 FILE_MODE = 0o600
@@ -95,6 +101,37 @@ def check_path(path: Path, *, must_exist: bool = True) -> None:
 # --- connections --------------------------------------------------------------------------------
 
 
+def _open(target: str, key: crypto.FileKey | None, *, uri: bool = False, timeout: float = BUSY_TIMEOUT_S,
+          new: bool = False) -> sqlite3.Connection:
+    """The one place a connection is made, in autocommit mode: the standard library's sqlite3 for a
+    plain file, SQLCipher keyed with ``key`` for an encrypted one (``new``: a file being created)."""
+    if key is None:
+        return sqlite3.connect(target, uri=uri, timeout=timeout, isolation_level=None)
+    return crypto.connect(target, key.new_file() if new else key.existing(), uri=uri, timeout=timeout)
+
+
+def key_of(path: str | Path) -> crypto.FileKey | None:
+    """The key of an encrypted file this process has unlocked (or made); None for a plain one."""
+    return crypto.KEYRING.known(Path(path))
+
+
+def _probe(path: Path, key: crypto.FileKey | None) -> tuple[str, bool]:
+    """(read-only URI, whether SQLite found no database there) for ``path`` read with ``key``."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    probe = _open(uri, key, uri=True)
+    try:
+        probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        wal = Path(f"{path}-wal")
+        if cannot_write_beside(exc) and not (wal.exists() and wal.stat().st_size > 0):
+            return f"{uri}&immutable=1", False
+    except sqlite3.DatabaseError as exc:
+        return uri, crypto.not_a_database(exc)  # the caller's own queries say what is wrong with the file
+    finally:
+        probe.close()
+    return uri, False
+
+
 def read_only_uri(path: Path) -> str:
     """The URI for a read-only look at ``path`` (for ``sqlite3.connect(uri=True)`` or ATTACH).
 
@@ -102,26 +139,50 @@ def read_only_uri(path: Path) -> str:
     folder nobody may write to (a read-only USB stick, a colleague's share) that
     fails. When no -wal file holds changes, the main file is the whole database
     and nothing can be writing it, so it is read as immutable instead.
+
+    A file SQLite cannot read that could be an encrypted database is unlocked here
+    (:meth:`audit.crypto.Keyring.unlock`: its passphrase is asked for, or read from
+    a passphrase file), or refused in one line; then :func:`key_of` gives its key.
     """
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    probe = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-    try:
-        probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as exc:
-        wal = Path(f"{path}-wal")
-        if cannot_write_beside(exc) and not (wal.exists() and wal.stat().st_size > 0):
-            return f"{uri}&immutable=1"
-    except sqlite3.DatabaseError:
-        pass  # the caller's own queries say what is wrong with the file
-    finally:
-        probe.close()
+    key = key_of(path)
+    uri, unreadable = _probe(path, key)
+    if unreadable and key is not None:  # a key remembered for a file that has since been replaced
+        crypto.KEYRING.forget(path)
+        key = None
+        uri, unreadable = _probe(path, key)
+    if unreadable and crypto.may_be_encrypted(path):
+        key = crypto.KEYRING.unlock(path, _opens(path))
+        uri, _ = _probe(path, key)
     return uri
+
+
+def _opens(path: Path) -> Callable[[crypto.FileKey], bool]:
+    return lambda key: not _probe(path, key)[1]
+
+
+def locked(path: str | Path) -> bool:
+    """Whether ``path`` is (as far as can be told) an encrypted database this process cannot open
+    yet: not a plain SQLite file, whole pages long, and no passphrase given so far opens it. The UI
+    then asks for the passphrase (:func:`try_passphrase`) before opening anything."""
+    path = Path(path)
+    if not path.is_file() or key_of(path) is not None or not crypto.may_be_encrypted(path):
+        return False
+    if not _probe(path, None)[1]:
+        return False
+    return crypto.KEYRING.unlock_quietly(path, _opens(path)) is None
+
+
+def try_passphrase(path: str | Path, passphrase: str) -> bool:
+    """Whether ``passphrase`` opens the encrypted ``path`` (its key is then remembered); slow on purpose."""
+    path = Path(path)
+    return crypto.KEYRING.attempt(path, passphrase, _opens(path)) is not None
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """A connection that cannot write the file (``mode=ro``: TEMP tables only); no journal-mode change, no migration."""
     try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        uri = read_only_uri(path)
+        conn = _open(uri, key_of(path), uri=True)
     except sqlite3.Error as exc:
         raise _refusal(str(path), exc) from None
     return conn
@@ -129,9 +190,39 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 def connect_writable(path: Path) -> sqlite3.Connection:
     """A read-write connection in autocommit mode (writes take ``BEGIN IMMEDIATE`` themselves)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    key = key_of(path)
+    if key is None and crypto.KEYRING.encrypt_new:
+        raise refuse(
+            path, f"is not encrypted, and --encrypt only makes new databases encrypted; encrypt this one in place "
+            f"with `audit encrypt {path}` (close the UI first), then run this again; nothing was changed",
+        )
+    conn = _open(str(path), key)
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     return conn
+
+
+def connect_new(path: Path, key: crypto.FileKey | None) -> sqlite3.Connection:
+    """A connection that fills a new, empty file of our own making (a backup copy, say): encrypted
+    with ``key`` (keeping its salt, so the copy opens with the same passphrase), or plain."""
+    conn = _open(str(path), key, new=True)
+    if key is not None:
+        crypto.KEYRING.remember(path, key)
+    return conn
+
+
+def attach_read_only(conn: sqlite3.Connection, path: Path, name: str) -> bool:
+    """ATTACH ``path`` read-only to ``conn`` as ``name``, with its own key; False when ``conn``'s
+    SQLite cannot (an encrypted file and a plain connection, or the other way round: the caller
+    then reads it through :func:`connect_read_only`)."""
+    uri = read_only_uri(path)
+    key = key_of(path)
+    if (key is not None) != crypto.is_cipher(conn):
+        return False
+    if key is None:
+        conn.execute(f"ATTACH DATABASE ? AS {name}", [uri])
+    else:
+        conn.execute(f"ATTACH DATABASE ? AS {name} KEY ?", [uri, key.existing()])
+    return True
 
 
 def _refusal(shown: str, exc: sqlite3.Error) -> StoreError:
@@ -140,6 +231,8 @@ def _refusal(shown: str, exc: sqlite3.Error) -> StoreError:
     if cannot_write_beside(exc):
         return refuse(shown, READ_ONLY_FOLDER)
     text = str(exc)
+    if crypto.not_a_database(exc) and key_of(shown) is not None:
+        return refuse(shown, crypto.WRONG)
     if "file is not a database" in text or "not a database" in text:
         return refuse(
             shown, "is not an audit database (not an SQLite file, or damaged beyond reading); check the path, "
@@ -257,7 +350,7 @@ def tidy_after_look(path: Path) -> None:
     if not (Path(f"{path}-wal").exists() or Path(f"{path}-shm").exists()):
         return
     try:
-        conn = sqlite3.connect(str(path), timeout=1, isolation_level=None)
+        conn = _open(str(path), key_of(path), timeout=1)
         try:
             conn.execute("PRAGMA query_only = ON")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -308,7 +401,28 @@ def clear_stale_temps(path: Path) -> None:
         if len(parts) != 3 or not parts[0].isdigit() or "." + parts[2] != TEMP_SUFFIX:
             continue
         if not _alive(int(parts[0])):
-            entry.unlink(missing_ok=True)
+            overwrite_and_remove(entry)
+
+
+def overwrite_and_remove(path: Path) -> None:
+    """Remove a file of our own making that nobody has open, overwriting it first where it is its
+    inode's last name (it may hold case data in plain text): see docs/data-protection.md for where an
+    overwrite cannot reach (SSD wear levelling, copy-on-write file systems, snapshots, backups)."""
+    try:
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_size > 0:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                zeros = bytes(1 << 20)
+                left = info.st_size
+                while left > 0:
+                    left -= os.write(fd, zeros[: min(left, len(zeros))])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    except OSError:
+        pass  # removed all the same
+    path.unlink(missing_ok=True)
 
 
 def remove_temp(temp: Path) -> None:
@@ -324,9 +438,11 @@ def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -
     no syncs: nothing else can see it, and a failure throws it away). The file is then synced and
     hard-linked to ``path``, which fails, rather than replace anything, if ``path``
     appeared meanwhile: ``FileExistsError`` then reaches the caller, and the
-    temporary file is gone either way.
+    temporary file is gone either way. With ``--encrypt``
+    (:attr:`audit.crypto.Keyring.encrypt_new`) the file is encrypted from its first page.
     """
     clear_stale_temps(path)
+    key = crypto.KEYRING.key_for_new(path)  # --encrypt: asked for before anything is made
     temp = temp_name(path)
     try:
         fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
@@ -334,7 +450,7 @@ def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -
         raise refuse(str(path), f"cannot be created ({exc.strerror}); check the folder's permissions") from None
     os.close(fd)  # no SQLite connection has it open yet: closing drops no lock
     try:
-        conn = sqlite3.connect(str(temp), isolation_level=None)
+        conn = connect_new(temp, key)
         try:
             conn.execute("PRAGMA journal_mode = MEMORY")
             conn.execute("PRAGMA synchronous = OFF")
@@ -352,6 +468,17 @@ def create_atomically(path: Path, build: Callable[[sqlite3.Connection], None]) -
     finally:
         remove_temp(temp)
     _sync_folder(path.parent)
+
+
+def publish(temp: Path, path: Path) -> None:
+    """Give a finished, synced temporary file its name, never replacing a file (``FileExistsError``)."""
+    _link(temp, path)
+    _sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename or link in ``folder`` durable (best effort: some file systems cannot)."""
+    _sync_folder(folder)
 
 
 def _link(temp: Path, path: Path) -> None:
@@ -398,6 +525,15 @@ def refuse_as_output(output: str | Path, inputs: list[str | Path]) -> None:
         return
     if size < SQLITE_HEADER_SIZE:
         return
+    try:
+        _, unreadable = _probe(output, key_of(output))
+    except sqlite3.Error:
+        return
+    if unreadable and crypto.may_be_encrypted(output):
+        raise refuse(
+            output, "may be an encrypted audit database (it is not a plain SQLite file, and it is whole pages "
+            "long); an export never replaces one, so choose another name for the output",
+        )
     try:
         conn = connect_read_only(output)
     except StoreError:

@@ -47,7 +47,7 @@ from audit.cases import CaseService
 from audit.errors import AuditError, Problem, Problems
 from audit.identity import key
 from audit.rubric import Rubric
-from audit.store import CASE_COLUMNS, Store, StoreError, current_user, decode, now, read_only_uri
+from audit.store import CASE_COLUMNS, Store, StoreError, current_user, decode, now
 from audit.values import display
 
 Progress = Callable[[str, int, int], None]
@@ -151,20 +151,35 @@ class _RollBack(Exception):
 # --- checking the inputs (reading only) ----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NamedSource:
+    """A source read from ``path`` but named ``shown`` in messages, history and ``merges``: a
+    bundle decrypted into a temporary file (:func:`audit.bundle.opened_bundles`)."""
+
+    path: Path
+    shown: str
+
+
 @dataclass
 class _Source:
     index: int
     shown: str  # as given
-    path: Path  # absolute
+    path: Path  # absolute: the file read
     db_uuid: str
     site: str | None
     cases: int
     rubrics: list[tuple[str, str, str]]  # (rubric_id, version, sha256) of its cases
+    named: Path | None = None  # absolute: the file as the lead gave it, when another is read (a bundle)
+
+    @property
+    def recorded(self) -> Path:
+        """How history, ``origin_file`` and ``merges`` name this source."""
+        return self.named or self.path
 
     @property
     def origin(self) -> str:
         """How history rows name this source."""
-        return f"{self.path} ({self.db_uuid})"
+        return f"{self.recorded} ({self.db_uuid})"
 
 
 def _describe(path: Path) -> tuple[str, str | None, int, list[tuple[str, str, str]]]:
@@ -207,7 +222,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_inputs(
-    target: Path, sources: Sequence[str | Path], *, allow_rubric_change: bool
+    target: Path, sources: Sequence[str | Path | NamedSource], *, allow_rubric_change: bool
 ) -> tuple[list[_Source], tuple[str, list[tuple[str, str, str]]] | None]:
     """Check TARGET and every source by reading only; raise :class:`Problems` listing every refusal."""
     if not sources:
@@ -232,8 +247,9 @@ def check_inputs(
     problems: list[Problem] = []
     found: list[_Source] = []
     for index, given in enumerate(sources):
-        path = Path(given)
-        where = str(given)
+        named = Path(given.shown).resolve() if isinstance(given, NamedSource) else None
+        path = Path(given.path if isinstance(given, NamedSource) else given)
+        where = given.shown if isinstance(given, NamedSource) else str(given)
         if not path.exists():
             problems.append(Problem(where, "does not exist; check the path"))
             continue
@@ -246,11 +262,11 @@ def check_inputs(
             continue
         try:
             db_uuid, site, cases, rubrics = _describe(path)
-        except StoreError as exc:
-            problems.append(Problem("", str(exc)))
+        except StoreError as exc:  # a decrypted bundle is named as the lead gave it, not by its temporary file
+            problems.append(Problem("", str(exc).replace(str(path), where) if named else str(exc)))
             continue
         # a copy of the target (same database id) that has since diverged is merged case by case like any source
-        found.append(_Source(index, where, path.resolve(), db_uuid, site, cases, rubrics))
+        found.append(_Source(index, where, path.resolve(), db_uuid, site, cases, rubrics, named))
 
     # rubric identity: every case of one rubric id on one version, unless the lead allows a change
     seen: dict[str, dict[str, tuple[str, str]]] = {}  # rubric_id -> sha256 -> (version, where)
@@ -279,7 +295,7 @@ def check_inputs(
 
 def merge_databases(
     target: str | Path,
-    sources: Sequence[str | Path],
+    sources: Sequence[str | Path | NamedSource],
     *,
     dry_run: bool = False,
     allow_rubric_change: bool = False,
@@ -379,23 +395,23 @@ class _Merger:
         ]
         made = dbfile.sidecars_absent(source.path)
         try:
-            self._stage_from(read_only_uri(source.path), queries)
+            self._stage_from(source.path, queries)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
         finally:
             if made:
                 dbfile.tidy_after_look(source.path)
 
-    def _stage_from(self, uri: str, queries: list[tuple[str, str]]) -> None:
-        if _attach_reads_uris(self.db.conn):
-            self._stage_attached(uri, queries)
+    def _stage_from(self, path: Path, queries: list[tuple[str, str]]) -> None:
+        if _attach_reads_uris(self.db.conn) and dbfile.attach_read_only(self.store.conn, path, "merge_source"):
+            self._stage_attached(queries)
         else:
-            self._stage_streamed(uri, queries)
+            self._stage_streamed(path, queries)
 
-    def _stage_attached(self, uri: str, queries: list[tuple[str, str]]) -> None:
-        """Set-based: ATTACH the source read-only and INSERT ... SELECT from it (triggers never fire on reads)."""
+    def _stage_attached(self, queries: list[tuple[str, str]]) -> None:
+        """Set-based: the source is ATTACHed read-only (with its own key, if encrypted): INSERT ... SELECT
+        from it (triggers never fire on reads)."""
         conn = self.store.conn
-        conn.execute("ATTACH DATABASE ? AS merge_source", [uri])
         try:
             conn.execute("BEGIN")  # one read snapshot of the source, even if its UI is writing
             try:
@@ -406,10 +422,11 @@ class _Merger:
         finally:
             conn.execute("DETACH DATABASE merge_source")
 
-    def _stage_streamed(self, uri: str, queries: list[tuple[str, str]]) -> None:
+    def _stage_streamed(self, path: Path, queries: list[tuple[str, str]]) -> None:
         """For an SQLite built without URI support in ATTACH (which would otherwise create a file
-        named after the URI): read through a read-only connection of our own instead."""
-        source = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+        named after the URI), or a source and target of which one is encrypted and the other not
+        (two SQLite libraries): read through a read-only connection of our own instead."""
+        source = dbfile.connect_read_only(path)
         try:
             source.execute("BEGIN")  # one read snapshot
             for table, select in queries:
@@ -550,7 +567,7 @@ class _Merger:
 
     def _new_case(self, staged: dict, answers: dict[str, dict], history: list[tuple], source: _Source) -> tuple:
         """One item for :meth:`CaseService.insert_merged`, flagged as a duplicate of a live case with its site and ref."""
-        case = {**staged, "origin_db": source.db_uuid, "origin_file": str(source.path), "duplicate_of": None}
+        case = {**staged, "origin_db": source.db_uuid, "origin_file": str(source.recorded), "duplicate_of": None}
         duplicate_of = None
         if staged.get("copy_of") is None and staged.get("deleted_at") is None:
             pair = (key(staged["site"]), key(staged["case_ref"]))
@@ -801,7 +818,7 @@ class _Merger:
             "INSERT INTO main.merges (merged_at, source_path, source_db_uuid, source_site, added, unchanged, updated, "
             "conflicts, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (self.stamp, str(source.path), s.db_uuid, s.site, s.added, s.unchanged, s.updated, s.conflicts, s.duplicates)
+                (self.stamp, str(source.recorded), s.db_uuid, s.site, s.added, s.unchanged, s.updated, s.conflicts, s.duplicates)
                 for source, s in zip(self.sources, self.result.sources)
             ],
         )

@@ -41,6 +41,16 @@ def datasette_metadata(databases: tuple[str, ...], figures: str | None, output: 
     write_text(output, _serialise(document, output))
     queries = sum(len(db.get("queries", {})) for db in document["databases"].values())
     click.echo(f"wrote {output}: {len(described)} database{'s' if len(described) > 1 else ''}, {queries} figure queries")
+    from audit.dbfile import key_of
+
+    encrypted = [path for path in databases if key_of(path) is not None]
+    if encrypted:
+        # SQLCipher files are not SQLite files to Datasette: say so rather than print a command that fails
+        click.echo(
+            f"note: {printable(encrypted[0])} is encrypted, and Datasette cannot open SQLCipher files: browse a "
+            "decrypted copy (audit decrypt DB -o PLAIN) where plain case data may be kept, and remove it afterwards"
+        )
+        return
     command = " ".join(shlex.quote(part) for part in ["datasette", "serve", *databases, "--metadata", output])
     click.echo(f"browse read-only with: {printable(command)}")
 

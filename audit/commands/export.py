@@ -72,6 +72,12 @@ def export(report_path: str, data: tuple[str, ...], output: str, statuses: tuple
         if not result.tables:
             raise AuditError("no figure could be tabulated with the datasets given; nothing was written")
         written = [output]
+        if include_notes:  # case-level: notes per case, in a plain file
+            from audit.encryption import case_level_warning
+
+            warning = case_level_warning(output, list(paths.values()))
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
         if kind == ".xlsx":
             from audit.writers.xlsx import write_xlsx
 

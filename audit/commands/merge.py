@@ -66,7 +66,10 @@ class _Progress:
               help="Write every conflict and possible duplicate to this CSV file.")
 @click.option("--allow-rubric-change", is_flag=True,
               help="Merge sources on another version of the same rubric (each case keeps its own rubric).")
-def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str | None, allow_rubric_change: bool) -> None:
+@click.option("--identity", metavar="lead.key", type=click.Path(dir_okay=False),
+              help="The lead's private key (audit keygen), to open SOURCE bundles (.age) made with audit bundle.")
+def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str | None, allow_rubric_change: bool,
+          identity: str | None) -> None:
     """Merge site databases (SOURCE...) into TARGET, created if it does not exist.
 
     \b
@@ -81,17 +84,26 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
     All or nothing: one transaction, so an error or an interruption leaves
     TARGET as it was. Sources are only read. An existing TARGET is backed up
     first (TARGET.bak-YYYYmmdd-HHMMSS) when the merge changes it.
+
+    A SOURCE may be a bundle (SITE.audit.age, from audit bundle): give the
+    lead's key with --identity. Encrypted databases (sources or TARGET) are
+    opened with their passphrases; --encrypt makes a new TARGET encrypted.
     """
+    from audit.bundle import opened_bundles
     from audit.merge import merge_databases
 
     if report_path:
         check_report_path(report_path, [target, *sources])
     progress = _Progress(sys.stderr.isatty())
     try:
-        result = merge_databases(target, list(sources), dry_run=dry_run, allow_rubric_change=allow_rubric_change,
-                                 progress=progress)
+        with opened_bundles(list(sources), identity) as readable:
+            result = merge_databases(target, readable, dry_run=dry_run, allow_rubric_change=allow_rubric_change,
+                                     progress=progress)
+            warning = unprotected_target(target, readable)
     finally:
         progress.close()
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     # on screen first: once merged, these conflicts count as resolved and a second merge would not list them
     for line in describe(result):
         click.echo(line)
@@ -106,6 +118,20 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
             raise AuditError(f"the report could not be written ({reason}); {done}, and every conflict and possible duplicate is listed above") from None
         click.echo(f"report: {len(result.conflicts)} conflict(s) and {len(result.duplicates)} possible duplicate(s) "
                    f"written to {report_path}")
+
+
+def unprotected_target(target: str, sources: list) -> str | None:
+    """A warning when cases from encrypted sources or bundles went into a TARGET that is not encrypted."""
+    from audit.bundle import is_bundle
+    from audit.dbfile import key_of
+
+    if not Path(target).exists() or key_of(target) is not None:
+        return None
+    protected = [str(getattr(s, "shown", s)) for s in sources if is_bundle(getattr(s, "shown", s)) or key_of(getattr(s, "path", s))]
+    if not protected:
+        return None
+    return (f"{target} is not encrypted, but {protected[0]} was{' (and others)' if len(protected) > 1 else ''}: its cases "
+            f"are now readable by anyone who gets {target}; encrypt it with: audit encrypt {target}")
 
 
 def check_report_path(report_path: str, databases: list[str]) -> None:

@@ -7,6 +7,10 @@ connection as soon as the first frame is painted, and writes wait for it
 (``when_writable``): screens and dialogs open at once, and a write asked for
 meanwhile runs the moment the check passes. A corrupt file is refused with
 the store's message, as ``Store.open`` would have refused it.
+
+An encrypted file whose passphrase was not given on the command line opens
+behind a passphrase dialog (:mod:`audit.tui.screens.passphrase`): nothing is
+read from it, and no case list drawn, until a passphrase opens it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
 
+from audit import dbfile
+from audit.crypto import ATTEMPTS, WRONG
 from audit.errors import AuditError
 from audit.store import Store
 
@@ -52,7 +58,10 @@ class AuditApp(App[None]):
         super().__init__()
         self.db_path = Path(db_path)
         created = not self.db_path.exists()
-        self.store = store or Store.open(self.db_path, check=False)
+        #: an encrypted file this process has no key for yet: opened once its passphrase is typed
+        self.locked = store is None and dbfile.locked(self.db_path)
+        self.store = store or (None if self.locked else Store.open(self.db_path, check=False))
+        self._passphrase_attempts = 0
         # a file made just now has nothing to check
         self.integrity = UNCHECKED if check_integrity and not created else CHECKED
         #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
@@ -100,13 +109,69 @@ class AuditApp(App[None]):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
+        if self.locked:
+            from audit.tui.screens.passphrase import LockedScreen
+
+            return LockedScreen(str(self.db_path))
         from audit.tui.screens.case_list import CaseListScreen
 
         return CaseListScreen()
 
     def on_ready(self) -> None:
-        # Textual's Ready: the first frame is painted (with the first page of cases)
+        # Textual's Ready: the first frame is painted (with the first page of cases, or the passphrase dialog)
+        if self.locked:
+            self.ask_passphrase()
+            return
         self.first_paint_done()
+
+    # -- an encrypted file ---------------------------------------------------------------------
+    def ask_passphrase(self, problem: str | None = None) -> None:
+        from audit.tui.screens.passphrase import PassphraseScreen
+
+        self.push_screen(PassphraseScreen(str(self.db_path), problem), callback=self._passphrase_given)
+
+    def _passphrase_given(self, passphrase: str | None) -> None:
+        if not passphrase:
+            self.failure = f"{self.db_path}: no passphrase given; nothing was opened"
+            self.exit(return_code=1)
+            return
+        self._passphrase_attempts += 1
+        self.screen.say("Checking the passphrase (this takes a moment, on purpose: it slows down anyone guessing)…")
+        self.try_passphrase(passphrase)
+
+    @work(thread=True, exclusive=True, group="passphrase", exit_on_error=False)
+    def try_passphrase(self, passphrase: str) -> None:
+        """The key derivation, off the UI thread."""
+        try:
+            opened = dbfile.try_passphrase(self.db_path, passphrase)
+        except AuditError as exc:
+            self.call_from_thread(self._cannot_open, str(exc))
+            return
+        self.call_from_thread(self._unlocked if opened else self._wrong_passphrase)
+
+    def _wrong_passphrase(self) -> None:
+        self.screen.say("")
+        if self._passphrase_attempts >= ATTEMPTS:
+            self._cannot_open(f"{self.db_path}: {WRONG}")
+            return
+        left = ATTEMPTS - self._passphrase_attempts
+        self.ask_passphrase(f"{WRONG.capitalize()}: {left} more {'try' if left == 1 else 'tries'}.")
+
+    def _unlocked(self) -> None:
+        try:
+            self.store = Store.open(self.db_path, check=False)
+        except AuditError as exc:
+            self._cannot_open(str(exc))
+            return
+        self.locked = False
+        from audit.tui.screens.case_list import CaseListScreen
+
+        self.push_screen(CaseListScreen())  # over the locked screen, which stays at the bottom, never seen again
+        self.set_timer(1.0, self.first_paint_done)
+
+    def _cannot_open(self, message: str) -> None:
+        self.failure = message
+        self.exit(return_code=1)
 
     def first_paint_done(self) -> None:
         """Once the first frame is on screen: the integrity check, and rubric parsing."""
@@ -134,7 +199,8 @@ class AuditApp(App[None]):
             self.call_from_thread(self.store.add_rubric, rubric)
 
     def on_unmount(self) -> None:
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
     @work(thread=True, group="integrity", exit_on_error=False)
     def check_integrity(self) -> None:
