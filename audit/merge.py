@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from audit import dbfile, schema
+from audit.dbfile import FileInfo
 from audit.cases import CaseService
 from audit.errors import AuditError, Problem, Problems
 from audit.identity import key
@@ -81,6 +82,7 @@ class SourceSummary:
     updated: int = 0
     conflicts: int = 0  # answers (and case fields) that differed
     duplicates: int = 0  # its cases sharing (site, case_ref) with another UUID
+    merged_before: str | None = None  # unchanged since TARGET merged it at this time: not read again
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class _Source:
     cases: int
     rubrics: list[tuple[str, str, str]]  # (rubric_id, version, sha256) of its cases
     named: Path | None = None  # absolute: the file as the lead gave it, when another is read (a bundle)
+    merged_before: str | None = None  # TARGET merged it, unchanged since, at this time: it is skipped
 
     @property
     def recorded(self) -> Path:
@@ -214,6 +217,50 @@ def _describe(path: Path) -> tuple[str, str | None, int, list[tuple[str, str, st
             dbfile.tidy_after_look(path)
 
 
+def _change_token(meta: dict[str, str]) -> str | None:
+    """A file's change token (``meta.change_id``), if it has the form the tool writes; untrusted text."""
+    token = meta.get("change_id") or ""
+    return token if len(token) == 32 and all(c in "0123456789abcdef" for c in token) else None
+
+
+def _watermarks(target: Path) -> dict[tuple[str, str], tuple[str, int]]:
+    """(source db_uuid, change token) -> (merged_at, cases) of every source TARGET merged, by reading only.
+
+    TARGET is looked at without ``integrity_check``: this only decides which sources need not be
+    read at all; before anything is written the full check runs (:func:`check_inputs`).
+    """
+    info = dbfile.look(target, integrity=False)
+    if info.schema_version < 3:  # merges had no source_change column yet
+        return {}
+    conn = dbfile.connect_read_only(target)
+    try:
+        rows = conn.execute(
+            "SELECT source_db_uuid, source_change, merged_at, added + unchanged + updated FROM merges "
+            "WHERE source_change IS NOT NULL ORDER BY id"
+        ).fetchall()
+    except sqlite3.DatabaseError:
+        return {}  # the full check below names what is wrong with it
+    finally:
+        conn.close()
+        dbfile.tidy_after_look(target)
+    return {(str(uuid), str(change)): (str(at), int(cases or 0)) for uuid, change, at, cases in rows}
+
+
+def _already_merged(path: Path, watermarks: dict[tuple[str, str], tuple[str, int]]) -> tuple[FileInfo, str, int] | None:
+    """(what a look found, when TARGET merged it, its cases then) when ``path`` holds the db_uuid and
+    change token of a source TARGET merged: unchanged since, so nothing of it is read. A forged
+    source that copies them is skipped whole: nothing of it reaches TARGET, so nothing goes unchecked."""
+    try:
+        info = dbfile.look(path, integrity=False)
+    except StoreError:
+        return None  # the full check says what is wrong
+    token = _change_token(info.meta)
+    if not info.current or token is None or (info.db_uuid, token) not in watermarks:
+        return None
+    merged_at, cases = watermarks[(info.db_uuid, token)]
+    return info, merged_at, cases
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -222,30 +269,29 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_inputs(
-    target: Path, sources: Sequence[str | Path | NamedSource], *, allow_rubric_change: bool
+    target: Path, sources: Sequence[str | Path | NamedSource], *, allow_rubric_change: bool, reread: bool = False
 ) -> tuple[list[_Source], tuple[str, list[tuple[str, str, str]]] | None]:
-    """Check TARGET and every source by reading only; raise :class:`Problems` listing every refusal."""
+    """Check TARGET and every source by reading only; raise :class:`Problems` listing every refusal.
+
+    A source TARGET has merged before, unchanged since (the same db_uuid and change token as a row
+    of ``merges``), is returned with ``merged_before`` set and is not read further; if every source
+    is such, TARGET is not checked beyond its schema either, since nothing will be written.
+    ``reread`` reads and compares every source all the same.
+    """
     if not sources:
         raise AuditError("give at least one SOURCE database to merge into TARGET")
     target_info: tuple[str, list[tuple[str, str, str]]] | None = None
+    watermarks: dict[tuple[str, str], tuple[str, int]] = {}
     if target.exists():
         if target.is_dir():
             raise AuditError(f"{target}: is a folder; give the path of the TARGET database file")
-        info = dbfile.look(target, integrity=True)
-        conn = dbfile.connect_read_only(target)
-        try:
-            rubrics = [tuple(r) for r in conn.execute(
-                "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
-            )]
-        finally:
-            conn.close()
-            dbfile.tidy_after_look(target)
-        target_info = (info.db_uuid, rubrics)
+        watermarks = {} if reread else _watermarks(target)
     elif not target.parent.is_dir():
         raise AuditError(f"{target}: folder {target.parent} does not exist; create it first")
 
     problems: list[Problem] = []
-    found: list[_Source] = []
+    given_paths: list[tuple[str, Path]] = []
+    pending: list[tuple[int, str, Path, Path | None, Any]] = []  # (index, where, path, named, merged-before look)
     for index, given in enumerate(sources):
         named = Path(given.shown).resolve() if isinstance(given, NamedSource) else None
         path = Path(given.path if isinstance(given, NamedSource) else given)
@@ -256,9 +302,30 @@ def check_inputs(
         if target.exists() and _same_file(path, target):
             problems.append(Problem(where, f"is the target {target} itself; a database cannot be merged into itself"))
             continue
-        earlier = next((s for s in found if _same_file(s.path, path)), None)
+        earlier = next((shown for shown, p in given_paths if _same_file(p, path)), None)
         if earlier is not None:
-            problems.append(Problem(where, f"is given twice (also as {earlier.shown}); give each source once"))
+            problems.append(Problem(where, f"is given twice (also as {earlier}); give each source once"))
+            continue
+        given_paths.append((where, path))
+        pending.append((index, where, path, named, _already_merged(path, watermarks) if watermarks else None))
+
+    if target.exists() and any(before is None for *_, before in pending):
+        info = dbfile.look(target, integrity=True)  # something may be written: the full check first
+        conn = dbfile.connect_read_only(target)
+        try:
+            rubrics = [tuple(r) for r in conn.execute(
+                "SELECT DISTINCT rubric_id, rubric_version, rubric_sha256 FROM cases ORDER BY rubric_id, rubric_version"
+            )]
+        finally:
+            conn.close()
+            dbfile.tidy_after_look(target)
+        target_info = (info.db_uuid, rubrics)
+
+    found: list[_Source] = []
+    for index, where, path, named, before in pending:
+        if before is not None:
+            info, merged_at, cases = before
+            found.append(_Source(index, where, path.resolve(), info.db_uuid, info.site, cases, [], named, merged_at))
             continue
         try:
             db_uuid, site, cases, rubrics = _describe(path)
@@ -302,22 +369,31 @@ def merge_databases(
     backup: bool = True,
     who: str | None = None,
     progress: Progress | None = None,
+    reread: bool = False,
 ) -> MergeResult:
-    """Merge every source into ``target`` in one transaction; see the module docstring."""
+    """Merge every source into ``target`` in one transaction; see the module docstring.
+
+    A source ``target`` merged before and unchanged since is not read again (its summary says
+    ``merged_before``) unless ``reread``."""
     target_path = Path(target)
-    found, target_info = check_inputs(target_path, sources, allow_rubric_change=allow_rubric_change)
-    existed = target_info is not None
+    found, target_info = check_inputs(target_path, sources, allow_rubric_change=allow_rubric_change, reread=reread)
+    existed = target_path.exists()
     who = who or current_user()
-    result = MergeResult(
-        target=str(target_path), sources=[SourceSummary(s.shown, s.db_uuid, s.site, s.cases) for s in found],
-        created=not existed, dry_run=dry_run,
-    )
+    summaries = {
+        s.index: SourceSummary(s.shown, s.db_uuid, s.site, s.cases, unchanged=s.cases if s.merged_before else 0,
+                               merged_before=s.merged_before)
+        for s in found
+    }
+    result = MergeResult(target=str(target_path), sources=list(summaries.values()), created=not existed, dry_run=dry_run)
+    found = [s for s in found if s.merged_before is None]
+    if not found:
+        return result  # every source is unchanged since TARGET merged it: nothing read, nothing written
     if existed or dry_run:
         # an existing target was checked just now; a dry run into a new one creates nothing
         store = Store.open(target_path, create=False, check=False) if existed else Store.memory()
         try:
             store.verify_rubrics()  # the target's schema was checked just now; its rubrics are read here
-            _Merger(store, found, result, who, progress).run(
+            _Merger(store, found, result, who, progress, summaries).run(
                 backup_of=target_path if existed and backup and not dry_run else None
             )
         finally:
@@ -325,7 +401,7 @@ def merge_databases(
         return result
 
     def build(conn: sqlite3.Connection) -> None:
-        _Merger(Store.initialise(conn, str(target_path)), found, result, who, progress).run(backup_of=None)
+        _Merger(Store.initialise(conn, str(target_path)), found, result, who, progress, summaries).run(backup_of=None)
 
     try:
         dbfile.create_atomically(target_path, build)  # appears whole, or not at all
@@ -338,7 +414,8 @@ def merge_databases(
 
 
 class _Merger:
-    def __init__(self, store: Store, sources: list[_Source], result: MergeResult, who: str, progress: Progress | None):
+    def __init__(self, store: Store, sources: list[_Source], result: MergeResult, who: str, progress: Progress | None,
+                 summaries: dict[int, SourceSummary]):
         self.store = store
         self.db = store.db
         self.service = CaseService(store, who=who)
@@ -348,7 +425,8 @@ class _Merger:
         self.progress = progress
         self.stamp = now()
         self.by_index = {s.index: s for s in sources}
-        self.summaries = {s.index: summary for s, summary in zip(sources, result.sources)}
+        self.summaries = summaries
+        self.change_ids: dict[int, str | None] = {}  # source index -> its change token, read in the staged snapshot
         self.staged_total = 0
         self.total_cases = sum(s.cases for s in sources)
         self.phase = ""
@@ -395,46 +473,61 @@ class _Merger:
         ]
         made = dbfile.sidecars_absent(source.path)
         try:
-            self._stage_from(source.path, queries)
+            # the change token is read in the same snapshot as the rows: the watermark recorded
+            # never claims more than was staged, even while the source's UI writes
+            meta = dict(self._stage_from(source.path, queries + [("", "SELECT key, value FROM S.meta WHERE key = 'change_id'")]))
+            self.change_ids[src] = _change_token({str(k): str(v) for k, v in meta.items()})
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{source.shown}: cannot be read ({exc}); it may be damaged, restore it from a backup") from None
         finally:
             if made:
                 dbfile.tidy_after_look(source.path)
 
-    def _stage_from(self, path: Path, queries: list[tuple[str, str]]) -> None:
+    def _stage_from(self, path: Path, queries: list[tuple[str, str]]) -> list[tuple]:
+        """Run ``queries`` on the source in one read snapshot: (staging table, SELECT) rows go into the
+        table; the rows of a query with no table are returned."""
         if _attach_reads_uris(self.db.conn) and dbfile.attach_read_only(self.store.conn, path, "merge_source"):
-            self._stage_attached(queries)
-        else:
-            self._stage_streamed(path, queries)
+            return self._stage_attached(queries)
+        return self._stage_streamed(path, queries)
 
-    def _stage_attached(self, queries: list[tuple[str, str]]) -> None:
+    def _stage_attached(self, queries: list[tuple[str, str]]) -> list[tuple]:
         """Set-based: the source is ATTACHed read-only (with its own key, if encrypted): INSERT ... SELECT
         from it (triggers never fire on reads)."""
         conn = self.store.conn
+        read: list[tuple] = []
         try:
             conn.execute("BEGIN")  # one read snapshot of the source, even if its UI is writing
             try:
                 for table, select in queries:
-                    conn.execute(f"INSERT INTO {table} {select.replace('S.', 'merge_source.')}")
+                    select = select.replace("S.", "merge_source.")
+                    if table:
+                        conn.execute(f"INSERT INTO {table} {select}")
+                    else:
+                        read += conn.execute(select).fetchall()
             finally:
                 conn.execute("COMMIT")  # only TEMP tables were written
         finally:
             conn.execute("DETACH DATABASE merge_source")
+        return read
 
-    def _stage_streamed(self, path: Path, queries: list[tuple[str, str]]) -> None:
+    def _stage_streamed(self, path: Path, queries: list[tuple[str, str]]) -> list[tuple]:
         """For an SQLite built without URI support in ATTACH (which would otherwise create a file
         named after the URI), or a source and target of which one is encrypted and the other not
         (two SQLite libraries): read through a read-only connection of our own instead."""
         source = dbfile.connect_read_only(path)
+        read: list[tuple] = []
         try:
             source.execute("BEGIN")  # one read snapshot
             for table, select in queries:
                 cursor = source.execute(select.replace("S.", ""))
+                if not table:
+                    read += cursor.fetchall()
+                    continue
                 marks = ", ".join("?" * len(cursor.description))
                 self.db.conn.executemany(f"INSERT INTO {table} VALUES ({marks})", cursor)
         finally:
             source.close()
+        return read
 
     def _check_staged(self) -> None:
         """Everything staged, value by value, against its own verified rubric: a bad source is refused
@@ -816,10 +909,11 @@ class _Merger:
     def _record_merges(self) -> None:
         self.db.conn.executemany(
             "INSERT INTO main.merges (merged_at, source_path, source_db_uuid, source_site, added, unchanged, updated, "
-            "conflicts, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "conflicts, duplicates, source_change) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (self.stamp, str(source.recorded), s.db_uuid, s.site, s.added, s.unchanged, s.updated, s.conflicts, s.duplicates)
-                for source, s in zip(self.sources, self.result.sources)
+                (self.stamp, str(source.recorded), s.db_uuid, s.site, s.added, s.unchanged, s.updated, s.conflicts,
+                 s.duplicates, self.change_ids.get(source.index))
+                for source, s in ((source, self._summary(source.index)) for source in self.sources)
             ],
         )
 

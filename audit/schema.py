@@ -12,11 +12,12 @@ view, an altered table) before the tool writes a byte. See
 from __future__ import annotations
 
 import functools
+import secrets
 import sqlite3
 from typing import Callable
 
 APPLICATION_ID = 0x41756474  # "Audt": marks a file as ours before any table is read
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: internal tables SQLite itself may add (ANALYZE statistics); holding no code, they are allowed
 SQLITE_INTERNAL = ("sqlite_stat1", "sqlite_stat4", "sqlite_sequence")
@@ -141,8 +142,24 @@ def _backfill_keys(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE cases SET site_key = ?, ref_key = ?, duplicate_of = ? WHERE uuid = ?", updates)
 
 
+def new_change_id() -> str:
+    """A fresh change token: random, so two copies of one file that change apart never share one."""
+    return secrets.token_hex(16)
+
+
+# Schema 3: watermarks for a cheap no-op merge (docs/merge.md, "Merging the same source again").
+# Every write transaction that changes a row replaces meta.change_id (Store.transaction); a merge
+# records the token of each source it merged in merges.source_change. A file at schema 3 is never
+# written by an older audit (it refuses a newer schema), so every writer of it renews the token.
+def _migration_3(conn: sqlite3.Connection) -> None:
+    conn.execute('ALTER TABLE "merges" ADD COLUMN "source_change" TEXT')
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('change_id', ?)", [new_change_id()])
+
+
 #: MIGRATIONS[i] brings a database from schema version i to i + 1, inside the caller's transaction.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_MIGRATION_1), _run(_MIGRATION_2, _backfill_keys)]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _run(_MIGRATION_1), _run(_MIGRATION_2, _backfill_keys), _migration_3,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -401,7 +401,12 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise self._write_failure(exc) from None
         try:
+            changes = conn.total_changes
             yield conn
+            if conn.total_changes != changes:
+                # the file's change token, in the same transaction as the change: a merge that
+                # recorded the old token knows this file has changed since (docs/merge.md)
+                self.renew_change_id()
             conn.execute("COMMIT")
         except BaseException as exc:
             # a failed COMMIT can leave the transaction open: end it, or later
@@ -436,6 +441,11 @@ class Store:
                 return None
             self._meta[key] = row[0]
         return self._meta[key]
+
+    def renew_change_id(self) -> None:
+        """Replace ``meta.change_id`` (inside the caller's write transaction): the content has changed."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('change_id', ?)", [schema.new_change_id()])
+        self._meta.pop("change_id", None)
 
     @property
     def db_uuid(self) -> str:

@@ -123,9 +123,11 @@ def test_merging_again_changes_nothing(pair):
         event(f"conflicts: {bool(first_merge.conflicts)}, duplicates: {bool(first_merge.duplicates)}")
         before = dump(target)
         for sources in ([a, b], [b], [a], [b, a]):
-            result = merge_databases(target, sources)
-            assert not result.changed and result.conflicts == []
-            assert dump(target) == before
+            for reread in (False, True):  # recognised by its watermark, and compared case by case
+                result = merge_databases(target, sources, reread=reread)
+                assert not result.changed and result.conflicts == []
+                assert all(bool(s.merged_before) != reread for s in result.sources)
+                assert dump(target) == before
 
 
 @PROPERTY_SETTINGS

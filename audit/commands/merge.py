@@ -190,6 +190,9 @@ def describe(result) -> list[str]:
             f"{'total':<{width}}  {result.total('cases'):>6}  {result.total('added'):>6}  {result.total('unchanged'):>9}  "
             f"{result.total('updated'):>7}  {result.total('conflicts'):>9}  {result.total('duplicates'):>10}"
         )
+    for s in result.sources:
+        if s.merged_before:
+            lines.append(f"{s.path}: unchanged since {result.target} merged it ({s.merged_before}); not read again")
     verb = "would merge" if result.dry_run else "merged"
     if result.changed:
         lines.append(f"{verb} {len(result.sources)} source(s) into {result.target}" + (" (new database)" if result.created else ""))
