@@ -568,12 +568,19 @@ class CaseService:
         case_ref already used at the site is refused. Verdicts come from the
         counting module; the status is taken as given (the importer refuses
         ``complete`` for a case with a required gap, naming its line).
+
+        The bulk write path (import, demo): what is not SQLite's own work is done once
+        per distinct value, not per row: a site's or inspector's normal form and key,
+        the JSON text of a code or of a multi-choice selection. Callers that pass
+        cases in ``uuid`` order get primary-key appends instead of random inserts.
         """
         stamp = storage.now()
         inserted = 0
         known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
-        encoded: dict[str, str] = {}  # most answers repeat a few codes: encode each once
-        spellings: dict[str, str] = {}
+        encoded: dict[Any, str] = {}  # most answers repeat a few codes and selections: encode each once
+        sites: dict[str, tuple[str, str]] = {}  # site as given -> (as stored, key)
+        spellings: dict[str, str] = {}  # site key -> as stored
+        inspectors: dict[str, str | None] = {}
         who = self.who
         with self.store.transaction():
             case_rows: list[tuple] = []
@@ -585,43 +592,52 @@ class CaseService:
                     sha = known_rubrics[id(new.rubric)] = self.store.add_rubric(new.rubric)
                 try:
                     case_ref = normalise(new.case_ref, "case_ref")
-                    site = normalise(new.site, "site")
-                    inspector = normalise(new.inspector or "", "inspector") or None
+                    if new.site not in sites:
+                        site = normalise(new.site, "site")
+                        site_key = key(site)
+                        if site_key not in spellings:  # one spelling per site: the database's, else the first given
+                            spellings[site_key] = self.store.site_spelling(site) or site
+                        sites[new.site] = (spellings[site_key], site_key)
+                    site, site_key = sites[new.site]
+                    given_inspector = new.inspector or ""
+                    if given_inspector not in inspectors:
+                        inspectors[given_inspector] = normalise(given_inspector, "inspector") or None
+                    inspector = inspectors[given_inspector]
                 except IdentifierProblem as exc:
                     raise StoreError(str(exc)) from None
-                site_key = key(site)
-                if site_key not in spellings:
-                    spellings[site_key] = self.store.site_spelling(site) or site
-                site = spellings[site_key]
                 if new.status not in STATUSES:
                     raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
                 # the status is the caller's: an import refuses "complete" with a required gap, with its line
                 tally = count_case(new.rubric, new.answers, new.evaluation)
+                uuid = new.uuid
                 case_rows.append((
-                    new.uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
+                    uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
                     tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
                 ))
                 applicable = tally.evaluation.applicable
+                counted = tally.counted if copy_of is None else frozenset()
                 notes = new.notes or {}
-                for qid, value in new.answers.items():
+                for qid in sorted(new.answers):  # key order: primary-key appends
+                    value = new.answers[qid]
                     if not is_answered(value):
                         continue
-                    if isinstance(value, str):
-                        text = encoded.get(value)
-                        if text is None:
-                            text = encoded[value] = encode(value)
-                    else:
+                    memo = value if isinstance(value, str) else (
+                        tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
+                    text = encoded.get(memo) if memo is not None else None
+                    if text is None:
                         text = encode(value)
+                        if memo is not None:
+                            encoded[memo] = text
                     # an answer to a question that does not apply is kept retired, as any other path keeps it
-                    state = "current" if qid in applicable else "retired"
-                    if state == "retired":
-                        history_rows.append((new.uuid, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
-                    answer_rows.append((new.uuid, qid, text, notes.get(qid), who, stamp, int(qid in applicable),
-                                        int(qid in tally.counted and copy_of is None), state))
+                    applies = qid in applicable
+                    if not applies:
+                        history_rows.append((uuid, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
+                    answer_rows.append((uuid, qid, text, notes.get(qid), who, stamp, int(applies), int(qid in counted),
+                                        "current" if applies else "retired"))
                 for qid, note in notes.items():
                     if note and not is_answered(new.answers.get(qid)):
-                        answer_rows.append((new.uuid, qid, None, note, who, stamp, int(qid in applicable), 0, "current"))
-                history_rows.append((new.uuid, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                        answer_rows.append((uuid, qid, None, note, who, stamp, int(qid in applicable), 0, "current"))
+                history_rows.append((uuid, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
                 inserted += 1
                 if len(answer_rows) >= 20000:
                     self._flush(case_rows, answer_rows, history_rows)

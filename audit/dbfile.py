@@ -26,13 +26,14 @@ The rules (``docs/database.md``, "Handling the file"):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from audit.errors import DatabaseBusy, StoreError
 from audit import crypto, schema
@@ -123,7 +124,9 @@ def _probe(path: Path, key: crypto.FileKey | None) -> tuple[str, bool]:
         probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
         wal = Path(f"{path}-wal")
-        if cannot_write_beside(exc) and not (wal.exists() and wal.stat().st_size > 0):
+        # never immutable beside a -journal: the file may hold half a write that only the journal undoes
+        hot = (getattr(exc, "sqlite_errorname", "") or "") == "SQLITE_READONLY_ROLLBACK" or Path(f"{path}-journal").exists()
+        if cannot_write_beside(exc) and not hot and not (wal.exists() and wal.stat().st_size > 0):
             return f"{uri}&immutable=1", False
     except sqlite3.DatabaseError as exc:
         return uri, crypto.not_a_database(exc)  # the caller's own queries say what is wrong with the file
@@ -228,6 +231,11 @@ def attach_read_only(conn: sqlite3.Connection, path: Path, name: str) -> bool:
 def _refusal(shown: str, exc: sqlite3.Error) -> StoreError:
     if is_busy(exc):
         return busy(shown)
+    if (getattr(exc, "sqlite_errorname", "") or "") == "SQLITE_READONLY_ROLLBACK":
+        return refuse(
+            shown, "holds an unfinished write (an import was interrupted; its -journal file is beside it): open it once "
+            "for writing (`audit upgrade` or the UI) so that SQLite undoes it, then try again; never delete the -journal file",
+        )
     if cannot_write_beside(exc):
         return refuse(shown, READ_ONLY_FOLDER)
     text = str(exc)
@@ -358,6 +366,69 @@ def tidy_after_look(path: Path) -> None:
             conn.close()
     except sqlite3.Error:
         pass
+
+
+# --- large writes into an existing file ---------------------------------------------------------
+
+#: page cache of a bulk write (KiB; SQLite's default is 2 MiB): fewer spills of dirty pages mid-transaction
+BULK_CACHE_KIB = int(os.environ.get("AUDIT_BULK_CACHE_KIB") or 65536)  # tests make it small, to spill early
+
+
+@contextlib.contextmanager
+def bulk_write(path: Path) -> Iterator[tuple[sqlite3.Connection, bool]]:
+    """A fresh connection for one large, all-or-nothing write transaction into the existing file
+    ``path`` (an import), and whether the disk it needs beside the file is bounded.
+
+    In WAL mode every page the transaction writes, new pages included, goes to the -wal file
+    first and stays there until the commit: a 1M-case import needed a WAL of 3.3 GB beside its
+    file. In rollback-journal mode (``DELETE``) only the *old* content of pages that existed
+    before the transaction is copied to the -journal; pages appended to the file are not
+    journalled at all. So the file is switched to ``DELETE`` for the transaction and back to WAL
+    after it (docs/database.md, "Disk used by a large import").
+
+    SQLite allows that switch only to the one connection that has the file open; if another
+    program has it open (the UI, say), the write runs in WAL mode as before: the same
+    all-or-nothing, with the WAL unbounded. The switch is the connection's first statement:
+    a connection that had cached pages before another program's last commit would keep
+    them after the switch (a WAL commit does not bump the header's change counter that a
+    rollback-mode cache is checked against) and write over that commit; a fresh one has no
+    cache. A ``kill -9`` midway leaves a hot -journal, which SQLite rolls back the next time
+    the file is opened for writing (:func:`recover`).
+    """
+    conn = _open(str(path), key_of(path), timeout=0)  # another connection holds it: do not wait, stay in WAL
+    try:
+        try:
+            switched = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+        except sqlite3.OperationalError:
+            switched = False
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        try:
+            yield conn, switched
+        finally:
+            if switched:
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                except sqlite3.OperationalError:
+                    pass  # another program opened it meanwhile and holds it: the next Store.open sets WAL again
+    finally:
+        conn.close()
+
+
+def recover(path: Path) -> None:
+    """Let SQLite roll back a hot -journal an interrupted bulk write left beside ``path``, before a
+    read-only look (which cannot: SQLITE_READONLY_ROLLBACK). SQLite itself decides whether the
+    journal is hot (no other process is writing); nothing is deleted by hand."""
+    if not Path(f"{path}-journal").exists():
+        return
+    try:
+        conn = _open(str(path), key_of(path))
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # the look that follows says what is wrong
 
 
 # --- creating -------------------------------------------------------------------------------------

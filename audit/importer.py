@@ -27,6 +27,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -853,7 +854,10 @@ def import_file(
             note = " (rows are numbered as in a spreadsheet: the header is row 1)" if checked.source.kind == "csv" else ""
             raise checked.errors.problems(file_shown, str(db_path), db_existed, note)
         if store is not None:
-            _insert(store, checked, who, progress)
+            store.close()  # the write gets a fresh connection of its own (dbfile.bulk_write)
+            store = None
+            with dbfile.bulk_write(db_path) as (conn, _bounded):
+                _insert(Store.on_connection(conn, db_path), checked, who, progress)
         else:
             def build(conn) -> None:
                 _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress)
@@ -882,11 +886,13 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
         if progress:
             progress("writing", count, total)
 
+    # uuid order: the primary keys of cases, answers and history are appended to, not inserted into
+    cases = sorted(checked.cases, key=attrgetter("uuid"))
     with store.transaction():
         # checked before the long read, checked again under the write lock: another
         # writer may have added one of these cases meanwhile
         now_there = existing_refs(store)
-        raced = sorted({(c.site, c.case_ref) for c in checked.cases if case_key(c.site, c.case_ref) in now_there})
+        raced = sorted({(c.site, c.case_ref) for c in cases if now_there and case_key(c.site, c.case_ref) in now_there})
         if raced:
             shown = ", ".join(f"{ref} at {site}" for site, ref in raced[:10])
             raise AuditError(
@@ -894,5 +900,5 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
                 "nothing was imported; run the import again to see them listed"
             )
         CaseService(store, who=who).insert_cases(
-            checked.cases, reason="import", origin_file=os.path.basename(checked.source.shown), progress=written
+            cases, reason="import", origin_file=os.path.basename(checked.source.shown), progress=written
         )

@@ -255,6 +255,7 @@ class Store:
                 dbfile.create_atomically(path, lambda conn: _initialise(conn, site))
             except FileExistsError:
                 pass  # another process made it meanwhile: open theirs, checked like any file
+        dbfile.recover(path)  # an interrupted bulk write's hot -journal, rolled back by SQLite
         info = dbfile.look(path, integrity=check)
         try:
             conn = dbfile.connect_writable(path)
@@ -316,6 +317,23 @@ class Store:
             store.close()
             raise
         return store
+
+    @classmethod
+    def on_connection(cls, conn: sqlite3.Connection, path: str | Path) -> "Store":
+        """A store on a writable connection of the caller's (:func:`audit.dbfile.bulk_write`) to a file
+        already opened and checked with :meth:`open`; its schema is checked again on this connection,
+        and its journal mode is the caller's."""
+        shown = str(path)
+        try:
+            foreign = unexpected_objects(conn, SCHEMA_VERSION)
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            if dbfile.is_busy(exc):
+                raise dbfile.busy(shown) from None
+            raise dbfile.refuse(shown, f"cannot be opened for writing ({exc})") from None
+        if foreign:
+            raise dbfile.refuse(shown, f"holds a schema object the tool did not make: {foreign[0]}; it is not opened")
+        return cls(conn, shown)
 
     @classmethod
     def memory(cls, site: str | None = None) -> "Store":
