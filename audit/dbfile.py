@@ -201,6 +201,9 @@ def connect_writable(path: Path) -> sqlite3.Connection:
         )
     conn = _open(str(path), key)
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    # every b-tree page a write reads is checked before it is changed: a damaged page fails the
+    # write (SQLITE_CORRUPT, rolled back) instead of being built on
+    conn.execute("PRAGMA cell_size_check = ON")
     return conn
 
 
@@ -226,6 +229,11 @@ def attach_read_only(conn: sqlite3.Connection, path: Path, name: str) -> bool:
     else:
         conn.execute(f"ATTACH DATABASE ? AS {name} KEY ?", [uri, key.existing()])
     return True
+
+
+def refusal(shown: str, exc: sqlite3.Error) -> StoreError:
+    """One line for an SQLite error met while reading ``shown``: busy, damaged, not a database..."""
+    return _refusal(shown, exc)
 
 
 def _refusal(shown: str, exc: sqlite3.Error) -> StoreError:
@@ -341,6 +349,33 @@ def look(path: str | Path, *, integrity: bool) -> FileInfo:
     finally:
         if made:
             tidy_after_look(path)
+
+
+def closed_cleanly(path: str | Path) -> bool:
+    """Whether the last program that wrote ``path`` closed it cleanly, by stat alone: SQLite
+    checkpoints the -wal into the file and removes it when the last connection closes, so a
+    -wal holding frames (more than its 32-byte header), or a -journal, means a crash, a kill,
+    a power cut or a stick pulled out midway (or another program has it open right now)."""
+    wal, journal = Path(f"{path}-wal"), Path(f"{path}-journal")
+    try:
+        return not journal.exists() and (not wal.exists() or wal.stat().st_size <= 32)
+    except OSError:
+        return False
+
+
+def quick_look(conn: sqlite3.Connection, shown: str) -> None:
+    """The check every write waits for (docs/reliability.md, "The check before the first write"):
+    ``PRAGMA quick_check`` of the small tables a write relies on (meta, rubrics, questions,
+    options; milliseconds at any size). The pages of the large tables are verified by SQLite
+    as each write reads them (``cell_size_check``, :func:`connect_writable`)."""
+    try:
+        for table in ("meta", "rubrics", "questions", "options"):
+            rows = conn.execute(f"PRAGMA quick_check({table})").fetchall()
+            if rows != [("ok",)]:
+                detail = "; ".join(str(r[0]) for r in rows)[:200]
+                raise refuse(shown, f"is corrupt (quick_check: {detail}); restore it from a backup")
+    except sqlite3.DatabaseError as exc:
+        raise _refusal(shown, exc) from None
 
 
 def sidecars_absent(path: Path) -> bool:

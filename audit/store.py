@@ -223,6 +223,8 @@ class Store:
         self._rubrics: dict[str, Rubric] = {}
         self._meta: dict[str, str] = {}
         self._tidy_on_close: Path | None = None  # a read-only look that made SQLite create -wal/-shm
+        #: whether the file had been closed cleanly when :meth:`open` opened it (docs/reliability.md)
+        self.closed_cleanly = True
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -255,6 +257,7 @@ class Store:
                 dbfile.create_atomically(path, lambda conn: _initialise(conn, site))
             except FileExistsError:
                 pass  # another process made it meanwhile: open theirs, checked like any file
+        clean = dbfile.closed_cleanly(path)  # before this open makes a -wal of its own
         dbfile.recover(path)  # an interrupted bulk write's hot -journal, rolled back by SQLite
         info = dbfile.look(path, integrity=check)
         try:
@@ -262,6 +265,7 @@ class Store:
         except sqlite3.Error as exc:
             raise dbfile.refuse(shown, f"cannot be opened for writing ({exc})") from None
         store = cls(conn, shown)
+        store.closed_cleanly = clean
         try:
             try:
                 # checked again on the connection that will write: the file may have changed since the look
@@ -521,8 +525,11 @@ class Store:
 
     def verify_rubrics(self) -> None:
         """Check every stored rubric: its text against its sha256, its question and option rows against its text."""
-        for row in self.rubrics():
-            self.rubric(row["sha256"])
+        try:
+            for row in self.rubrics():
+                self.rubric(row["sha256"])
+        except sqlite3.DatabaseError as exc:  # a damaged page: one line, never a traceback
+            raise dbfile.refusal(str(self.path), exc) from None
 
     def check_values(self, found: Iterable[tuple[str, str | None]]) -> None:
         """Refuse stored answer texts, as (question id, value JSON) pairs a query found, that no rubric of this
@@ -770,6 +777,13 @@ class Store:
                 f"{self.path}: the stored answer to {question_id} of {where} is not valid JSON; the file was altered "
                 "outside the tool; restore it from a backup"
             ) from None
+
+    def check_before_writes(self) -> None:
+        """The check a UI's first write waits for: cheap at any size (:func:`audit.dbfile.quick_look`,
+        then every rubric against its hash and rows). The full check (``integrity_check`` and every
+        value) runs beside it; it gates writes only when :attr:`closed_cleanly` is false."""
+        dbfile.quick_look(self.conn, str(self.path))
+        self.verify_rubrics()
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -204,19 +204,27 @@ class AuditApp(App[None]):
 
     @work(thread=True, group="integrity", exit_on_error=False)
     def check_integrity(self) -> None:
-        """The full check (integrity, schema, every value), read-only, on this worker's own connection."""
+        """Read-only, on this worker's own connection: the cheap check writes wait for
+        (``Store.check_before_writes``, milliseconds), then the full check (integrity, every value),
+        which writes wait for too only if the file was not closed cleanly (docs/reliability.md)."""
         from audit.dbcheck import check_content
 
+        gated = self.store is None or not self.store.closed_cleanly
         try:
-            reader = Store.open_read_only(self.db_path, check=True)
+            reader = Store.open_read_only(self.db_path)
             try:
+                reader.check_before_writes()
+                if not gated:
+                    self.call_from_thread(self.integrity_passed)
+                dbfile.inspect(reader.conn, str(self.db_path), integrity=True)
                 check_content(reader)
             finally:
                 reader.close()
         except AuditError as exc:
             self.call_from_thread(self.integrity_failed, str(exc))
         else:
-            self.call_from_thread(self.integrity_passed)
+            if gated:
+                self.call_from_thread(self.integrity_passed)
 
     def integrity_passed(self) -> None:
         self.integrity = CHECKED
