@@ -59,7 +59,8 @@ def comparable(path: Path, site_path: Path) -> dict:
     # the history rows the merge itself wrote carry its own time
     found["history"] = [row[:7] + ("WHEN",) + row[8:] if row[8] == "'merge'" else row for row in found["history"]]
     found["merges"] = [row[2:] for row in found["merges"]]  # not id and merged_at
-    found["meta"] = [row for row in found["meta"] if "db_uuid" not in row[0] and "created_at" not in row[0]]
+    # the change token is random per write (docs/merge.md, watermarks), like the database id
+    found["meta"] = [row for row in found["meta"] if not any(k in row[0] for k in ("db_uuid", "created_at", "change_id"))]
     return found
 
 
