@@ -193,21 +193,3 @@ def ticked(question: Question, current: Any, code: str) -> list[str] | None:
     if not chosen:
         return None
     return [c for c in question.option_codes if c in chosen]
-
-
-def preview(evaluation: Evaluation, question_id: str, value: Any) -> tuple[Evaluation, list[str]]:
-    """The case's evaluation once this answer is given (None clears it), and the answered questions
-    that would stop applying because of it: those are retired when it is saved, so the UI asks first.
-
-    One evaluation, in memory: the store's ``set_answer`` then makes the same one under its write lock.
-    """
-    from audit.engine import evaluate
-
-    rubric = evaluation.rubric
-    after = dict(evaluation.answers)
-    after.pop(question_id, None)
-    if value is not None:
-        after[question_id] = value
-    result = evaluate(rubric, after)
-    newly_stale = set(result.stale) - set(evaluation.stale)
-    return result, [qid for qid in rubric.question_ids if qid in newly_stale and qid != question_id]

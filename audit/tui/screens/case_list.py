@@ -24,7 +24,7 @@ from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
 from audit.moderation import check_may_see
 from audit.store import current_user
 from audit.tui.answering import progress
-from audit.tui.format import case_status_cell, local_time, status_label
+from audit.tui.format import case_status_cell, local_time, shown, status_label
 from audit.tui.widgets.case_table import CaseTable, Column, Row
 from audit.tui.widgets.key_bar import KeyBar
 
@@ -43,12 +43,15 @@ COLUMNS = [
 SORT_NAMES = {"case_ref": "ref", "site": "site", "inspector": "inspector", "status": "status",
               "progress": "% answered", "updated_at": "last edited"}
 SORT_CYCLE = ["updated_at", "case_ref", "site", "inspector", "status", "progress"]
-STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE, "returned", "approved"]
+#: the status filter's last step shows the deleted cases (and only them): where d restores one
+DELETED = "deleted"
+STATUS_CYCLE = [None, STATUS_IN_PROGRESS, STATUS_COMPLETE, "returned", "approved", DELETED]
 
 
 def read_page(store: Store, query: "CaseQuery", offset: int) -> tuple[int, int, list[Case]]:
     """(offset, total, cases) of one page; an offset past the end shows the last page."""
-    args = dict(search=query.search, site=query.site, status=query.status)
+    deleted = query.status == DELETED
+    args = dict(search=query.search, site=query.site, status=None if deleted else query.status, deleted=deleted)
     total = store.case_count(**args)
     if offset >= total:
         offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
@@ -84,8 +87,10 @@ class CaseListScreen(Screen):
     HELP = (
         "The cases in this database, newest edit first. Enter opens a case; n starts a new one. "
         "/ filters by ref, site or inspector as you type; o changes the order and r reverses it; "
-        "s shows one site (for a merged database); c shows cases of one status only. Cases returned by a "
-        "reviewer come first; v opens the review queue (for quality leads). "
+        "s shows one site (for a merged database); c shows cases of one status only, and last the deleted "
+        "cases. d deletes the highlighted case (it asks why; the case keeps its history, never counts, and can be "
+        "restored: among the deleted cases, d restores it). Cases returned by a "
+        "reviewer come first; v opens the review queue (for quality leads). q quits. "
         "Moving past the last row loads the next page."
     )
 
@@ -98,11 +103,13 @@ class CaseListScreen(Screen):
         Binding("r", "reverse_sort", "Reverse the order", show=False, id="cases.reverse"),
         Binding("s", "pick_site", "Site", id="cases.site"),
         Binding("c", "cycle_status", "Status", id="cases.status"),
+        Binding("d", "delete_case", "Delete or restore", show=False, id="cases.delete"),
         Binding("f", "figures", "Figures", id="cases.figures"),
-        Binding("v", "review_queue", "Review queue", id="cases.review_queue"),
+        Binding("v", "review_queue", "Review", id="cases.review_queue"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
         Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
-        Binding("q", "app.quit", "Quit", id="cases.quit"),
+        # q and d are listed by ? (the key bar keeps to one line at 80 columns)
+        Binding("q", "app.quit", "Quit", show=False, id="cases.quit"),
     ]
 
     def __init__(self) -> None:
@@ -216,7 +223,9 @@ class CaseListScreen(Screen):
             order = "descending" if query.descending else "ascending"
         parts.append(f"order: {SORT_NAMES[query.order_by]}, {order}")
         parts.append(f"site: {query.site or 'all sites'}")
-        if query.status:
+        if query.status == DELETED:
+            parts.append("deleted cases only (d restores one)")
+        elif query.status:
             parts.append(f"status: {status_label(query.status)}")
         if not self.app.writable:  # from the first frame until the check has passed
             parts.append("checking the file…")
@@ -284,12 +293,57 @@ class CaseListScreen(Screen):
         self._cursor_case = case_uuid
         try:  # a case whose rubric cannot be read is refused here, with the store's message
             store = self.app.store
-            store.rubric_for(store.case(case_uuid))
+            case = store.case(case_uuid)
+            if case.deleted:
+                self.app.notify(f"{shown(case.case_ref)} is deleted ({shown(case.deleted_reason)}): d restores it first.",
+                                title="A deleted case", severity="warning", markup=False)
+                return
+            store.rubric_for(case)
             check_may_see(store, case_uuid, current_user())  # a moderator sees the original after their own marking
         except AuditError as exc:
             self.app.notify(str(exc), title="Cannot open this case", severity="error", markup=False)
             return
         self.app.push_screen(WalkthroughScreen(case_uuid))
+
+    def action_delete_case(self) -> None:
+        """d: delete the highlighted case, with a reason (or, among the deleted cases, restore it)."""
+        uuid = self.query_one(CaseTable).highlighted_key
+        if uuid is None:
+            return
+        case = self.app.store.case(uuid)
+        if case.deleted:
+            self._restore_case(case)
+            return
+        from audit.tui.screens.delete_case import DeleteCaseScreen
+
+        def decided(reason: str | None) -> None:
+            if reason:
+                self._write(lambda: self.app.cases.delete_case(uuid, reason),
+                            f"Case {shown(case.case_ref)} at {shown(case.site)} deleted: it is kept with its history and "
+                            "never counted. c (the last step: deleted cases) shows it, where d restores it.")
+
+        self.app.push_screen(DeleteCaseScreen(case), decided)
+
+    def _restore_case(self, case: Case) -> None:
+        self._cursor_case = None
+        self._write(lambda: self.app.cases.restore_case(case.uuid),
+                    f"Case {shown(case.case_ref)} at {shown(case.site)} restored: it counts again and is back in the list.")
+
+    def _write(self, change, said: str) -> None:
+        """A change through the case service, once the file has passed its check; then the list again."""
+        def write() -> None:
+            try:
+                change()
+            except AuditError as exc:
+                self.app.notify(str(exc), title="Not changed", severity="error", markup=False)
+                return
+            self.app.notify(said, markup=False)
+            if self.is_attached:
+                self.reload()
+
+        if not self.app.when_writable(write):
+            self.app.notify("Checking the database file first: the change is made the moment the check passes.",
+                            markup=False)
 
     def action_new_case(self) -> None:
         from audit.tui.screens.new_case import NewCaseScreen

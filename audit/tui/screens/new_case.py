@@ -202,7 +202,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
     def _create(self, ref: str, site: str, inspector: str, rubric: Rubric) -> None:
         def create() -> None:
             try:
-                case = self.app.store.create_case(ref, site, rubric, inspector or None)
+                case = self.app.cases.create_case(ref, site, rubric, inspector or None)
             except StoreError as exc:
                 if self.is_attached:
                     self._error(str(exc))
