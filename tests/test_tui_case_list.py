@@ -335,3 +335,47 @@ def test_table_draws_each_row_in_its_style_and_follows_a_resize():
         assert table.render_line(1 + 20 - round(table.scroll_y)).text.startswith(" R20 ")
 
     assert run_table(scenario) == []
+
+
+def test_d_deletes_a_case_with_a_reason_and_the_deleted_filter_restores_it(big_db):
+    from audit.tui.screens.delete_case import DeleteCaseScreen
+
+    async def scenario() -> None:
+        app = AuditApp(big_db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            while not app.writable:
+                await pilot.pause(0.05)
+            assert refs(app)[0] == "C0249"
+            await pilot.press("d")
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, DeleteCaseScreen)
+            await pilot.press("enter")  # no reason: refused
+            await pilot.pause()
+            assert app.screen is dialog and "Say why" in str(dialog.query_one("#delete-error").render())
+            await pilot.press(*"wrong rubric", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, CaseListScreen)
+            assert refs(app)[0] == "C0248" and "of 249" in status_line(app)  # hidden from the list
+            for _ in range(5):  # the status filter's last step: deleted cases only
+                await pilot.press("c")
+            await settle(pilot)
+            assert refs(app) == ["C0249"] and "deleted cases only" in status_line(app)
+            assert app.screen.query_one(CaseTable).row_text(0)[3] == "deleted: wrong rubric"
+            await pilot.press("enter")  # not opened: it says how to restore it
+            await settle(pilot)
+            assert isinstance(app.screen, CaseListScreen)
+            await pilot.press("d")  # restores
+            await settle(pilot)
+            assert refs(app) == []
+            await pilot.press("c")
+            await settle(pilot)
+            assert refs(app)[0] == "C0249" and "of 250" in status_line(app)
+
+    asyncio.run(scenario())
+    with Store.open(big_db) as store:
+        case = store.find_case("cumbria", "C0249") or store.find_case("sheffield", "C0249") or store.find_case("surrey", "C0249")
+        assert case is not None and not case.deleted
+        reasons = [(h["reason"], h["new_value"]) for h in store.history(case.uuid) if h["field"] == "case"][-2:]
+        assert reasons == [("deleted", "wrong rubric"), ("restored case", None)]
