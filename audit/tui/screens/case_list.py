@@ -105,11 +105,11 @@ class CaseListScreen(Screen):
         Binding("c", "cycle_status", "Status", id="cases.status"),
         Binding("d", "delete_case", "Delete or restore", show=False, id="cases.delete"),
         Binding("f", "figures", "Figures", id="cases.figures"),
-        Binding("v", "review_queue", "Review", id="cases.review_queue"),
+        Binding("v", "review_queue", "Review queue", show=False, id="cases.review_queue"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
         Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
-        # q and d are listed by ? (the key bar keeps to one line at 80 columns)
-        Binding("q", "app.quit", "Quit", show=False, id="cases.quit"),
+        # d and v (a quality lead's) are listed by ?: the key bar keeps to one line at 80 columns
+        Binding("q", "app.quit", "Quit", id="cases.quit"),
     ]
 
     def __init__(self) -> None:
