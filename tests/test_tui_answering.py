@@ -542,11 +542,11 @@ def test_each_retired_answer_is_offered_on_its_question_and_enter_brings_it_back
             await pilot.press("escape")  # one by one
             await settle(pilot)
             assert pilot.app.screen is screen and screen.current == "index_offence"
-            assert "Its earlier answer Burglary was retired" in screen.status.text.plain
+            assert "Enter brings back the earlier answer, Burglary (retired; it applies again)" in screen.status.text.plain
             choice = screen.query_one(ChoiceAnswer)
             assert choice.choices[choice.cursor_index][0] == "burglary"  # pre-selected
             assert "Burglary  ← earlier answer" in choice.text.plain
-            assert question_states(screen.rubric, screen.evaluation, screen.rows)["index_offence"] != "answered"
+            assert question_states(screen.rubric, screen.evaluation, screen.rows)["index_offence"] == "offered"  # ↺
             await pilot.press("enter")  # one key: brought back, next question
             await pilot.pause()
             assert screen.said == "Brought back: Burglary (question 5; the history says so)"

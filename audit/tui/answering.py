@@ -23,8 +23,8 @@ NONE_OF_THESE = "None of these"
 #: statuses in which a case's answers are read-only until it is reopened ("approved" comes with #11)
 READ_ONLY_STATUSES = (STATUS_COMPLETE, "approved")
 
-ANSWERED, TODO, NOT_APPLICABLE, ATTENTION, RETIRED, PENDING = (
-    "answered", "todo", "not_applicable", "attention", "retired", "pending"
+ANSWERED, TODO, NOT_APPLICABLE, ATTENTION, RETIRED, PENDING, OFFERED = (
+    "answered", "todo", "not_applicable", "attention", "retired", "pending", "offered"
 )
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
@@ -143,7 +143,8 @@ def question_states(rubric: Rubric, evaluation: Evaluation, rows: dict[str, dict
 
     Attention: a required question that applies, is unanswered, and lies before
     the furthest answered question (it was passed over). Pending: a question
-    whose rule cannot be decided until an earlier question is answered.
+    whose rule cannot be decided until an earlier question is answered. Offered: a question that
+    applies again, with no answer, whose earlier answer was retired (it is offered back).
     """
     facts = rubric_facts(rubric)
     applicable, visible, answers = evaluation.applicable, evaluation.visible, evaluation.answers
@@ -169,6 +170,8 @@ def question_states(rubric: Rubric, evaluation: Evaluation, rows: dict[str, dict
             states[qid] = PENDING if truth is None else NOT_APPLICABLE
         elif qid in visible or _is_empty_selection(answers.get(qid)):
             states[qid] = ANSWERED
+        elif (row := rows.get(qid)) is not None and row["state"] == "retired" and row["value"] is not None:
+            states[qid] = OFFERED
         elif qid in facts.required and position[qid] < furthest:
             states[qid] = ATTENTION
         else:

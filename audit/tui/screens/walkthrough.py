@@ -61,7 +61,7 @@ class WalkthroughScreen(Screen):
         "ctrl+x clears an answer (it stays in the history). A complete case is read-only until it is reopened "
         "with ctrl+e (or in review: r, then o). A retired answer whose question applies again is offered back: "
         "enter brings it back, or choose another answer. The outline marks ✓ answered, · to do, ! passed over, – does not apply, "
-        "? waits on an earlier answer, × answer retired."
+        "? waits on an earlier answer, × answer retired, ↺ applies again: its retired answer is offered back."
     )
 
     # the plain key first: the key bar shows the first key of each action that works where the focus is
@@ -297,9 +297,9 @@ class WalkthroughScreen(Screen):
         offered = self._offered(question.id)
         if offered is not None:
             return Text.assemble(
-                ("Its earlier answer ", "yellow"), (answer_label(question, offered), "bold yellow"),
-                (" was retired when it stopped applying; it applies again. Enter brings it back", "yellow"),
-                (", or choose another answer." if question.is_choice else ", or type another.", "yellow"))
+                ("Enter brings back the earlier answer, ", "yellow"), (answer_label(question, offered), "bold yellow"),
+                (" (retired; it applies again), or choose another." if question.is_choice else
+                 " (retired; it applies again), or type another.", "yellow"))
         if question.type == "multi":
             return Text(f"Space or a number ticks or unticks an option (each tick is saved); {NONE_KEY}: None of these; "
                         "enter moves on.", style="dim")
