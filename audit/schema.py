@@ -117,7 +117,8 @@ _MIGRATION_2 = [
 # Schema 3: the case list at a million cases. Every order the list offers has an index that
 # ends in uuid (the tie-break), so a page is a keyset range scan, never an OFFSET; the filters
 # (site, status, deleted, a prefix of ref / site / inspector) have indexes to count and to find a
-# few matching cases among many (audit/store.py, Store.case_page).
+# few matching cases among many; the returned cases, listed first, have each order to themselves
+# (audit/store.py, Store.case_page).
 _MIGRATION_3 = [
     'CREATE INDEX "idx_cases_case_ref_uuid"\n    ON "cases" ("case_ref", "uuid")',
     'CREATE INDEX "idx_cases_site_uuid"\n    ON "cases" ("site", "uuid")',
@@ -129,6 +130,14 @@ _MIGRATION_3 = [
     'CREATE INDEX "idx_cases_ref_key"\n    ON "cases" ("ref_key")',
     'CREATE INDEX "idx_cases_inspector_nocase"\n    ON "cases" ("inspector" COLLATE NOCASE)',
     'CREATE INDEX "idx_cases_deleted_at"\n    ON "cases" ("deleted_at") WHERE deleted_at IS NOT NULL',
+    # the cases a reviewer returned come first in the list: each order again, over them only
+    'CREATE INDEX "idx_cases_returned_updated_at"\n    ON "cases" ("updated_at", "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_created_at"\n    ON "cases" ("created_at", "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_case_ref"\n    ON "cases" ("case_ref", "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_site"\n    ON "cases" ("site", "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_inspector"\n    ON "cases" (coalesce("inspector", \'\'), "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_status"\n    ON "cases" ("status", "uuid") WHERE status = \'returned\'',
+    'CREATE INDEX "idx_cases_returned_progress"\n    ON "cases" (("answered_count" * 1.0 / max("applicable_count", 1)), "uuid") WHERE status = \'returned\'',
 ]
 
 

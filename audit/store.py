@@ -671,24 +671,47 @@ class Store:
     def _segment_page(self, search: str, site: str | None, status: str | None, deleted: bool, order_by: str,
                       descending: bool, returned_first: bool, segment: int, bound: tuple | None, backwards: bool,
                       limit: int) -> list[Case]:
+        """Segment 0 is the cases a reviewer returned (listed first), segment 1 the rest.
+
+        Two plans, chosen by a bounded, index-only count of the filter's matches: few (at most
+        FEW_CASES) are found on the filter's own indexes and sorted; many are found by walking the
+        order's index (for returned cases, their own partial one) and checking each row. Either
+        way a page reads a bounded number of rows, and no OFFSET.
+        """
         expression, index = self.ORDER_KEYS[order_by]
-        terms, params = self._case_terms(search, site, status, deleted)
-        if returned_first and not deleted and status is None:
-            terms.append(("status = ?" if segment == 0 else "status != ?", [STATUS_RETURNED]))
-        few = self._at_most(terms, self.FEW_CASES + 1) <= self.FEW_CASES
-        # few matches: found by the filter's own index, then sorted (the + keeps the order's index out);
-        # many: the order's index walked in order, each row checked against the filter
-        key = f"+{expression}" if few else expression
-        where = [f"+{sql}" if not few and not sql.startswith("(") else sql for sql, _ in terms]
-        params = [p for _, values in terms for p in values]
+        terms, _ = self._case_terms(search, site, None if status == STATUS_RETURNED else status, deleted)
+        selective = [t for t in terms if t[0] != "deleted_at IS NULL"]
+        fixed: list[str] = []  # the segment's condition (a partial index is used only on its own condition, as written)
+        if segment == 0:
+            fixed.append("status = 'returned'")
+            index = f"idx_cases_returned_{order_by}"
+        elif returned_first and not deleted and status is None:
+            fixed.append("status != 'returned'")
+        # no filter: the order's index (for returned cases, their own) holds only matches, walked in order
+        few = bool(selective) and self._at_most(selective, self.FEW_CASES + 1) <= self.FEW_CASES
         ascending = descending == backwards  # the direction the index is walked in
-        if bound is not None:
-            where.append(f"({key}, {'+' if few else ''}uuid) {'>' if ascending else '<'} (?, ?)")
-            params += [bound[1], bound[2]]
         direction = "ASC" if ascending else "DESC"
-        indexed = "" if few else f" INDEXED BY {index}"
-        sql = (f"{self._SELECT_CASE}{indexed} WHERE {' AND '.join(where) or '1'} "
-               f"ORDER BY {key} {direction}, {'+' if few else ''}uuid {direction} LIMIT ?")
+        params: list = []
+        if few:
+            # the matches through the same plan as their count (at most FEW_CASES rows), then sorted:
+            # the + keeps the order's index from being walked instead
+            inner = " AND ".join(sql for sql, _ in selective)
+            where = [f"rowid IN (SELECT rowid FROM cases WHERE {inner})", "+deleted_at IS NOT NULL" if deleted
+                     else "+deleted_at IS NULL"]
+            params += [p for _, values in selective for p in values]
+            key, tie, indexed = f"+{expression}", "+uuid", ""
+        else:
+            where = [sql if sql.startswith("(") else f"+{sql}" for sql, _ in terms]
+            where += [f if f.startswith("status = ") else f"+{f}" for f in fixed]
+            params += [p for _, values in terms for p in values]
+            key, tie, indexed = expression, "uuid", f" INDEXED BY {index}"
+        if bound is not None:
+            where.append(f"({key}, {tie}) {'>' if ascending else '<'} (?, ?)")
+            params += [bound[1], bound[2]]
+        if few:
+            where += [f"+{f}" for f in fixed]
+        sql = (f"{self._SELECT_CASE}{indexed} WHERE {' AND '.join(where)} "
+               f"ORDER BY {key} {direction}, {tie} {direction} LIMIT ?")
         return [Case(*r) for r in self.conn.execute(sql, [*params, limit])]
 
     def _at_most(self, terms: list[tuple[str, list]], cap: int) -> int:
