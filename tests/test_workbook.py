@@ -186,16 +186,16 @@ def test_data_sheets_show_site_labels_markers_and_option_columns(with_data):
             else:
                 assert flag == (1 if code in ticked.split(";") else 0)
     statuses = {r[head.index("status")] for r in labels[1:]}
-    assert statuses == {"Complete", "In progress"}
+    assert statuses == {"Complete", "In progress", "Approved", "Returned"}  # the demo's review under way
 
 
 def test_status_complete_leaves_unfinished_cases_out_of_the_data_sheets(demo, tmp_path):
     workbook = openpyxl.load_workbook(export(demo, tmp_path / "complete.xlsx", "--include-data", "--status", "complete",
                                              names=("thematic",)))
     rows = list(workbook["Data thematic"].iter_rows(values_only=True))
-    assert len(rows) == 1 + 57 and {r[3] for r in rows[1:]} == {"Complete"}
+    assert len(rows) == 1 + 53 and {r[3] for r in rows[1:]} == {"Complete"}
     contents = [c.value for row in workbook["Contents"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("60 cases (3 in progress, 57 complete); counted: the 57 complete" in t for t in contents)
+    assert any("60 cases (3 in progress, 53 complete, 3 approved, 1 returned); counted: the 53 complete" in t for t in contents)
 
 
 def test_retired_deleted_and_empty_answers(tmp_path, thematic_rubric):
