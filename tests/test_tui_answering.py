@@ -186,7 +186,7 @@ def test_a_complete_case_is_read_only_until_reopened_and_says_how(tmp_db_path, t
             assert screen.current == "lead_agency"
             assert screen.said == ("T001 is complete, so its answers are read-only. "
                                    "To change one, reopen the case: ctrl+e.")
-            assert "^e Reopen" in key_bar(pilot.app)
+            assert "reopen the case: ctrl+e" in screen.status.text.plain  # on every question of the case
             await pilot.press("ctrl+x", "e")  # clearing and the note are refused too
             await pilot.pause()
             assert isinstance(app_screen(pilot), WalkthroughScreen) and "read-only" in screen.said
@@ -239,7 +239,6 @@ def test_a_typed_answer_of_a_complete_case_cannot_be_edited_and_ctrl_e_reopens_i
             await settle(pilot)
             assert not screen.read_only and screen.case.status == STATUS_IN_PROGRESS
             assert screen.said.startswith("Reopened: T001 is in progress again")
-            assert "Reopen" not in key_bar(pilot.app)
             await pilot.press(*["backspace"] * 3, "4", "2", "enter")
             await pilot.pause()
             assert "Saved: 42" in screen.said

@@ -79,7 +79,8 @@ class WalkthroughScreen(Screen):
         Binding("ctrl+t", "history", "History", id="walk.history_ctrl"),
         Binding("e", "focus_note", "Evidence note", show=False, id="walk.note"),
         Binding(CLEAR_KEY, "clear_answer", "Clear the answer", show=False, id="walk.clear"),
-        Binding(REOPEN_KEY, "reopen", "Reopen", id="walk.reopen"),
+        # named by the read-only message on every question of such a case (the key bar keeps to one line)
+        Binding(REOPEN_KEY, "reopen", "Reopen", show=False, id="walk.reopen"),
         Binding("backspace", "explain_clear", show=False, id="walk.backspace"),
         Binding("escape", "back", "Cases", id="walk.back"),
     ]
@@ -790,7 +791,7 @@ class WalkthroughScreen(Screen):
             self._feedback("Checking the database file first: the case is reopened the moment the check passes.", "yellow")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "reopen":  # shown in the key bar only where it does something
+        if action == "reopen":  # only where it does something
             return self.is_mounted and hasattr(self, "case") and self.read_only
         return True
 
