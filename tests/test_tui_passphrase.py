@@ -19,7 +19,7 @@ from audit.tui.app import AuditApp
 from audit.tui.screens.case_list import CaseListScreen
 from audit.tui.screens.passphrase import PassphraseScreen
 from tests.crypto_support import PASSPHRASE, fresh_keyring, make_site, passphrase_file  # noqa: F401 (a fixture)
-from tests.tui_support import settle, terminal_streams
+from tests.tui_support import settle
 
 
 @pytest.fixture(scope="module")
@@ -143,19 +143,14 @@ def test_the_cli_creates_an_encrypted_file_for_the_ui(tmp_path, monkeypatch):
     secret = passphrase_file(tmp_path)
     ran = []
     monkeypatch.setattr(AuditApp, "run", lambda self: ran.append(self.store is not None))
-    with terminal_streams(monkeypatch):  # `audit tui` refuses a pipe
-        monkeypatch.setattr(AuditApp, "run", lambda self: ran.append(self.store is not None))
-        assert cli_main(["tui", str(tmp_path / "new.db"), "--encrypt", "--passphrase-file", str(secret)]) == 0
+    monkeypatch.setattr("audit.commands.tui.check_terminal", lambda: None)  # pytest's streams are not a terminal
+    assert cli_main(["tui", str(tmp_path / "new.db"), "--encrypt", "--passphrase-file", str(secret)]) == 0
     assert ran == [True]
     assert b"SQLite format 3" not in (tmp_path / "new.db").read_bytes()
     # an existing plain file is not silently left plain
     plain = tmp_path / "plain.db"
-    with terminal_streams(monkeypatch):
-        monkeypatch.setattr(AuditApp, "run", lambda self: ran.append(self.store is not None))
-        assert cli_main(["tui", str(tmp_path / "plain.db")]) == 0
-    with terminal_streams(monkeypatch):
-        monkeypatch.setattr(AuditApp, "run", lambda self: ran.append(self.store is not None))
-        assert cli_main(["tui", str(plain), "--encrypt", "--passphrase-file", str(secret)]) == 1
+    assert cli_main(["tui", str(tmp_path / "plain.db")]) == 0
+    assert cli_main(["tui", str(plain), "--encrypt", "--passphrase-file", str(secret)]) == 1
 
 
 # --- screenshots ------------------------------------------------------------------------------

@@ -78,13 +78,13 @@ class CaseListScreen(Screen):
         Binding("r", "reverse_sort", "Reverse the order", show=False, id="cases.reverse"),
         Binding("s", "pick_site", "Site", id="cases.site"),
         Binding("c", "cycle_status", "Status", id="cases.status"),
-        Binding("d", "delete_case", "Delete or restore", show=False, id="cases.delete"),
         Binding("f", "figures", "Figures", id="cases.figures"),
-        Binding("v", "review_queue", "Review queue", show=False, id="cases.review_queue"),
+        Binding("v", "review_queue", "Queue", id="cases.review_queue"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
         Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
-        # d and v (a quality lead's) are listed by ?: the key bar keeps to one line at 80 columns
         Binding("q", "app.quit", "Quit", id="cases.quit"),
+        # listed by ? (the key bar keeps to one line at 80 columns)
+        Binding("d", "delete_case", "Delete or restore", show=False, id="cases.delete"),
     ]
 
     def __init__(self) -> None:

@@ -107,7 +107,7 @@ class ReviewDecisionScreen(ModalScreen[str | None]):
             self.query_one("#decision-comment", Input).focus()
             return
 
-        def write() -> None:
+        def save() -> None:
             try:
                 self.app.store.service(self.who).set_status(self.case_uuid, status, comment=comment or None,
                                                             question_id=question_id)
@@ -118,7 +118,7 @@ class ReviewDecisionScreen(ModalScreen[str | None]):
             if self.is_attached:
                 self.dismiss(status)
 
-        if not self.app.when_writable(write):  # writes wait for the file's check; the dialog stays until then
+        if not self.app.when_writable(save):
             self._error("Checking the database file first: the decision is saved the moment the check passes.")
 
     def _error(self, message: str) -> None:
