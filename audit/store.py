@@ -614,13 +614,13 @@ class Store:
     # -- the case list's pages: keyset pagination over an index per order ----------------------
     #: how each order reads (the same text as its index in schema 3, so the index serves it)
     ORDER_KEYS = {
-        "updated_at": ("updated_at", "idx_cases_updated_at_uuid"),
-        "created_at": ("created_at", "idx_cases_created_at_uuid"),
-        "case_ref": ("case_ref", "idx_cases_case_ref_uuid"),
-        "site": ("site", "idx_cases_site_uuid"),
-        "inspector": ("coalesce(inspector, '')", "idx_cases_inspector_uuid"),
-        "status": ("status", "idx_cases_status_uuid"),
-        "progress": ("(answered_count * 1.0 / max(applicable_count, 1))", "idx_cases_progress_uuid"),
+        "updated_at": ("updated_at", "idx_cases_order_updated_at"),
+        "created_at": ("created_at", "idx_cases_order_created_at"),
+        "case_ref": ("case_ref", "idx_cases_order_case_ref"),
+        "site": ("site", "idx_cases_order_site"),
+        "inspector": ("coalesce(inspector, '')", "idx_cases_order_inspector"),
+        "status": ("status", "idx_cases_order_status"),
+        "progress": ("(answered_count * 1.0 / max(applicable_count, 1))", "idx_cases_order_progress"),
     }
     #: a filter matching at most this many cases is read through its own index and sorted; beyond,
     #: the order's index is walked and the filter checked on each row (a page then reads at most
