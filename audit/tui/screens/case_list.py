@@ -111,7 +111,10 @@ class CaseListScreen(Screen):
     def on_mount(self) -> None:
         self._add_columns()
         # the site shown is the list's filter, said once, in the status line (the two once disagreed)
-        self.query_one("#list-title", Static).update(Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan")))
+        who = current_user()  # recorded with every answer and change made here
+        self.query_one("#list-title", Static).update(Text.assemble(
+            ("audit ", "bold"), (shown(str(self.app.db_path)), "bold cyan"), ("  ·  changes recorded as ", "dim"),
+            (shown(who), "bold"), ("  (audit user set NAME)", "dim")))
         self.watch(self.app, "integrity", self._show_status, init=False)
         # The first page is read here, before the first frame: bounded, indexed queries (no keypress
         # can be waiting yet), so the list appears with its rows; the total is counted after it.

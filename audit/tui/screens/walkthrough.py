@@ -17,7 +17,7 @@ docs/ui.md): the panel's lines, the outline's changed lines and the header.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -31,7 +31,7 @@ from textual.widgets import Input
 from audit.cases import CaseState, Outcome
 from audit.engine import Evaluation
 from audit.rubric import Question, Rubric
-from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, StoreError
+from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, DatabaseBusy, StoreError
 from audit.tui.answering import (
     ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, progress, question_states,
     rubric_facts, ticked, typed_value,
@@ -45,7 +45,7 @@ from audit.tui.widgets.review_note import ReviewNote
 
 CLEAR_KEY = "ctrl+x"
 # what one call of the case service did
-SAVED, ASK, FAILED = "saved", "ask", "failed"
+SAVED, ASK, WAITING, FAILED = "saved", "ask", "waiting", "failed"
 REOPEN_KEY = "ctrl+e"
 
 
@@ -544,12 +544,19 @@ class WalkthroughScreen(Screen):
         else:
             self.feedback_text = said
 
-    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, confirmed: bool = False) -> str:
+    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, confirmed: bool = False,
+              retrying: bool = False) -> str:
         """One call of the case service, then draw what it returned (``show``) or leave the message for
         the next question drawn. Returns SAVED, ASK (it would retire answers: nothing was written, and
-        ``_would_retire`` lists them) or FAILED (the message says why)."""
+        ``_would_retire`` lists them), WAITING (another program holds the file: the answer stays on
+        screen and is saved once the file is free) or FAILED (the message says why)."""
         try:
             outcome: Outcome = self.app.cases.answer(self.case_uuid, qid, value, confirm_retire=confirmed)
+        except DatabaseBusy:
+            if retrying:
+                raise  # the app tries again later
+            self._wait_for_the_file(qid, lambda: self._saved_later(qid, value, confirmed))
+            return WAITING
         except StoreError as exc:
             if self.is_attached:
                 self._feedback(str(exc), "bold red")
@@ -655,6 +662,25 @@ class WalkthroughScreen(Screen):
             self._feedback("Checking the database file first: the answers come back the moment the check passes.",
                            "yellow")
 
+    def _saved_later(self, qid: str, value: Any, confirmed: bool = False) -> None:
+        """The retry of an answer that found the file busy (raises DatabaseBusy while it still is)."""
+        if self._save(qid, value, False, show=False, confirmed=confirmed, retrying=True) == ASK:
+            # the case changed meanwhile, and this answer would now retire others: nothing written
+            self.feedback_text = Text(f"Question {self.number[qid]} not saved: it would now make other answers "
+                                      "stop applying; give it again to see which.", style="yellow")
+        if self.is_attached and self.is_current and self.current == qid:  # still on it: say so here
+            self._draw_header()
+            self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
+            self._feedback(self.feedback_text)
+            self.feedback_text = ""
+
+    def _wait_for_the_file(self, qid: str, write: Callable[[], object]) -> None:
+        """Another program holds the file past the wait: the change stays on screen and is saved later."""
+        self.app.when_free(write)
+        if self.is_attached:
+            self._feedback(Text(f"Not saved yet (question {self.number[qid]}): another program is writing the file. "
+                                "What you gave stays here and is saved the moment the file is free.", style="bold yellow"))
+
     # -- notes ---------------------------------------------------------------------------
     def _save_note(self) -> bool:
         """Save the note box if it changed; False when it could not be saved (it stays in the box)."""
@@ -665,9 +691,14 @@ class WalkthroughScreen(Screen):
         if text == shown(self.rows.get(qid, {}).get("note") or ""):  # as shown: unchanged
             return True
 
-        def write() -> bool:
+        def write(retrying: bool = False) -> bool:
             try:
                 outcome = self.app.cases.note(self.case_uuid, qid, text or None)
+            except DatabaseBusy:
+                if retrying:
+                    raise
+                self._wait_for_the_file(qid, lambda: write(retrying=True))
+                return True  # kept: it is saved when the file is free
             except StoreError as exc:
                 if self.is_attached:
                     self._feedback(str(exc), "bold red")
