@@ -230,7 +230,7 @@ def _watermarks(target: Path) -> dict[tuple[str, str], tuple[str, int]]:
     read at all; before anything is written the full check runs (:func:`check_inputs`).
     """
     info = dbfile.look(target, integrity=False)
-    if info.schema_version < 3:  # merges had no source_change column yet
+    if info.schema_version < 4:  # merges had no source_change column yet
         return {}
     conn = dbfile.connect_read_only(target)
     try:
