@@ -124,15 +124,18 @@ def test_workbook_sheets(workbook, data_workbook):
 def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
     ws = workbook["Fig 4.3"]
     assert ws["A1"].value == "Figure 4.3: The factors most linked to the service user’s offending"
-    assert ws["B4"].value == "Thematic IOM sample" and ws["E4"].value == "Core programme IOM cases"
-    assert [ws.cell(5, c).value for c in range(2, 8)] == ["Number", "Percentage", "Base"] * 2
+    # 4.3 declares ci: true and compare: each column's interval beside it, then the comparison
+    assert ws["B4"].value == "Thematic IOM sample" and ws["G4"].value == "Core programme IOM cases"
+    assert ws["L4"].value == "Thematic IOM sample compared with Core programme IOM cases"
+    assert [ws.cell(5, c).value for c in range(2, 16)] == ["Number", "Percentage", "Base", "95% CI low", "95% CI high"] * 2 + [
+        "Difference (points)", "p-value", "Test", "Significant at 5%"]
     assert ws.freeze_panes == "B6"
     row = find_row(ws, "Drug misuse")
     count, share, base = (ws.cell(row, c) for c in (2, 3, 4))
     assert (count.value, base.value) == (2, 2) and count.data_type == "n"
     assert share.value == 1 and share.number_format == "0%" and share.data_type == "n"
     row = find_row(ws, "Family and relationships")
-    assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 6).value == 0.5  # core IOM: 1 of 2
+    assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 8).value == 0.5  # core IOM: 1 of 2
     texts = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if isinstance(c.value, str)]
     assert any("It excludes cases where the question does not apply" in t for t in texts)
     assert ("Core programme IOM cases: base 2 cases. The column counts cases in the HMI Probation core inspection programme "
@@ -160,9 +163,9 @@ def test_not_applicable_row_shows_a_dash_where_the_report_does(workbook):
 
 def test_figure_5_2_shows_percentage_then_number_and_the_shading(workbook):
     ws = workbook["Fig 5.2"]
-    assert [ws.cell(5, c).value for c in range(2, 6)] == ["Percentage", "Number", "Percentage", "Number"]
+    assert [ws.cell(5, c).value for c in range(2, 10)] == ["Percentage", "Number", "95% CI low", "95% CI high"] * 2
     row = find_row(ws, "Assessment: Does assessment focus sufficiently on engaging the service user?")
-    assert [ws.cell(row, c).value for c in range(2, 6)] == [1, 1, 0.5, 2]
+    assert [ws.cell(row, c).value for c in (2, 3, 6, 7)] == [1, 1, 0.5, 2]
     shaded = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r
               if c.fill.fgColor.rgb == "00C6EFCE" and c.value and c.value[:4] in ("Asse", "Plan", "Deli", "Revi")]
     assert len(shaded) == 8
@@ -354,7 +357,7 @@ def test_tidy_csv(databases, tmp_path):
         header = next(reader)
         rows = [dict(zip(header, r)) for r in reader]
     assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent",
-                      "dataset", "question_id", "option_code", "fraction"]
+                      "dataset", "question_id", "option_code", "fraction", "ci_low", "ci_high", "p_value", "significant"]
     drug = [r for r in rows if r["figure"] == "4.6" and r["section"] == "Drug misuse" and r["row"] == "Yes"]
     assert [(r["column"], r["count"], r["base"], r["percent"]) for r in drug] == [
         ("Thematic IOM sample", "1", "2", "50"), ("Core programme IOM cases", "1", "1", "100")]
@@ -396,7 +399,8 @@ def test_json(databases, tmp_path):
         {"label": "", "dataset": "thematic", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
     row = figure["rows"][1]
     assert (row["row"], row["question_id"], row["option_codes"]) == ("NPS", "lead_agency", ["nps"])
-    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3}]
+    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3, "ci_low": None, "ci_high": None,
+                             "p_value": None, "significant": None}]  # 4.1 has no statistics
     assert document["cases_counted"][0]["cases_by_status"] == {"in_progress": 3}
 
 
