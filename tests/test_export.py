@@ -381,8 +381,12 @@ def test_markdown_tables(databases, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "### Figure 4.3: The factors most linked to the service user’s offending" in text
     assert ("|  | Thematic IOM sample: Number | Thematic IOM sample: Percentage | Thematic IOM sample: Base | "
-            "Core programme IOM cases: Number | Core programme IOM cases: Percentage | Core programme IOM cases: Base |") in text
-    assert "| Drug misuse | 2 | 100% | 2 | 1 | 50% | 2 |" in text
+            "Thematic IOM sample: 95% CI | Core programme IOM cases: Number | Core programme IOM cases: Percentage | "
+            "Core programme IOM cases: Base | Core programme IOM cases: 95% CI | Difference (points) | p-value | "
+            "Significant at 5% |") in text
+    # 2 of 2 against 1 of 2: Fisher's exact test (expected counts below 5), p = 1
+    assert "| Drug misuse | 2 | 100% | 2 | 34-100% | 1 | 50% | 2 | 9-91% | +50.0 | 1.0000 | No |" in text
+    assert "Fisher's exact test (two-sided) in 8 rows" in text
     assert "| **e) Drug misuse** |" in text  # 4.6's sub-table heading, with the report's letter
     assert "| Not applicable | 1 | - | - |" in text
 
