@@ -277,6 +277,16 @@ class CaseSelection:
         }
 
 
+@dataclass(frozen=True)
+class DatasetRatings:
+    """A rating scheme applied to one dataset's counted cases (a figure file's ``ratings:``)."""
+
+    dataset: str
+    label: str
+    ratings: Any  # audit.ratings.ScopeRatings
+    judgements: list = field(default_factory=list)  # audit.ratings.Judgement, as recorded in the database
+
+
 @dataclass
 class ReportTables:
     tables: list[FigureTable]
@@ -285,6 +295,7 @@ class ReportTables:
     skipped: list[str] = field(default_factory=list)  # the ids of those figures
     selections: dict[str, CaseSelection] = field(default_factory=dict)
     quoted: FigureTable | None = None
+    ratings: list[DatasetRatings] = field(default_factory=list)
 
     @property
     def status_warnings(self) -> list[str]:
@@ -678,8 +689,38 @@ def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable
     counts = _counts(figures, quotes, stores, selections)
     tables = [_figure_table(figure, counts, report.datasets, ci) for figure in figures]
     quoted_table = _quoted_table(quotes, counts, report.datasets, report.quoted_note) if quotes else None
+    ratings = report_ratings(report, stores, selections) if report.ratings else []
     return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped, selections=selections,
-                        quoted=quoted_table)
+                        quoted=quoted_table, ratings=ratings)
+
+
+def yes_counts(store: Store, dataset: Dataset, question_ids: Iterable[str], selection: CaseSelection) -> dict[str, tuple[int, int]]:
+    """(yes answers, base) per yes/no question, counted exactly as a figure row ``count: "yes"`` is."""
+    rows = [Row(kind="code", question=q, label=q, codes=("yes",)) for q in question_ids]
+    figure = Figure(id="counts", title="", columns=[Column(label="", dataset=dataset.name)], show=["count"], headers={},
+                    sections=[FigureSection(title="", rows=rows)])
+    counts = _counts([figure], [], {dataset.name: store}, {dataset.name: selection})
+    table = _figure_table(figure, counts, {dataset.name: dataset})
+    return {row.question: (row.cells[0].count, row.cells[0].base or 0) for row in table.rows}
+
+
+def report_ratings(report: Report, stores: dict[str, Store], selections: dict[str, CaseSelection]) -> list[DatasetRatings]:
+    """The figure file's rating scheme applied to each given dataset of its rubric: the same cases as the
+    figures count (statuses, no deleted cases, no moderation copies), and the judgements each database records."""
+    from audit.ratings import load_scheme, rate_counts, stored_judgements
+
+    scheme = load_scheme(report.ratings_path())
+    out = []
+    for name, store in stores.items():
+        dataset = report.datasets[name]
+        if dataset.rubric_id != scheme.rubric:
+            continue
+        counts = yes_counts(store, dataset, scheme.key_questions, selections[name])
+        recorded = [j for j in stored_judgements(store, scheme) if j.scope == ""]
+        rated = rate_counts(scheme, counts, scope="all cases", cases=selections[name].counted,
+                            judgements={j.standard_id: j.rating for j in recorded})
+        out.append(DatasetRatings(name, dataset.label, rated, recorded))
+    return out
 
 
 TIDY_FIELDS = ("figure", "title", "section", "row", "column", "count", "base", "percent",

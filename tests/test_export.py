@@ -112,8 +112,9 @@ FIGURE_SHEETS = ["Fig 2.1", "Fig 2.2", "Fig 3.1", "Fig 4.1", "Fig 4.2", "Fig 4.3
 
 def test_workbook_sheets(workbook, data_workbook):
     # case-level data (case_ref, site, inspector) travels only when asked for
-    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook"]
-    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook", "Data thematic",
+    # the shipped file names a rating scheme for its core dataset: a Ratings sheet
+    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Ratings", "Codebook"]
+    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Ratings", "Codebook", "Data thematic",
                                         "Codes thematic", "Data core", "Codes core", "Data survey", "Codes survey"]
     contents = workbook["Contents"]
     links = {c.value: c for row in contents.iter_rows() for c in row if c.hyperlink is not None}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -296,3 +297,49 @@ def test_charts_carry_the_intervals_as_error_bars(workbook_path):
         low, high = proportion_confint(count, base, method="wilson")
         value = ws[f"B{r}"].value
         assert value + ws[f"{column}{r}"].value == pytest.approx(high) and value - ws[f"C{r}"].value == pytest.approx(low)
+
+
+# --- the Ratings sheet (a figure file's ``ratings:``) -------------------------------------------
+
+
+def test_ratings_sheet_rates_the_cases_the_figures_count(demo, tmp_path):
+    import shutil
+
+    from audit.ratings import load_scheme
+
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    for name in ("thematic", "core", "survey"):
+        shutil.copy(demo / f"{name}.db", folder / f"{name}.db")
+    assert main(["ratings", "set", str(folder / "core.db"), "1.1", "outstanding", "--comment", "clear vision"]) == 0
+    out = tmp_path / "figures.xlsx"
+    export(folder, out)
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Ratings"]
+    assert "'Ratings'!A1" in [c.hyperlink.location for row in wb["Contents"].iter_rows() for c in row if c.hyperlink]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    scheme = load_scheme(PROJECT / "ratings" / "hmip-2018.yaml")
+    # every key question's yes and base, counted here straight from the file's verdicts (live, original cases)
+    with sqlite3.connect(f"file:{folder / 'core.db'}?mode=ro", uri=True) as conn:
+        counted = dict(((q, (yes, base)) for q, yes, base in conn.execute(
+            "SELECT a.question_id, sum(a.value = '\"yes\"'), count(*) FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
+            "WHERE a.counted = 1 AND c.deleted_at IS NULL AND c.copy_of IS NULL GROUP BY a.question_id")))
+    by_text = {r[8]: r for r in rows if r[8] in scheme.key_questions}
+    assert set(by_text) == set(scheme.key_questions)
+    for question, row in by_text.items():
+        yes, base = counted[question]
+        assert (row[2], row[3]) == (yes, base) and row[4] == pytest.approx(yes / base)
+        assert (row[5], row[6]) == pytest.approx(proportion_confint(yes, base, method="wilson"), abs=1e-12)
+    for standard in scheme.standards:
+        row = next(r for r in rows if r[0] == f"{standard.id} {standard.title}")
+        if standard.judged:
+            expected = "Outstanding" if standard.id == "1.1" else "no judgement given"
+        else:
+            lowest = min(standard.key_questions, key=lambda q: counted[q][0] / counted[q][1])
+            yes, base = counted[lowest]
+            expected = scheme.for_percent((200 * yes + base) // (2 * base)).label
+            assert by_text[lowest][0] == "lowest"
+        assert row[7] == expected, standard.id
+    assert "clear vision" in next(r for r in rows if r[0] == "1.1 Leadership")[8]
+    overall = next(r for r in rows if r[0] == "Overall")
+    assert overall[7] == "not rated" and "1.2, 1.3, 1.4, 3.1, 3.2 need a judgement" in overall[8]

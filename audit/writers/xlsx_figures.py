@@ -319,7 +319,7 @@ def quoted_sheet(table: FigureTable) -> Grid:
 CONTENTS_WIDTHS = (10, 86, 20, 14)
 
 
-def contents_sheet(result: ReportTables, sheets: dict[str, str], data_sheets: list[str]) -> Grid:
+def contents_sheet(result: ReportTables, sheets: dict[str, str], data_sheets: list[str], ratings: str | None = None) -> Grid:
     grid = Grid()
     width = sum(CONTENTS_WIDTHS)
     for column, w in enumerate(CONTENTS_WIDTHS, start=1):
@@ -353,6 +353,13 @@ def contents_sheet(result: ReportTables, sheets: dict[str, str], data_sheets: li
         grid.wrap_height(r, table.heading, CONTENTS_WIDTHS[1])
         grid.link(r, 3, sheets[table.figure], f"'{sheets[table.figure]}'!A1")
         grid.put(r, 4, "chart and table" if table.is_chart else "table", alignment=TOP)
+    if ratings is not None:
+        r += 1
+        scheme = result.ratings[0].ratings.scheme
+        grid.put(r, 1, "Ratings", alignment=TOP)
+        grid.put(r, 2, f"Ratings under {scheme.title}: " + ", ".join(item.label for item in result.ratings), alignment=WRAP)
+        grid.link(r, 3, ratings, f"'{ratings}'!A1")
+        grid.put(r, 4, "table", alignment=TOP)
     r += 2
     if result.warnings:
         r = line(r, "Not included", font=BOLD)
