@@ -415,7 +415,8 @@ def rate_counts(scheme: Scheme, counts: Mapping[str, tuple[int, int]], *, scope:
 
 def key_question_counts(store, scheme: Scheme, *, by_site: bool = False) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
     """{scope: (cases, {question: (yes, base)})} from the counted answers; scopes are sites with ``by_site``."""
-    sites = {case.uuid: case.site for case in store.list_cases(limit=max(1, store.case_count()), order_by="created_at", descending=False)}
+    sites = {case.uuid: case.site for case in store.list_cases(limit=max(1, store.case_count()), order_by="created_at", descending=False)
+             if case.copy_of is None}  # a moderation copy is a second marking, never a case of its own
     cases: dict[str, int] = defaultdict(int)
     for site in sites.values():
         cases[site if by_site else "all cases"] += 1
