@@ -188,7 +188,7 @@ def test_data_sheets_show_site_labels_markers_and_option_columns(with_data):
             else:
                 assert flag == (1 if code in ticked.split(";") else 0)
     statuses = {r[head.index("status")] for r in labels[1:]}
-    assert statuses == {"Complete", "In progress", "Approved", "Returned"}  # the demo has reviewed cases (quality review)
+    assert statuses == {"Complete", "In progress", "Approved", "Returned"}  # the demo's review under way
 
 
 def test_status_complete_leaves_unfinished_cases_out_of_the_data_sheets(demo, tmp_path):
