@@ -446,6 +446,13 @@ def has_judgements_table(store) -> bool:
     return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'judgements'").fetchone() is not None
 
 
+def judgements_token(store) -> tuple:
+    """A value that changes whenever a judgement is set, replaced or cleared (for live views)."""
+    if not has_judgements_table(store):
+        return (0, None)
+    return tuple(store.conn.execute("SELECT count(*), max(set_at) FROM judgements").fetchone())
+
+
 def stored_judgements(store, scheme: Scheme) -> list[Judgement]:
     """The judgements a database holds for this scheme's judged standards (written by
     :func:`audit.cases.set_judgement`), every scope, in the scheme's order."""

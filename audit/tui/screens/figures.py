@@ -119,6 +119,13 @@ def live_figures(store: Store) -> FigureResult:
     return result
 
 
+def changes(store: Store) -> tuple:
+    """What the poll compares: the cases' change token, then the ratings' judgements (the Ratings tab)."""
+    from audit.ratings import judgements_token
+
+    return (*store.change_token(), *judgements_token(store))
+
+
 def base_note() -> str:
     from audit.tabulate import BASE_NOTE
 
@@ -208,7 +215,7 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = store.change_token()
+                token = changes(store)
                 sites = store.completion("site")
                 inspectors = store.completion("inspector")
                 figures = live_figures(store)
@@ -231,7 +238,7 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = store.change_token()
+                token = changes(store)
             finally:
                 store.close()
         except (AuditError, sqlite3.Error):

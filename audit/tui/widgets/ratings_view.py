@@ -63,11 +63,17 @@ def ratings_renderable(result: RatingsResult) -> Group:
     scheme = rated.scheme
     head = Text.assemble((f"{scheme.title}", "bold cyan"), (f"  ·  {rated.cases:,} cases", ""))
     rule = Text(f"A standard takes the rating of its lowest key question: {scheme.describe_bands()}.", style="dim")
-    grid = Table(show_edge=False, header_style="bold", pad_edge=False, expand=False, box=None)
-    grid.add_column("Standard / key question", no_wrap=True, max_width=34, overflow="ellipsis")
-    for title in ("Yes", "Base", "%", "95% CI"):
-        grid.add_column(title, justify="right", no_wrap=True)
-    grid.add_column("Rating", no_wrap=True)
+    grid = Table(show_edge=False, header_style="bold", pad_edge=False, expand=True, box=None)
+    # the numbers keep their width on a narrow terminal; the key question's id gives way (ellipsis)
+    questions = [q for standard in rated.standards for q in standard.questions]
+    widest = {
+        "Yes": max([len(f"{q.count:,}") for q in questions] + [3]), "Base": max([len(f"{q.base:,}") for q in questions] + [4]),
+        "%": 4, "95% CI": 7,
+    }
+    grid.add_column("Standard / key question", no_wrap=True, ratio=1, overflow="ellipsis")
+    for title, width in widest.items():
+        grid.add_column(title, justify="right", no_wrap=True, width=width)
+    grid.add_column("Rating", no_wrap=True, width=len("Requires improvement"))
     for standard in rated.standards:
         s = standard.standard
         label = standard.rating.label if standard.rating else ("no judgement" if standard.judged else "not rated")
@@ -108,9 +114,8 @@ class RatingsView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Counting…", id="ratings-body")
 
+    shown: Any = None  # what the tab shows now (a rich renderable)
+
     def show(self, result: RatingsResult) -> None:
-        body = self.query_one("#ratings-body", Static)
-        if result.ratings is None:
-            body.update(Text(result.note, style="yellow"))
-        else:
-            body.update(ratings_renderable(result))
+        self.shown = Text(result.note, style="yellow") if result.ratings is None else ratings_renderable(result)
+        self.query_one("#ratings-body", Static).update(self.shown)
