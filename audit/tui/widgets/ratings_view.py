@@ -109,6 +109,9 @@ class RatingsView(VerticalScroll):
     RatingsView {
         height: 1fr;
     }
+    RatingsView #ratings-body {
+        max-width: 92;  /* the numbers stay near their labels on a wide terminal */
+    }
     """
 
     def compose(self) -> ComposeResult:
