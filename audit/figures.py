@@ -371,20 +371,23 @@ class Report(BaseModel):
     ratings: str | None = None  # the rating scheme's path as written in the file (see :meth:`ratings_path`)
 
     def ratings_path(self) -> Path | None:
-        """The rating scheme the file names: relative to the figure file's folder, else as given (the
-        current folder), else a shipped scheme of that name (``ratings/``)."""
-        if self.ratings is None:
-            return None
-        given = Path(self.ratings)
-        candidates = [given] if given.is_absolute() else [Path(self.path).parent / given, given]
-        candidates += [folder / given.name for folder in search_path("ratings")]
-        return next((c for c in candidates if c.is_file()), candidates[0])
+        """The rating scheme file the figure file names (:func:`find_ratings_file`), or None."""
+        return None if self.ratings is None else find_ratings_file(self.ratings, self.path)
 
     def figure(self, figure_id: str) -> Figure:
         for figure in self.figures:
             if figure.id == figure_id:
                 return figure
         raise KeyError(figure_id)
+
+
+def find_ratings_file(given: str, figure_file: str) -> Path:
+    """A figure file's ``ratings:``: relative to the figure file's folder, else as given (the current
+    folder), else a shipped scheme of that name (``ratings/``); the first candidate if none exists."""
+    path = Path(given)
+    candidates = [path] if path.is_absolute() else [Path(figure_file).parent / path, path]
+    candidates += [folder / path.name for folder in search_path("ratings")]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
 def chart_title_lines(figure_id: str, title: str) -> list[str]:
@@ -664,8 +667,8 @@ class _Loader:
         """The scheme named by ``ratings:`` must load, and rate the rubric of one of the datasets."""
         from audit.ratings import load_scheme
 
-        found = Report(id="x", title="x", datasets={}, figures=[], path=path, ratings=given).ratings_path()
-        if found is None or not found.is_file():
+        found = find_ratings_file(given, path)
+        if not found.is_file():
             self.add(("ratings",), f"ratings: no rating scheme file '{given}' (looked beside this file, in the current "
                      "folder and in the shipped ratings/); give its path, e.g. ratings/hmip-2018.yaml")
             return

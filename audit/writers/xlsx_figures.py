@@ -15,7 +15,7 @@ from pathlib import Path
 
 from openpyxl.styles import Alignment
 
-from audit.tabulate import BASE_NOTE, TEST_SHORT, CaseSelection, FigureTable, ReportTables, all_tables
+from audit.tabulate import BASE_NOTE, TEST_SHORT, CaseSelection, FigureTable, ReportTables, all_tables, confidence_words
 from audit.writers.charts import ChartData, ChartSeries, bar_chart
 from audit.writers.sheets import (
     BOLD, CENTRE, COUNT_FORMAT, HEADER_FILL, HEADER_RIGHT, HEADING, HIGHLIGHT_FILL, ITALIC, PERCENT_FORMAT, RIGHT, RULE,
@@ -50,7 +50,8 @@ class Layout:
         return 2 + index * self.width
 
     def headers(self, table: FigureTable) -> list[str]:
-        return [table.header(p) for p in self.parts] + [f"{table.ci_header} {end}" for end in ("low", "high")][:len(self.ci_parts)]
+        interval = [f"{table.ci_header} low", f"{table.ci_header} high"] if self.ci_parts else []
+        return [table.header(p) for p in self.parts] + interval
 
 
 def _note(grid: Grid, row: int, text: str, width: float, last_column: int = 1, **style) -> int:
@@ -266,11 +267,11 @@ def _chart(grid: Grid, table: FigureTable, sheet: str, rows: list[tuple[int, obj
         for i, label in enumerate(labels):
             grid.put(first + i, 1, label)
         if bars:
-            grid.put(first + len(labels), 1, f"The error bars show each percentage's {table.ci_header.replace(' CI', '')} "
+            grid.put(first + len(labels), 1, f"The error bars show each percentage's {confidence_words(table.confidence)} "
                      "Wilson interval: the percentage minus the first amount to the percentage plus the second.",
                      font=SMALL)
     bases = "; ".join(f"{label} {table.base_words(i)}" if label else table.base_words(i) for i, label in enumerate(table.columns))
-    shown = f"Base: {bases}" + (f"; lines: {table.ci_header.replace('CI', 'intervals')}" if bars else "")
+    shown = f"Base: {bases}" + (f"; lines: {confidence_words(table.confidence)} intervals" if bars else "")
     data = ChartData(sheet=sheet, title=table.chart_title or (table.heading,), base=shown,
                      label_column=label_column, first_row=first, labels=labels, series=tuple(placed), percent=percent)
     return bar_chart(data)
