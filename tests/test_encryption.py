@@ -170,12 +170,14 @@ def test_encrypt_refuses_a_database_another_program_has_open(plain, tmp_path, se
 
 def test_every_command_works_on_an_encrypted_database_as_on_a_plain_one(plain, encrypted, secret, tmp_path, capsys):
     key = ["--passphrase-file", str(secret)]
-    same = tmp_path / "plain-copy.db"
+    same = tmp_path / "plain" / encrypted.name  # the same name: outputs name the file they counted
+    same.parent.mkdir()
     shutil.copy(plain, same)
 
     def output(args: list[str]) -> str:
         assert main(args) == 0, (args, capsys.readouterr().err)
-        return capsys.readouterr().out
+        # outputs name the file they counted: the two paths differ, nothing else may
+        return capsys.readouterr().out.replace(str(encrypted), "DB").replace(str(same), "DB")
 
     # reading: the same figures from either file
     assert output(["tabulate", str(encrypted), "lead_agency", *key]) == output(["tabulate", str(same), "lead_agency"])
@@ -183,7 +185,7 @@ def test_every_command_works_on_an_encrypted_database_as_on_a_plain_one(plain, e
         a, b = tmp_path / f"e{suffix}", tmp_path / f"p{suffix}"
         output(["export", "iom-thematic-2019", "--data", f"thematic={encrypted}", "-o", str(a), *key])
         output(["export", "iom-thematic-2019", "--data", f"thematic={same}", "-o", str(b)])
-        assert a.read_text() == b.read_text()
+        assert a.read_text().replace(str(encrypted), "DB") == b.read_text().replace(str(same), "DB")
     assert "ok (6 cases" in output(["verify", str(encrypted), *key])
     assert "up to date" in output(["upgrade", str(encrypted), *key])
     # backup: the copy stays encrypted, opens with the same passphrase, and was checked through it

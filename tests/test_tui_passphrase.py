@@ -143,6 +143,7 @@ def test_the_cli_creates_an_encrypted_file_for_the_ui(tmp_path, monkeypatch):
     secret = passphrase_file(tmp_path)
     ran = []
     monkeypatch.setattr(AuditApp, "run", lambda self: ran.append(self.store is not None))
+    monkeypatch.setattr("audit.commands.tui.check_terminal", lambda: None)  # pytest's streams are not a terminal
     assert cli_main(["tui", str(tmp_path / "new.db"), "--encrypt", "--passphrase-file", str(secret)]) == 0
     assert ran == [True]
     assert b"SQLite format 3" not in (tmp_path / "new.db").read_bytes()

@@ -27,9 +27,10 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def make_case(path: Path, rubric, answers: dict, ref: str = "T001", site: str = "sheffield", notes: dict | None = None) -> str:
+def make_case(path: Path, rubric, answers: dict, ref: str = "T001", site: str = "sheffield", notes: dict | None = None,
+              allow_other_rubric: bool = False) -> str:
     with Store.open(path) as store:
-        case = store.create_case(ref, site, rubric, "jb")
+        case = store.create_case(ref, site, rubric, "jb", allow_other_rubric=allow_other_rubric)
         for qid, value in answers.items():
             store.set_answer(case.uuid, qid, value)
         for qid, note in (notes or {}).items():
@@ -95,7 +96,7 @@ def test_figures_of_a_database_with_another_rubrics_case_show_the_datasets_and_s
         tmp_db_path, thematic_rubric, core_rubric):
     make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "lead_agency": "crc"}, ref="T001")
     make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "lead_agency": "nps"}, ref="T002")
-    make_case(tmp_db_path, core_rubric, {}, ref="C001")  # the case a wrong arrow key once made
+    make_case(tmp_db_path, core_rubric, {}, ref="C001", allow_other_rubric=True)  # a wrong arrow key once made it
 
     async def scenario() -> None:
         async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
@@ -278,7 +279,6 @@ def test_names_and_answers_from_a_file_cannot_write_to_the_terminal(tmp_db_path,
     uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"}, notes={"sentence_type": "seen"})
     escape = "\x1b]0;owned\x07\x1b[2J"
     with sqlite3.connect(tmp_db_path) as conn:  # as an imported or merged file might carry them
-        conn.execute("UPDATE cases SET site = ?, inspector = ? WHERE uuid = ?", [f"x{escape}", f"i{escape}", uuid])
         conn.execute("UPDATE answers SET note = ? WHERE case_uuid = ?", [f"n{escape}", uuid])
 
     async def scenario() -> None:
@@ -298,9 +298,27 @@ def test_names_and_answers_from_a_file_cannot_write_to_the_terminal(tmp_db_path,
             drawn += [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
             for text in drawn:
                 assert "\x1b" not in text and "\x07" not in text
-            assert "x\\x1b]0;owned\\x07\\x1b[2J" in walk.header.text.plain
             assert walk.note.value == "n\\x1b]0;owned\\x07\\x1b[2J"
 
     run(scenario())
+
+    # an identifier holding control characters is data the tool could not have written: the file is
+    # refused before any write, with a message that is itself escaped
+    with sqlite3.connect(tmp_db_path) as conn:
+        conn.execute("UPDATE cases SET site = ?, inspector = ? WHERE uuid = ?", [f"x{escape}", f"i{escape}", uuid])
+
+    async def refused() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            for _ in range(50):
+                if pilot.app.failure:
+                    break
+                await pilot.pause(0.1)
+            assert pilot.app.failure and "contains a control character" in pilot.app.failure
+            assert "\x1b" not in pilot.app.failure and "x\\x1b]0;owned" in pilot.app.failure
+
+    run(refused())
+    with sqlite3.connect(tmp_db_path) as conn:
+        conn.execute("UPDATE cases SET site = 'sheffield', inspector = 'jb' WHERE uuid = ?", [uuid])
     with Store.open(tmp_db_path, create=False) as store:  # shown escaped, never saved escaped
         assert store.answer_rows(uuid)["sentence_type"]["note"] == f"n{escape}"

@@ -99,7 +99,7 @@ class CaseListScreen(Screen):
         Binding("s", "pick_site", "Site", id="cases.site"),
         Binding("c", "cycle_status", "Status", id="cases.status"),
         Binding("f", "figures", "Figures", id="cases.figures"),
-        Binding("v", "review_queue", "Review queue", id="cases.review_queue"),
+        Binding("v", "review_queue", "Queue", id="cases.review_queue"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="cases.clear_filter"),
         Binding("down", "focus_table", "To the list", show=False, id="cases.to_list"),
         Binding("q", "app.quit", "Quit", id="cases.quit"),

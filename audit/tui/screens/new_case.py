@@ -189,7 +189,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 ref = self.query_one("#case_ref", Input).value.strip()
                 site = self.query_one("#site", Input).value.strip()
                 inspector = self.query_one("#inspector", Input).value.strip()
-                self._create(ref, site, inspector, rubric)
+                self._create(ref, site, inspector, rubric, allow_other_rubric=True)
             else:
                 rubric_list.highlighted = [c.rubric.sha256 for c in self.choices].index(self.default_sha)
                 rubric_list.focus()
@@ -199,10 +199,11 @@ class NewCaseScreen(ModalScreen[Case | None]):
             ConfirmScreen("Another rubric?", message, f"Use {rubric.id}", f"Keep {default.id}"), decided
         )
 
-    def _create(self, ref: str, site: str, inspector: str, rubric: Rubric) -> None:
+    def _create(self, ref: str, site: str, inspector: str, rubric: Rubric, *, allow_other_rubric: bool = False) -> None:
         def create() -> None:
             try:
-                case = self.app.store.create_case(ref, site, rubric, inspector or None)
+                case = self.app.store.create_case(ref, site, rubric, inspector or None,
+                                                  allow_other_rubric=allow_other_rubric)
             except StoreError as exc:
                 if self.is_attached:
                     self._error(str(exc))

@@ -98,8 +98,6 @@ class ReviewDecisionScreen(ModalScreen[str | None]):
         self.action_save()
 
     def action_save(self) -> None:
-        if self.app.refuse_write():
-            return
         status = self.chosen
         comment = self.query_one("#decision-comment", Input).value.strip()
         question = self.query_one("#decision-question", Select).value
@@ -108,13 +106,20 @@ class ReviewDecisionScreen(ModalScreen[str | None]):
             self._error("Say what the inspector should change: a returned case needs a comment.")
             self.query_one("#decision-comment", Input).focus()
             return
-        try:
-            self.app.store.service(self.who).set_status(self.case_uuid, status, comment=comment or None,
-                                                        question_id=question_id)
-        except AuditError as exc:
-            self._error(str(exc))
-            return
-        self.dismiss(status)
+
+        def save() -> None:
+            try:
+                self.app.store.service(self.who).set_status(self.case_uuid, status, comment=comment or None,
+                                                            question_id=question_id)
+            except AuditError as exc:
+                if self.is_attached:
+                    self._error(str(exc))
+                return
+            if self.is_attached:
+                self.dismiss(status)
+
+        if not self.app.when_writable(save):
+            self._error("Checking the database file first: the decision is saved the moment the check passes.")
 
     def _error(self, message: str) -> None:
         error = self.query_one("#decision-error", Static)

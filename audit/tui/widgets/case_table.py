@@ -55,7 +55,7 @@ class CaseTable(ScrollView, can_focus=True):
     """One page of rows under a fixed header; moving past either end asks for the next page."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open", id="cases.open"),
+        Binding("enter", "select_cursor", "Open", id="cases.open", show=False),
         Binding("up", "cursor_up", show=False, id="cases.cursor_up"),
         Binding("down", "cursor_down", show=False, id="cases.cursor_down"),
         Binding("pagedown", "page_down", "Next page", show=False, id="cases.page_down"),
