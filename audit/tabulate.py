@@ -686,41 +686,39 @@ def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable
     for name, n in left_out.items():
         warnings.append(f"{n} number{'s' if n != 1 else ''} quoted in the text skipped: dataset '{name}' was not given "
                         f"(add --data {name}=DB)")
-    counts = _counts(figures, quotes, stores, selections)
+    scheme = None
+    if report.ratings:
+        from audit.ratings import load_scheme
+
+        scheme = load_scheme(report.ratings_path())
+    rated = {name: _yes_figure(name, scheme.key_questions) for name in stores
+             if scheme is not None and report.datasets[name].rubric_id == scheme.rubric}
+    counts = _counts([*figures, *rated.values()], quotes, stores, selections)  # one pass reads the key questions too
     tables = [_figure_table(figure, counts, report.datasets, ci) for figure in figures]
     quoted_table = _quoted_table(quotes, counts, report.datasets, report.quoted_note) if quotes else None
-    ratings = report_ratings(report, stores, selections) if report.ratings else []
+    ratings = [_dataset_ratings(scheme, report.datasets[name], stores[name], selections[name],
+                                _figure_table(figure, counts, report.datasets)) for name, figure in rated.items()]
     return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped, selections=selections,
                         quoted=quoted_table, ratings=ratings)
 
 
-def yes_counts(store: Store, dataset: Dataset, question_ids: Iterable[str], selection: CaseSelection) -> dict[str, tuple[int, int]]:
-    """(yes answers, base) per yes/no question, counted exactly as a figure row ``count: "yes"`` is."""
+def _yes_figure(dataset: str, question_ids: Iterable[str]) -> Figure:
+    """A one-column figure counting "yes" to each question: a rating scheme's key questions, counted as figures are."""
     rows = [Row(kind="code", question=q, label=q, codes=("yes",)) for q in question_ids]
-    figure = Figure(id="counts", title="", columns=[Column(label="", dataset=dataset.name)], show=["count"], headers={},
-                    sections=[FigureSection(title="", rows=rows)])
-    counts = _counts([figure], [], {dataset.name: store}, {dataset.name: selection})
-    table = _figure_table(figure, counts, {dataset.name: dataset})
-    return {row.question: (row.cells[0].count, row.cells[0].base or 0) for row in table.rows}
+    return Figure(id="counts", title="", columns=[Column(label="", dataset=dataset)], show=["count"], headers={},
+                  sections=[FigureSection(title="", rows=rows)])
 
 
-def report_ratings(report: Report, stores: dict[str, Store], selections: dict[str, CaseSelection]) -> list[DatasetRatings]:
-    """The figure file's rating scheme applied to each given dataset of its rubric: the same cases as the
-    figures count (statuses, no deleted cases, no moderation copies), and the judgements each database records."""
-    from audit.ratings import load_scheme, rate_counts, stored_judgements
+def _dataset_ratings(scheme, dataset: Dataset, store: Store, selection: CaseSelection, table: FigureTable) -> DatasetRatings:
+    """The figure file's rating scheme applied to one dataset: the same cases as the figures count (statuses,
+    no deleted cases, no moderation copies), and the judgements its database records for all cases."""
+    from audit.ratings import rate_counts, stored_judgements
 
-    scheme = load_scheme(report.ratings_path())
-    out = []
-    for name, store in stores.items():
-        dataset = report.datasets[name]
-        if dataset.rubric_id != scheme.rubric:
-            continue
-        counts = yes_counts(store, dataset, scheme.key_questions, selections[name])
-        recorded = [j for j in stored_judgements(store, scheme) if j.scope == ""]
-        rated = rate_counts(scheme, counts, scope="all cases", cases=selections[name].counted,
-                            judgements={j.standard_id: j.rating for j in recorded})
-        out.append(DatasetRatings(name, dataset.label, rated, recorded))
-    return out
+    counts = {row.question: (row.cells[0].count, row.cells[0].base or 0) for row in table.rows}
+    recorded = [j for j in stored_judgements(store, scheme) if j.scope == ""]
+    rated = rate_counts(scheme, counts, scope="all cases", cases=selection.counted,
+                        judgements={j.standard_id: j.rating for j in recorded})
+    return DatasetRatings(dataset.name, dataset.label, rated, recorded)
 
 
 TIDY_FIELDS = ("figure", "title", "section", "row", "column", "count", "base", "percent",
