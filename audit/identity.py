@@ -14,7 +14,10 @@ every control and invisible character instead of refusing it.
 
 from __future__ import annotations
 
+import difflib
+import re
 import unicodedata
+from typing import Iterable
 
 #: zero-width and bidirectional-formatting characters (all are Unicode category Cf,
 #: listed so that the message can name them)
@@ -115,3 +118,28 @@ def printable(text: object) -> str:
         else:
             out.append(f"\\U{ord(char):08x}")
     return "".join(out)
+
+
+#: how alike two keys must be (difflib's ratio) to count as a near miss: one letter in eight
+NEAR_MISS_RATIO = 0.8
+
+
+def near_miss(text: str, known: Iterable[str]) -> str | None:
+    """The known identifier that ``text`` is probably a misspelling of, or None.
+
+    Not the same identifier (:func:`key` differs), but the same once spaces, hyphens,
+    underscores and punctuation are ignored ("colwyn bay" and "colwyn_bay"), or close by
+    letters ("shefield" and "sheffield"): a new site spelt so would be counted apart.
+    """
+    typed = key(text)
+    if not typed:
+        return None
+    by_key = {key(name): name for name in known}
+    if typed in by_key:
+        return None
+    squashed = re.sub(r"[\W_]+", "", typed)
+    for other, name in by_key.items():
+        if squashed and re.sub(r"[\W_]+", "", other) == squashed:
+            return name
+    close = difflib.get_close_matches(typed, list(by_key), n=1, cutoff=NEAR_MISS_RATIO)
+    return by_key[close[0]] if close else None

@@ -336,8 +336,12 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         return store
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another program's lock before :class:`DatabaseBusy`."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def _configure(self) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {int(dbfile.BUSY_TIMEOUT_S * 1000)}")
+        self.set_busy_timeout(dbfile.BUSY_TIMEOUT_S)
         self.conn.execute("PRAGMA foreign_keys = ON")
         if self.path is not None:
             mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]

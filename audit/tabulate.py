@@ -263,8 +263,10 @@ class CaseSelection:
         if not n:
             return None
         verb = "is" if n == 1 else "are"
+        # an approved case is a finished one too: the advice must not leave reviewed cases out
+        finished = "complete,approved" if self.by_status.get("approved") else "complete"
         return (f"{self.name}: {n:,} of the {self.counted:,} cases counted {verb} in progress (not finished); "
-                "use --status complete to count finished assessments only")
+                f"use --status {finished} to count finished assessments only")
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -76,3 +76,16 @@ def test_normalise_either_refuses_or_returns_visible_text(text):
     assert cleaned == cleaned.strip()
     assert printable(cleaned) == cleaned  # nothing left that would need escaping
     assert key(cleaned) == key(text)
+
+
+def test_a_near_miss_names_the_site_it_probably_meant():
+    from audit.identity import near_miss
+
+    known = ["sheffield", "Colwyn Bay", "waltham_forest"]
+    assert near_miss("shefield", known) == "sheffield"  # one letter dropped
+    assert near_miss("colwyn_bay", known) == "Colwyn Bay"  # spacing and underscores
+    assert near_miss("Waltham-Forest", known) == "waltham_forest"
+    assert near_miss("SHEFFIELD", known) is None  # the same site: not a new one
+    assert near_miss(" sheffield ", known) is None
+    assert near_miss("surrey", known) is None  # a new site, like none of them
+    assert near_miss("", known) is None and near_miss("x", []) is None

@@ -411,3 +411,17 @@ def test_tabulate_command_states_which_cases_count(tmp_path, thematic_rubric, ca
     assert next(line for line in captured.out.splitlines() if line.startswith("Yes")).split()[:4] == ["Yes", "2", "67%", "3"]
     assert main(["tabulate", str(path), "reasons_explained", "--status", "done"]) == 1
     assert "error: --status: 'done' is not a case status" in capsys.readouterr().err
+
+
+def test_the_advice_on_unfinished_cases_keeps_approved_ones_in(tmp_path, thematic_rubric, capsys):
+    path = tmp_path / "t.db"
+    with Store.open(path) as store:
+        store.insert_cases([NewCase(case_ref=f"C{i}", site="s", rubric=thematic_rubric, status=status,
+                                    answers={"sentence_type": "community", "reasons_explained": "yes"})
+                            for i, status in enumerate(["in_progress", "complete", "approved"])], who="t", reason="t")
+    assert main(["tabulate", str(path), "reasons_explained"]) == 0
+    advice = capsys.readouterr().err
+    assert "use --status complete,approved to count finished assessments only" in advice
+    assert main(["tabulate", str(path), "reasons_explained", "--status", "complete,approved"]) == 0
+    captured = capsys.readouterr()
+    assert "counted: the 2 complete or approved" in captured.out and captured.err == ""

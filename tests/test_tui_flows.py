@@ -805,3 +805,53 @@ def test_writes_asked_for_while_the_file_is_checked_wait_for_the_check_and_nothi
         rows = store.answer_rows(uuid)
         assert rows["lead_agency"]["note"] == "OASys p2"
         assert rows["sentence_type"]["value"] == "post_release"
+
+
+def test_new_case_completes_a_known_site_and_warns_of_a_near_miss(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {}, ref="T001", site="sheffield")
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await settle(pilot)
+            dialog = app.screen
+            await pilot.press(*"T002", "tab")
+            site = dialog.query_one("#site")
+            site.value = ""
+            await pilot.press(*"shef")
+            await pilot.press("right")  # takes the suggestion: the known site
+            assert site.value == "sheffield"
+            site.value = ""
+            await pilot.press(*"shefield")
+            await pilot.pause()
+            error = str(dialog.query_one("#new-case-error").render())
+            assert "Did you mean sheffield?" in error and "counted as a new site" in error
+            await pilot.press("enter")  # a warning, not a refusal: the inspector may mean a new site
+            await settle(pilot)
+            assert isinstance(app.screen, WalkthroughScreen)
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert sorted(c.site for c in store.list_cases()) == ["sheffield", "shefield"]
+
+
+def test_the_case_list_names_who_changes_are_recorded_as(tmp_db_path, thematic_rubric, monkeypatch):
+    monkeypatch.setenv("AUDIT_USER", "Priya Shah")
+    make_case(tmp_db_path, thematic_rubric, {}, ref="T001", site="sheffield")
+
+    async def scenario() -> None:
+        app = AuditApp(tmp_db_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "changes recorded as Priya Shah" in str(app.screen.query_one("#list-title").render())
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("1")
+            await settle(pilot)
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        case = store.list_cases()[0]
+        assert store.answer_rows(case.uuid)["sentence_type"]["answered_by"] == "Priya Shah"

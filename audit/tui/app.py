@@ -15,6 +15,8 @@ read from it, and no case list drawn, until a passphrase opens it.
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from typing import Callable
 
@@ -26,11 +28,18 @@ from textual.screen import Screen
 
 from audit import dbfile
 from audit.crypto import ATTEMPTS, WRONG
-from audit.errors import AuditError
+from audit.errors import AuditError, DatabaseBusy
 from audit.store import Store
 
 #: seconds between keys typed ahead when they are handed on: time for each to take effect
 TYPE_AHEAD_GAP = 0.03
+#: a write waits this long for another program's lock, then waits on a timer instead, so that keys
+#: keep working while the file is busy
+BUSY_WAIT_S = 0.5
+#: seconds between tries of the writes that found the file busy
+BUSY_RETRY_S = 1.0
+#: a second ctrl+q within this many seconds quits even with writes still waiting
+QUIT_AGAIN_S = 5.0
 
 # integrity states
 UNCHECKED, CHECKING, CHECKED, FAILED = "unchecked", "checking", "checked", "failed"
@@ -68,6 +77,11 @@ class AuditApp(App[None]):
         self.failure: str | None = None
         self._rubrics_warmed = False
         self._waiting_writes: list[Callable[[], object]] = []
+        #: writes that found the file busy, oldest first, each tried again until it is saved
+        self._busy_writes: list[Callable[[], object]] = []
+        self._quit_asked_at: float | None = None
+        if self.store is not None:
+            self.store.set_busy_timeout(BUSY_WAIT_S)
         # keys that came before the screen they are meant for was ready, in the order typed
         self._held_keys: list[events.Key] = []
         self._replaying: set[int] = set()
@@ -164,6 +178,7 @@ class AuditApp(App[None]):
             self._cannot_open(str(exc))
             return
         self.locked = False
+        self.store.set_busy_timeout(BUSY_WAIT_S)
         from audit.tui.screens.case_list import CaseListScreen
 
         self.push_screen(CaseListScreen())  # over the locked screen, which stays at the bottom, never seen again
@@ -266,14 +281,43 @@ class AuditApp(App[None]):
 
     @property
     def writes_waiting(self) -> int:
-        return len(self._waiting_writes)
+        return len(self._waiting_writes) + len(self._busy_writes)
+
+    def when_free(self, write: Callable[[], object]) -> None:
+        """Try ``write`` again once another program has let go of the file.
+
+        ``write`` raises :class:`DatabaseBusy` while the file is still busy; writes are tried in the
+        order they were asked for, so a later answer to a question is never overwritten by an earlier one."""
+        self._busy_writes.append(write)
+        if len(self._busy_writes) == 1:
+            self.set_timer(BUSY_RETRY_S, self._retry_busy_writes)
+
+    def _retry_busy_writes(self) -> None:
+        while self._busy_writes:
+            try:
+                self._busy_writes[0]()
+            except DatabaseBusy:
+                self.set_timer(BUSY_RETRY_S, self._retry_busy_writes)
+                return
+            self._busy_writes.pop(0)
 
     async def action_quit(self) -> None:
-        """ctrl+q: a note or a number being typed in a case is saved first, as on leaving it."""
+        """ctrl+q: a note or a number being typed in a case is saved first, as on leaving it; answers
+        still waiting for the file are never dropped without a second ctrl+q."""
         from audit.tui.screens.walkthrough import WalkthroughScreen
 
         if isinstance(self.screen, WalkthroughScreen):
             self.screen.keep_what_was_typed()
+        if self._busy_writes:
+            self._retry_busy_writes()
+        waiting = self.writes_waiting
+        now = time.monotonic()
+        if waiting and (self._quit_asked_at is None or now - self._quit_asked_at > QUIT_AGAIN_S):
+            self._quit_asked_at = now
+            why = "the file is being checked" if self._waiting_writes else "another program is writing the file"
+            self.notify(f"{waiting} change(s) not saved yet: {why}. They are saved the moment it is free; "
+                        "press ctrl+q again to quit without them.", severity="warning", timeout=QUIT_AGAIN_S)
+            return
         await super().action_quit()
 
     def action_show_keys(self) -> None:

@@ -24,7 +24,7 @@ from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, Store
 from audit.moderation import check_may_see
 from audit.store import current_user
 from audit.tui.answering import progress
-from audit.tui.format import case_status_cell, local_time, status_label
+from audit.tui.format import case_status_cell, local_time, shown, status_label
 from audit.tui.widgets.case_table import CaseTable, Column, Row
 from audit.tui.widgets.key_bar import KeyBar
 
@@ -126,7 +126,10 @@ class CaseListScreen(Screen):
     def on_mount(self) -> None:
         self._add_columns()
         # the site shown is the list's filter, said once, in the status line (the two once disagreed)
-        self.query_one("#list-title", Static).update(Text.assemble(("audit ", "bold"), (str(self.app.db_path), "bold cyan")))
+        who = current_user()  # recorded with every answer and change made here
+        self.query_one("#list-title", Static).update(Text.assemble(
+            ("audit ", "bold"), (shown(str(self.app.db_path)), "bold cyan"), ("  ·  changes recorded as ", "dim"),
+            (shown(who), "bold"), ("  (audit user set NAME)", "dim")))
         self.watch(self.app, "integrity", self._show_status, init=False)
         # The first page is read here, before the first frame: one bounded, indexed query
         # (no keypress can be waiting yet), so the list appears with its rows.

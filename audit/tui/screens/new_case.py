@@ -12,10 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from audit.errors import AuditError
+from audit.identity import near_miss
 from audit.rubric import Rubric, load_rubric, search_path
 from audit.store import Case, StoreError
 from audit.tui.format import shown
@@ -51,6 +53,7 @@ class NewCaseScreen(ModalScreen[Case | None]):
         self._submit_when_found = False
 
     def compose(self) -> ComposeResult:
+        self.known_sites = self.app.store.sites()  # each site once, as first spelt
         with Vertical(id="new-case-dialog", classes="dialog"):
             yield Label("New case", classes="dialog-title")
             yield Static(id="new-case-error", classes="error")  # on top: seen on any terminal
@@ -58,7 +61,9 @@ class NewCaseScreen(ModalScreen[Case | None]):
                 yield Label("Case reference")
                 yield Input(id="case_ref", placeholder="e.g. T001")
                 yield Label("Site")
-                yield Input(id="site", placeholder="e.g. sheffield")
+                # the sites this database knows, completed as typed (right arrow takes the suggestion)
+                yield Input(id="site", placeholder="e.g. sheffield",
+                            suggester=SuggestFromList(self.known_sites, case_sensitive=False))
                 yield Label("Inspector")
                 yield Input(id="inspector", placeholder="your initials or name")
             yield Label("Rubric  (this database's, unless you choose another with the arrow keys)")
@@ -134,7 +139,11 @@ class NewCaseScreen(ModalScreen[Case | None]):
         ref = self.query_one("#case_ref", Input).value.strip()
         site = self.query_one("#site", Input).value.strip()
         existing = self.app.store.find_case(site, ref) if ref and site else None
-        self._error(f"{ref} already exists at {site}; use another reference or open that case from the list." if existing else "")
+        if existing:
+            self._error(f"{ref} already exists at {site}; use another reference or open that case from the list.")
+            return
+        like = near_miss(site, self.known_sites)
+        self._error(f"Did you mean {shown(like)}? A site spelt {shown(site)} would be counted as a new site." if like else "")
 
     def _error(self, message: str) -> None:
         self.query_one("#new-case-error", Static).update(Text(message))

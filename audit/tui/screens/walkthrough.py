@@ -12,7 +12,7 @@ docs/ui.md): the panel's lines, the outline's changed lines and the header.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -25,7 +25,7 @@ from textual.widgets import Input
 
 from audit.engine import Evaluation, evaluate
 from audit.rubric import Question, Rubric
-from audit.store import STATUS_COMPLETE, Case, StoreError
+from audit.store import STATUS_COMPLETE, Case, DatabaseBusy, StoreError
 from audit.tui.answering import (
     ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, preview, progress, question_states,
     rubric_facts, ticked, typed_value,
@@ -471,13 +471,20 @@ class WalkthroughScreen(Screen):
         else:
             self.feedback_text = said
 
-    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, expected: Evaluation | None = None) -> bool:
+    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, expected: Evaluation | None = None,
+              retrying: bool = False) -> bool:
         """Commit one answer, then draw the result (``show``) or leave it for the next question drawn.
 
         ``expected`` is the preview's evaluation with this answer given: when the save retires
-        nothing, it is the case's new state, and only the case's row is read again."""
+        nothing, it is the case's new state, and only the case's row is read again. When another
+        program holds the file, the answer stays on screen and is saved once the file is free."""
         try:
             result = self.app.store.set_answer(self.case_uuid, qid, value)  # committed on return
+        except DatabaseBusy:
+            if retrying:
+                raise  # the app tries again later
+            self._wait_for_the_file(qid, lambda: self._saved_later(qid, value))
+            return False
         except StoreError as exc:
             if self.is_attached:
                 self._feedback(str(exc), "bold red")
@@ -524,6 +531,22 @@ class WalkthroughScreen(Screen):
         self.show_question(following or qid)
         return True
 
+    def _saved_later(self, qid: str, value: Any) -> None:
+        """The retry of an answer that found the file busy (raises DatabaseBusy while it still is)."""
+        self._save(qid, value, False, show=False, retrying=True)
+        if self.is_attached and self.is_current and self.current == qid:  # still on it: say so here
+            self._draw_header()
+            self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
+            self._feedback(self.feedback_text)
+            self.feedback_text = ""
+
+    def _wait_for_the_file(self, qid: str, write: Callable[[], object]) -> None:
+        """Another program holds the file past the wait: the change stays on screen and is saved later."""
+        self.app.when_free(write)
+        if self.is_attached:
+            self._feedback(Text(f"Not saved yet (question {self.number[qid]}): another program is writing the file. "
+                                "What you gave stays here and is saved the moment the file is free.", style="bold yellow"))
+
     # -- notes ---------------------------------------------------------------------------
     def _save_note(self) -> bool:
         """Save the note box if it changed; False when it could not be saved (it stays in the box)."""
@@ -534,9 +557,14 @@ class WalkthroughScreen(Screen):
         if text == shown(self.rows.get(qid, {}).get("note") or ""):  # as shown: unchanged
             return True
 
-        def write() -> bool:
+        def write(retrying: bool = False) -> bool:
             try:
                 self.app.store.set_note(self.case_uuid, qid, text or None)
+            except DatabaseBusy:
+                if retrying:
+                    raise
+                self._wait_for_the_file(qid, lambda: write(retrying=True))
+                return True  # kept: it is saved when the file is free
             except StoreError as exc:
                 if self.is_attached:
                     self._feedback(str(exc), "bold red")
