@@ -615,6 +615,152 @@ class Store:
         ).fetchall()
         return [Case(*r) for r in rows]
 
+    # -- the case list's pages: keyset pagination over an index per order ----------------------
+    #: how each order reads (the same text as its index in schema 3, so the index serves it)
+    ORDER_KEYS = {
+        "updated_at": ("updated_at", "idx_cases_order_updated_at"),
+        "created_at": ("created_at", "idx_cases_order_created_at"),
+        "case_ref": ("case_ref", "idx_cases_order_case_ref"),
+        "site": ("site", "idx_cases_order_site"),
+        "inspector": ("coalesce(inspector, '')", "idx_cases_order_inspector"),
+        "status": ("status", "idx_cases_order_status"),
+        "progress": ("(answered_count * 1.0 / max(applicable_count, 1))", "idx_cases_order_progress"),
+    }
+    #: a filter matching at most this many cases is read through its own index and sorted; beyond,
+    #: the order's index is walked and the filter checked on each row (a page then reads at most
+    #: about PAGE * total / FEW rows): either way a page reads a bounded number of rows
+    FEW_CASES = 5000
+
+    def case_page(
+        self, *, search: str = "", site: str | None = None, status: str | None = None, deleted: bool = False,
+        order_by: str = "updated_at", descending: bool = True, returned_first: bool = False,
+        after: tuple | None = None, before: tuple | None = None, last: bool = False, limit: int = 100,
+    ) -> list[Case]:
+        """One page of the case list, in list order, found by its neighbour's key, never by OFFSET.
+
+        With no position: the first page; ``after=key``: the ``limit`` cases after the case with that
+        key (:meth:`page_key`); ``before=key``: the ``limit`` cases before it; ``last``: the last page.
+        ``search`` matches the start of a case's ref, site or inspector (case-insensitive). Deleted
+        cases are listed only with ``deleted=True`` (and then only they are). ``returned_first``:
+        cases returned by a reviewer come before the rest (the inspector's list).
+        """
+        if order_by not in self.ORDER_KEYS:
+            raise StoreError(f"cannot sort by '{order_by}'; choose one of {', '.join(self.ORDER_KEYS)}")
+        segments = [0, 1] if returned_first and not deleted and status in (None, STATUS_RETURNED) else [1]
+        if status == STATUS_RETURNED:
+            segments = [0]
+        backwards = before is not None or last
+        bound = before if before is not None else after
+        rows: list[Case] = []
+        walk = list(reversed(segments)) if backwards else segments
+        for segment in walk:
+            if bound is not None and (segment < bound[0] if not backwards else segment > bound[0]):
+                continue  # a segment the position is already past
+            within = bound if bound is not None and bound[0] == segment else None
+            rows += self._segment_page(search, site, status, deleted, order_by, descending, returned_first,
+                                       segment, within, backwards, limit - len(rows))
+            if len(rows) >= limit:
+                break
+        return rows[::-1] if backwards else rows
+
+    def page_key(self, case: Case, order_by: str, *, returned_first: bool = False) -> tuple:
+        """Where a case stands in a list order: (segment, its sort value, uuid)."""
+        value: Any = {
+            "inspector": case.inspector or "",
+            "progress": case.answered_count * 1.0 / max(case.applicable_count, 1),
+        }.get(order_by, getattr(case, order_by, None))
+        segment = 0 if returned_first and case.status == STATUS_RETURNED and not case.deleted else 1
+        return (segment, value, case.uuid)
+
+    def _segment_page(self, search: str, site: str | None, status: str | None, deleted: bool, order_by: str,
+                      descending: bool, returned_first: bool, segment: int, bound: tuple | None, backwards: bool,
+                      limit: int) -> list[Case]:
+        """Segment 0 is the cases a reviewer returned (listed first), segment 1 the rest.
+
+        Two plans, chosen by a bounded, index-only count of the filter's matches: few (at most
+        FEW_CASES) are found on the filter's own indexes and sorted; many are found by walking the
+        order's index (for returned cases, their own partial one) and checking each row. Either
+        way a page reads a bounded number of rows, and no OFFSET.
+        """
+        expression, index = self.ORDER_KEYS[order_by]
+        terms, _ = self._case_terms(search, site, None if status == STATUS_RETURNED else status, deleted)
+        selective = [t for t in terms if t[0] != "deleted_at IS NULL"]
+        fixed: list[str] = []  # the segment's condition (a partial index is used only on its own condition, as written)
+        if segment == 0:
+            fixed.append("status = 'returned'")
+            index = f"idx_cases_returned_{order_by}"
+        elif returned_first and not deleted and status is None:
+            fixed.append("status != 'returned'")
+        # no filter: the order's index (for returned cases, their own) holds only matches, walked in order
+        few = bool(selective) and self._at_most(selective, self.FEW_CASES + 1) <= self.FEW_CASES
+        ascending = descending == backwards  # the direction the index is walked in
+        direction = "ASC" if ascending else "DESC"
+        params: list = []
+        if few:
+            # the matches through the same plan as their count (at most FEW_CASES rows), then sorted:
+            # the + keeps the order's index from being walked instead
+            inner = " AND ".join(sql for sql, _ in selective)
+            where = [f"rowid IN (SELECT rowid FROM cases WHERE {inner})", "+deleted_at IS NOT NULL" if deleted
+                     else "+deleted_at IS NULL"]
+            params += [p for _, values in selective for p in values]
+            key, tie, indexed = f"+{expression}", "+uuid", ""
+        else:
+            where = [sql if sql.startswith("(") else f"+{sql}" for sql, _ in terms]
+            where += [f if f.startswith("status = ") else f"+{f}" for f in fixed]
+            params += [p for _, values in terms for p in values]
+            key, tie, indexed = expression, "uuid", f" INDEXED BY {index}"
+        if bound is not None:
+            where.append(f"({key}, {tie}) {'>' if ascending else '<'} (?, ?)")
+            params += [bound[1], bound[2]]
+        if few:
+            where += [f"+{f}" for f in fixed]
+        sql = (f"{self._SELECT_CASE}{indexed} WHERE {' AND '.join(where)} "
+               f"ORDER BY {key} {direction}, {tie} {direction} LIMIT ?")
+        return [Case(*r) for r in self.conn.execute(sql, [*params, limit])]
+
+    def _at_most(self, terms: list[tuple[str, list]], cap: int) -> int:
+        """How many cases match, counted up to ``cap`` (a bounded read, whatever the filter)."""
+        where = " AND ".join(sql for sql, _ in terms) or "1"
+        params = [p for _, values in terms for p in values]
+        return self.conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM cases WHERE {where} LIMIT ?)",
+                                 [*params, cap]).fetchone()[0]
+
+    def case_total(self, *, search: str = "", site: str | None = None, status: str | None = None,
+                   deleted: bool = False) -> int:
+        """How many cases :meth:`case_page` lists for this filter: counted on indexes, live cases as
+        all matches less the deleted ones (there are few of those, and they have their own index)."""
+        terms, _ = self._case_terms(search, site, status, deleted)
+        if deleted:
+            return self._count(terms)
+        every = [t for t in terms if t[0] != "deleted_at IS NULL"]
+        return self._count(every) - self._count([*every, ("deleted_at IS NOT NULL", [])])
+
+    def _count(self, terms: list[tuple[str, list]]) -> int:
+        where = " AND ".join(sql for sql, _ in terms) or "1"
+        return self.conn.execute(f"SELECT count(*) FROM cases WHERE {where}",
+                                 [p for _, values in terms for p in values]).fetchone()[0]
+
+    @staticmethod
+    def _case_terms(search: str, site: str | None, status: str | None, deleted: bool) -> tuple[list[tuple[str, list]], None]:
+        """The case list's filter as (SQL, parameters) terms, each one an index can serve."""
+        from audit.identity import key
+
+        terms: list[tuple[str, list]] = [("deleted_at IS NOT NULL" if deleted else "deleted_at IS NULL", [])]
+        search = (search or "").strip()
+        if search:
+            start = key(search)
+            end = start + "\U0010ffff"  # above every text that starts with ``start`` (UTF-8 order)
+            terms.append((
+                "(ref_key >= ? AND ref_key < ? OR site_key >= ? AND site_key < ? "
+                "OR inspector COLLATE NOCASE >= ? AND inspector COLLATE NOCASE < ?)",
+                [start, end, start, end, search, search + "\U0010ffff"],
+            ))
+        if site:
+            terms.append(("site_key = ?", [key(site)]))
+        if status:
+            terms.append(("status = ?", [status]))
+        return terms, None
+
     @staticmethod
     def _case_filter(search: str, site: str | None, status: str | None, deleted: bool = False) -> tuple[str, list]:
         clauses = ["deleted_at IS NOT NULL" if deleted else "deleted_at IS NULL"]

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Store
-from audit.tui.answering import (
-    NONE_OF_THESE, TypedProblem, answer_label, preview, progress, typed_value,
-)
+from audit import engine
+from audit.tui.answering import NONE_OF_THESE, TypedProblem, answer_label, progress, question_states, typed_value
 from audit.tui.app import AuditApp
 from audit.tui.format import stored_label
 from audit.tui.screens.case_list import CaseListScreen
-from audit.tui.screens.confirm import ConfirmRetireScreen, ConfirmScreen
+from audit.tui.screens.confirm import ConfirmRetireScreen, ConfirmScreen, RestoreRetiredScreen
 from audit.tui.screens.history import HistoryScreen
 from audit.tui.screens.review import ReviewScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
@@ -110,18 +109,38 @@ def test_an_empty_selection_reads_none_of_these_everywhere(thematic_rubric):
     assert answer_label(factors, ["drugs"]) == "Drug misuse"
 
 
-def test_the_preview_in_memory_names_what_the_store_would_retire(tmp_db_path, thematic_rubric):
-    uuid = make_case(tmp_db_path, thematic_rubric, {
-        "sentence_type": "community", "assessment_completed": "yes", "factors": ["drugs", "alcohol"],
-        "services_drugs": "yes", "planning_roles": "no",
-    })
-    with read(tmp_db_path) as store:
-        evaluation = store.evaluation(uuid)
-        for qid, value in [("factors", ["alcohol"]), ("sentence_type", "non_statutory"), ("factors", ["drugs"]),
-                           ("assessment_completed", None)]:
-            _, affected = preview(evaluation, qid, value)
-            assert affected == store.preview_answer(uuid, qid, value), (qid, value)
-        assert preview(evaluation, "sentence_type", "non_statutory")[1] == ["planning_roles"]
+# --- issue #8: a keypress goes UI -> case service -> store and back, with one evaluation --------------
+
+
+def test_each_answer_keypress_costs_one_evaluation_of_the_rubric(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path, check_integrity=False).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot)
+            assert screen.current == "sentence_type"
+            counted = []
+            for key, then in [("1", "lead_agency"), ("1", "lead_professional"), ("y", "domestic_abuse"), ("n", None)]:
+                before = engine.EVALUATIONS
+                await pilot.press(key)
+                await pilot.pause()
+                counted.append(engine.EVALUATIONS - before)
+                if then:
+                    assert screen.current == then, screen.said
+            assert counted == [1, 1, 1, 1]  # saved, retired nothing, drawn: one evaluation each, none by the screen
+            # what is drawn is what the service returned: the same as a fresh read of the file
+            with read(tmp_db_path) as store:
+                assert screen.evaluation.answers == store.answers(uuid)
+                assert screen.case == store.case(uuid)
+            # an answer that would retire others: one evaluation to find out, nothing written until confirmed
+            screen.show_question("sentence_type")
+            await pilot.pause()
+            before = engine.EVALUATIONS
+            await pilot.press("2")  # community -> ... (retires nothing) or the dialog
+            await pilot.pause()
+            assert engine.EVALUATIONS - before == 1
+
+    run(scenario())
 
 
 # --- item 1: numbers -----------------------------------------------------------------------------
@@ -166,7 +185,8 @@ def test_a_complete_case_is_read_only_until_reopened_and_says_how(tmp_db_path, t
             await pilot.pause()
             assert screen.current == "lead_agency"
             assert screen.said == ("T001 is complete, so its answers are read-only. "
-                                   "To change one, reopen the case: r (review), then o.")
+                                   "To change one, reopen the case: ctrl+e.")
+            assert "reopen the case: ctrl+e" in screen.status.text.plain  # on every question of the case
             await pilot.press("ctrl+x", "e")  # clearing and the note are refused too
             await pilot.pause()
             assert isinstance(app_screen(pilot), WalkthroughScreen) and "read-only" in screen.said
@@ -192,7 +212,7 @@ def app_screen(pilot):
     return pilot.app.screen
 
 
-def test_a_typed_answer_of_a_complete_case_cannot_be_edited_and_names_ctrl_r(tmp_db_path, thematic_rubric):
+def test_a_typed_answer_of_a_complete_case_cannot_be_edited_and_ctrl_e_reopens_it(tmp_db_path, thematic_rubric):
     answers = {**NON_STATUTORY_DONE, "sentence_type": "community", "previous_convictions": 4}
     with Store.open(tmp_db_path) as store:  # a community case: answer every required question that applies
         case = store.create_case("T001", "sheffield", thematic_rubric, "jb")
@@ -211,14 +231,23 @@ def test_a_typed_answer_of_a_complete_case_cannot_be_edited_and_names_ctrl_r(tmp
             await pilot.press("backspace", "9")
             await pilot.pause()
             assert screen.typed.value == "4"
-            assert "reopen the case: ctrl+r (review), then o" in screen.said
+            assert "reopen the case: ctrl+e" in screen.said
             await pilot.press("enter")  # enter still moves on
             await pilot.pause()
             assert screen.current == "age"
+            await pilot.press("ctrl+e")  # reopens, from a typed answer too
+            await settle(pilot)
+            assert not screen.read_only and screen.case.status == STATUS_IN_PROGRESS
+            assert screen.said.startswith("Reopened: T001 is in progress again")
+            await pilot.press(*["backspace"] * 3, "4", "2", "enter")
+            await pilot.pause()
+            assert "Saved: 42" in screen.said
 
     run(scenario())
     with read(tmp_db_path) as store:
-        assert store.answers(case.uuid)["previous_convictions"] == 4
+        assert store.answers(case.uuid)["previous_convictions"] == 4 and store.answers(case.uuid)["age"] == 42
+        statuses = [(h["old_value"], h["new_value"]) for h in store.history(case.uuid) if h["field"] == "status"]
+        assert statuses[-1] == (STATUS_COMPLETE, STATUS_IN_PROGRESS)
 
 
 # --- item 3: clearing ------------------------------------------------------------------------------
@@ -455,3 +484,85 @@ def test_every_key_bar_fits_one_line_at_80_columns(tmp_db_path, thematic_rubric)
             assert len(await lines(pilot.app)) == 1, await lines(pilot.app)
 
     run(scenario())
+
+
+# --- issue #12 item 5: retired answers are offered back -------------------------------------------
+
+
+RETIRING = {"sentence_type": "community", "index_offence": "burglary", "rosh": "high", "age": 29}
+
+
+async def retire_then_bring_back(pilot) -> WalkthroughScreen:
+    """Community -> non-statutory (retires three answers) -> community again: the dialog offers them back."""
+    screen = await open_case(pilot, at="sentence_type")
+    await pilot.press("3")  # non-statutory
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ConfirmRetireScreen)
+    await pilot.press("r")
+    await settle(pilot)
+    assert sorted(q for q, row in screen.rows.items() if row["state"] == "retired") == ["age", "index_offence", "rosh"]
+    screen.show_question("sentence_type")
+    await pilot.pause()
+    await pilot.press("1")  # community again: the three apply again
+    await settle(pilot)
+    return screen
+
+
+def test_retired_answers_that_apply_again_come_back_all_at_once_from_the_dialog(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, RETIRING)
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await retire_then_bring_back(pilot)
+            dialog = pilot.app.screen
+            assert isinstance(dialog, RestoreRetiredScreen)
+            assert [(qid, answer) for qid, _, _, answer in dialog.retired] == [
+                ("index_offence", "Burglary"), ("rosh", "High"), ("age", "29")]
+            await pilot.press("a")
+            await settle(pilot)
+            assert pilot.app.screen is screen and screen.said == "Brought back 3 earlier answers (the history says so)."
+            assert {q: screen.evaluation.answers.get(q) for q in ("index_offence", "rosh", "age")} == {
+                "index_offence": "burglary", "rosh": "high", "age": 29}
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert {q: store.answers(uuid).get(q) for q in ("index_offence", "rosh", "age")} == {
+            "index_offence": "burglary", "rosh": "high", "age": 29}
+        assert store.case(uuid).answered_count == 4
+    assert history_of(tmp_db_path, uuid, "rosh")[-2:] == [("state", "current", "retired"), ("state", "retired", "current")]
+
+
+def test_each_retired_answer_is_offered_on_its_question_and_enter_brings_it_back(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, RETIRING)
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await retire_then_bring_back(pilot)
+            await pilot.press("escape")  # one by one
+            await settle(pilot)
+            assert pilot.app.screen is screen and screen.current == "index_offence"
+            assert "Enter brings back the earlier answer, Burglary (retired; it applies again)" in screen.status.text.plain
+            choice = screen.query_one(ChoiceAnswer)
+            assert choice.choices[choice.cursor_index][0] == "burglary"  # pre-selected
+            assert "Burglary  ← earlier answer" in choice.text.plain
+            assert question_states(screen.rubric, screen.evaluation, screen.rows)["index_offence"] == "offered"  # ↺
+            await pilot.press("enter")  # one key: brought back, next question
+            await pilot.pause()
+            assert screen.said == "Brought back: Burglary (question 5; the history says so)"
+            assert screen.current == "rosh" and screen.evaluation.answers["index_offence"] == "burglary"
+            await pilot.press("2")  # another answer instead of the earlier one
+            await pilot.pause()
+            assert screen.said.startswith("Saved: Medium")
+            screen.show_question("age")
+            await pilot.pause()
+            assert screen.typed.value == "29"  # a typed answer is offered as text, enter takes it back
+            await pilot.press("enter")
+            await pilot.pause()
+            assert screen.said.startswith("Brought back: 29")
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert {q: store.answers(uuid).get(q) for q in ("index_offence", "rosh", "age")} == {
+            "index_offence": "burglary", "rosh": "medium", "age": 29}
+    assert history_of(tmp_db_path, uuid, "index_offence")[-1] == ("state", "retired", "current")
+    assert history_of(tmp_db_path, uuid, "rosh")[-1] == ("value", None, '"medium"')

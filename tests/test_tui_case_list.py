@@ -61,22 +61,52 @@ def test_pages_through_the_cases_never_holding_more_than_one_page(big_db):
         app = AuditApp(big_db)
         async with app.run_test(size=(110, 30)) as pilot:
             await settle(pilot)
+            table = app.screen.query_one(CaseTable)
             assert refs(app)[:3] == ["C0249", "C0248", "C0247"]  # newest edit first
             assert len(refs(app)) == PAGE_SIZE
             assert "cases 1–100 of 250" in status_line(app)
-            await pilot.press("ctrl+end", "down")  # past the last row: the next page
+            table.move_cursor(PAGE_SIZE - 1)
+            await pilot.press("down")  # past the last row: the next page
             await settle(pilot)
-            assert refs(app)[0] == "C0149" and len(refs(app)) == PAGE_SIZE
-            assert app.screen.query_one(CaseTable).cursor_row == 0
+            assert refs(app)[0] == "C0149" and len(refs(app)) == PAGE_SIZE and table.cursor_row == 0
             assert "cases 101–200 of 250" in status_line(app)
-            await pilot.press("ctrl+end", "pagedown")
-            await settle(pilot)
-            assert refs(app) == [f"C{i:04d}" for i in range(49, -1, -1)]
-            assert "cases 201–250 of 250" in status_line(app)
             await pilot.press("up")  # above the first row: the previous page, cursor on its last row
             await settle(pilot)
+            assert "cases 1–100" in status_line(app) and table.cursor_row == PAGE_SIZE - 1
+            await pilot.press("end")  # the true end of the list, not of the page
+            await settle(pilot)
+            assert refs(app)[-1] == "C0000" and table.highlighted_key == app.screen.page.cases[-1].uuid
+            assert "cases 151–250 of 250" in status_line(app)
+            await pilot.press("down", "pagedown")  # nothing after the last case
+            await settle(pilot)
+            assert refs(app)[-1] == "C0000" and table.cursor_row == len(refs(app)) - 1
+            await pilot.press("home")  # the true start
+            await settle(pilot)
+            assert refs(app)[0] == "C0249" and table.cursor_row == 0 and "cases 1–100 of 250" in status_line(app)
+
+    asyncio.run(scenario())
+
+
+def test_a_held_pagedown_moves_as_far_as_its_presses_say(big_db):
+    async def scenario() -> None:
+        app = AuditApp(big_db)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await settle(pilot)
             table = app.screen.query_one(CaseTable)
-            assert "cases 101–200" in status_line(app) and table.cursor_row == PAGE_SIZE - 1
+            screenful = table.scrollable_content_region.height - 1
+            # a held key: the presses come faster than the pages are read, and every one counts
+            await pilot.press(*["pagedown"] * 8)
+            await settle(pilot)
+            position = app.screen.page.start + table.cursor_row
+            assert position == 8 * screenful
+            assert refs(app)[table.cursor_row] == f"C{249 - position:04d}"
+            await pilot.press(*["pageup"] * 5)
+            await settle(pilot)
+            position = app.screen.page.start + table.cursor_row
+            assert position == 3 * screenful and refs(app)[table.cursor_row] == f"C{249 - position:04d}"
+            await pilot.press(*["pagedown"] * 40)  # more than the list holds: its last case
+            await settle(pilot)
+            assert refs(app)[table.cursor_row] == "C0000"
 
     asyncio.run(scenario())
 
@@ -206,6 +236,15 @@ class TableApp(App[None]):
                          for i in range(TABLE_ROWS)])
         table.focus()
 
+    def on_case_table_end_request(self, event: CaseTable.EndRequest) -> None:
+        # a one-page list: its ends are the page's (the case list reads the list's true ends)
+        table = self.query_one(CaseTable)
+        table.move_cursor(table.row_count - 1 if event.last else 0)
+
+    def on_case_table_page_request(self, event: CaseTable.PageRequest) -> None:
+        table = self.query_one(CaseTable)  # nothing past either end of a one-page list
+        table.move_cursor(table.row_count - 1 if event.rows > 0 else 0)
+
 
 def run_table(scenario, size=(40, 12)) -> list[tuple]:
     """Run ``scenario(pilot, table)`` on a 30-row table; the messages it posted, in order."""
@@ -217,7 +256,7 @@ def run_table(scenario, size=(40, 12)) -> list[tuple]:
             return
         seen.append(message)
         if isinstance(message, CaseTable.PageRequest):
-            posted.append(("page", message.step))
+            posted.append(("page", message.rows))
         elif isinstance(message, CaseTable.RowSelected):
             posted.append(("open", message.key))
         elif isinstance(message, CaseTable.HeaderSelected):
@@ -261,7 +300,8 @@ def test_table_keys_move_the_cursor_and_keep_it_in_view():
         await pilot.press("enter")
         await pilot.pause()
 
-    assert run_table(scenario) == [("open", "k29")]  # moving inside the page asks for nothing
+    # moving inside the page asks for nothing; a screenful past its end asks for the rest of the way
+    assert run_table(scenario) == [("page", 4), ("open", "k29")]
 
 
 def test_table_asks_for_the_next_or_previous_page_past_either_end():
@@ -278,7 +318,9 @@ def test_table_asks_for_the_next_or_previous_page_past_either_end():
         await pilot.press("down", "up", "pagedown", "pageup", "enter")  # an empty page: nothing to ask for
         await pilot.pause()
 
-    assert run_table(scenario) == [("page", -1), ("page", -1), ("page", 1), ("page", 1), ("page", 1), ("page", -1)]
+    # how far past either end each key meant to go: a row, or a screenful from the cursor
+    assert run_table(scenario) == [("page", -1), ("page", -VISIBLE), ("page", 1), ("page", VISIBLE), ("page", 1),
+                                   ("page", -1)]
 
 
 def test_table_click_highlights_then_opens_and_header_click_selects_the_column():
@@ -335,3 +377,47 @@ def test_table_draws_each_row_in_its_style_and_follows_a_resize():
         assert table.render_line(1 + 20 - round(table.scroll_y)).text.startswith(" R20 ")
 
     assert run_table(scenario) == []
+
+
+def test_d_deletes_a_case_with_a_reason_and_the_deleted_filter_restores_it(big_db):
+    from audit.tui.screens.delete_case import DeleteCaseScreen
+
+    async def scenario() -> None:
+        app = AuditApp(big_db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            while not app.writable:
+                await pilot.pause(0.05)
+            assert refs(app)[0] == "C0249"
+            await pilot.press("d")
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, DeleteCaseScreen)
+            await pilot.press("enter")  # no reason: refused
+            await pilot.pause()
+            assert app.screen is dialog and "Say why" in str(dialog.query_one("#delete-error").render())
+            await pilot.press(*"wrong rubric", "enter")
+            await settle(pilot)
+            assert isinstance(app.screen, CaseListScreen)
+            assert refs(app)[0] == "C0248" and "of 249" in status_line(app)  # hidden from the list
+            for _ in range(5):  # the status filter's last step: deleted cases only
+                await pilot.press("c")
+            await settle(pilot)
+            assert refs(app) == ["C0249"] and "deleted cases only" in status_line(app)
+            assert app.screen.query_one(CaseTable).row_text(0)[3] == "deleted: wrong rubric"
+            await pilot.press("enter")  # not opened: it says how to restore it
+            await settle(pilot)
+            assert isinstance(app.screen, CaseListScreen)
+            await pilot.press("d")  # restores
+            await settle(pilot)
+            assert refs(app) == []
+            await pilot.press("c")
+            await settle(pilot)
+            assert refs(app)[0] == "C0249" and "of 250" in status_line(app)
+
+    asyncio.run(scenario())
+    with Store.open(big_db) as store:
+        case = store.find_case("cumbria", "C0249") or store.find_case("sheffield", "C0249") or store.find_case("surrey", "C0249")
+        assert case is not None and not case.deleted
+        reasons = [(h["reason"], h["new_value"]) for h in store.history(case.uuid) if h["field"] == "case"][-2:]
+        assert reasons == [("deleted", "wrong rubric"), ("restored case", None)]

@@ -124,6 +124,29 @@ async def retire_dialog(pilot) -> None:
     await still(pilot)
 
 
+async def restore_dialog(pilot) -> None:
+    """Retired by non-statutory, then community again: the retired answers are offered back."""
+    await retire_dialog(pilot)
+    await pilot.press("r")
+    await still(pilot)
+    pilot.app.screen.show_question("sentence_type")
+    await pilot.press("1")
+    await still(pilot)
+
+
+async def offered_back(pilot) -> None:
+    """One by one: the first retired answer, pre-selected on its question."""
+    await restore_dialog(pilot)
+    await pilot.press("escape")
+    await still(pilot)
+
+
+async def delete_dialog(pilot) -> None:
+    await still(pilot)
+    await pilot.press("d", *"created twice")
+    await still(pilot)
+
+
 async def clear_dialog(pilot) -> None:
     await in_case(pilot, at="lead_agency")
     await pilot.press("ctrl+x")
@@ -160,7 +183,7 @@ async def figures(pilot) -> None:
 
 async def completion(pilot) -> None:
     await figures(pilot)
-    await pilot.press("t")
+    await pilot.press("t", "t")  # figures -> moderation -> completion
     await still(pilot)
 
 
@@ -177,7 +200,8 @@ async def site_picker(pilot) -> None:
 
 
 SCREENS = [case_list, walkthrough_choice, walkthrough_number, walkthrough_several, new_case, retire_dialog,
-           clear_dialog, review, history, change, figures, completion, keys_help, site_picker]
+           restore_dialog, offered_back, delete_dialog, clear_dialog, review, history, change, figures, completion,
+           keys_help, site_picker]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")

@@ -23,8 +23,8 @@ NONE_OF_THESE = "None of these"
 #: statuses in which a case's answers are read-only until it is reopened ("approved" comes with #11)
 READ_ONLY_STATUSES = (STATUS_COMPLETE, "approved")
 
-ANSWERED, TODO, NOT_APPLICABLE, ATTENTION, RETIRED, PENDING = (
-    "answered", "todo", "not_applicable", "attention", "retired", "pending"
+ANSWERED, TODO, NOT_APPLICABLE, ATTENTION, RETIRED, PENDING, OFFERED = (
+    "answered", "todo", "not_applicable", "attention", "retired", "pending", "offered"
 )
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
@@ -143,7 +143,8 @@ def question_states(rubric: Rubric, evaluation: Evaluation, rows: dict[str, dict
 
     Attention: a required question that applies, is unanswered, and lies before
     the furthest answered question (it was passed over). Pending: a question
-    whose rule cannot be decided until an earlier question is answered.
+    whose rule cannot be decided until an earlier question is answered. Offered: a question that
+    applies again, with no answer, whose earlier answer was retired (it is offered back).
     """
     facts = rubric_facts(rubric)
     applicable, visible, answers = evaluation.applicable, evaluation.visible, evaluation.answers
@@ -169,6 +170,8 @@ def question_states(rubric: Rubric, evaluation: Evaluation, rows: dict[str, dict
             states[qid] = PENDING if truth is None else NOT_APPLICABLE
         elif qid in visible or _is_empty_selection(answers.get(qid)):
             states[qid] = ANSWERED
+        elif (row := rows.get(qid)) is not None and row["state"] == "retired" and row["value"] is not None:
+            states[qid] = OFFERED
         elif qid in facts.required and position[qid] < furthest:
             states[qid] = ATTENTION
         else:
@@ -193,21 +196,3 @@ def ticked(question: Question, current: Any, code: str) -> list[str] | None:
     if not chosen:
         return None
     return [c for c in question.option_codes if c in chosen]
-
-
-def preview(evaluation: Evaluation, question_id: str, value: Any) -> tuple[Evaluation, list[str]]:
-    """The case's evaluation once this answer is given (None clears it), and the answered questions
-    that would stop applying because of it: those are retired when it is saved, so the UI asks first.
-
-    One evaluation, in memory: the store's ``set_answer`` then makes the same one under its write lock.
-    """
-    from audit.engine import evaluate
-
-    rubric = evaluation.rubric
-    after = dict(evaluation.answers)
-    after.pop(question_id, None)
-    if value is not None:
-        after[question_id] = value
-    result = evaluate(rubric, after)
-    newly_stale = set(result.stale) - set(evaluation.stale)
-    return result, [qid for qid in rubric.question_ids if qid in newly_stale and qid != question_id]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import events, work
 from textual.app import App
@@ -30,6 +30,9 @@ from audit import dbfile
 from audit.crypto import ATTEMPTS, WRONG
 from audit.errors import AuditError, DatabaseBusy
 from audit.store import Store
+
+if TYPE_CHECKING:
+    from audit.cases import CaseService
 
 #: seconds between keys typed ahead when they are handed on: time for each to take effect
 TYPE_AHEAD_GAP = 0.03
@@ -76,6 +79,7 @@ class AuditApp(App[None]):
         #: the one-line reason the app stopped (corrupt file, internal error), for the CLI to print
         self.failure: str | None = None
         self._rubrics_warmed = False
+        self._cases: CaseService | None = None
         self._waiting_writes: list[Callable[[], object]] = []
         #: writes that found the file busy, oldest first, each tried again until it is saved
         self._busy_writes: list[Callable[[], object]] = []
@@ -257,6 +261,16 @@ class AuditApp(App[None]):
             self._exit_renderables.clear()
 
     # -- services for screens ----------------------------------------------------------------
+    @property
+    def cases(self) -> CaseService:
+        """The case service on the UI thread's store: every answer, note, status, deletion and restore
+        goes through it (made on first use: the rubric engine loads after the first frame)."""
+        if self._cases is None or self._cases.store is not self.store:
+            from audit.cases import CaseService
+
+            self._cases = CaseService(self.store)  # who is at the keyboard: read once, not per key
+        return self._cases
+
     def reader(self) -> Store:
         """A new connection for a worker thread (sqlite3 connections never cross threads)."""
         return Store.open_read_only(self.db_path)

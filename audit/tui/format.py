@@ -45,6 +45,8 @@ def status_label(status: str) -> str:
 
 def case_status_cell(case) -> tuple[str, str]:
     """A case's status for a list, in its colour: a returned case stands out; a moderation copy says so."""
+    if getattr(case, "deleted_at", None):
+        return shorten(f"deleted: {printable(case.deleted_reason or '')}", 40), "dim red"
     label = status_label(case.status)
     if case.copy_of is not None:
         label += " · moderation"

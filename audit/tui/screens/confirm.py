@@ -104,3 +104,54 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_decide(self, confirmed: bool) -> None:
         self.dismiss(confirmed)
+
+
+class RestoreRetiredScreen(ModalScreen[bool]):
+    """Retired answers apply again: dismisses True to bring them all back, False to go through them one by one
+    (each is offered on its question, pre-selected: enter brings it back)."""
+
+    HELP = (
+        "A change made these questions apply again. Their earlier answers were retired (kept in the history, never "
+        "counted) when they stopped applying. a brings them all back as they were (the history says so); escape (or "
+        "o) leaves them unanswered for now: each is offered on its own question, where enter brings it back."
+    )
+    BINDINGS = [
+        Binding("a", "decide(True)", "Bring all back", id="restore.all"),
+        Binding("escape,o", "decide(False)", "One by one", id="restore.one_by_one"),
+    ]
+
+    def __init__(self, retired: list[tuple[str, int, str, str]]) -> None:
+        """``retired`` lists (question id, its number, question text, the earlier answer's label)."""
+        super().__init__()
+        self.retired = retired
+
+    def compose(self) -> ComposeResult:
+        count = len(self.retired)
+        many = count != 1
+        with Vertical(id="restore-dialog", classes="dialog"):
+            yield Label(f"{count} earlier answer{'s' if many else ''} can come back", classes="dialog-title")
+            yield Static(
+                f"{'These questions apply' if many else 'This question applies'} again. "
+                f"{'Their answers were' if many else 'Its answer was'} retired when {'they' if many else 'it'} "
+                "stopped applying, and kept in the history:"
+            )
+            with VerticalScroll(id="restore-list"):
+                for _qid, number, text, answer in self.retired:
+                    yield Static(Text.assemble(f"  {number:>3}  ", (shorten(text, 56), ""), "  ", (answer, "bold")))
+            with Horizontal(classes="buttons"):
+                yield Button(f"Bring {'all ' + str(count) if many else 'it'} back  (a)", variant="success", id="all")
+                yield Button("One by one  (esc)", variant="primary", id="one")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#one", Button))  # nothing is written unless asked for
+        self.call_after_refresh(self.on_resize)
+
+    def on_resize(self) -> None:
+        fit_list(self, self.query_one("#restore-dialog"), self.query_one("#restore-list"), RETIRE_LIST_LINES)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "all")
+
+    def action_decide(self, everything: bool) -> None:
+        self.dismiss(everything)

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from audit.cases import CaseState
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, StoreError
 from audit.tui.answering import answer_label, is_answered, is_read_only, progress
 from audit.tui.dialogs import fit_list
@@ -61,12 +62,12 @@ class ReviewScreen(ModalScreen[str | None]):
         self.query_one("#review-feedback", Static).update(text)
         self.call_after_refresh(self.on_resize)  # the message takes lines from the list
 
-    def refresh_review(self) -> None:
-        store = self.app.store
-        self.case = case = store.case(self.case_uuid)
-        rubric = store.rubric_for(case)
-        answer_rows = store.answer_rows(self.case_uuid)
-        evaluation = store.evaluation(self.case_uuid)
+    def refresh_review(self, state: CaseState | None = None) -> None:
+        """Draw the case as the case service says it is (read once when the screen opens)."""
+        if state is None:
+            state = self.app.cases.load(self.case_uuid)
+        self.case = case = state.case
+        rubric, answer_rows, evaluation = state.rubric, state.rows, state.evaluation
         number = {qid: i + 1 for i, qid in enumerate(rubric.question_ids)}
         applicable = evaluation.applicable_questions
         answered = [qid for qid in applicable if is_answered(evaluation, qid)]
@@ -143,13 +144,13 @@ class ReviewScreen(ModalScreen[str | None]):
     def _set_status(self, status: str, said: str) -> None:
         def write() -> None:
             try:
-                self.app.store.set_status(self.case_uuid, status)
+                outcome = self.app.cases.set_status(self.case_uuid, status)
             except StoreError as exc:
                 if self.is_attached:
                     self._feedback(Text(str(exc), style="bold red"))
                 return
             if self.is_attached:
-                self.refresh_review()
+                self.refresh_review(outcome.state)
                 self._feedback(Text(said, style="green"))
             self.notify(said, markup=False)
 

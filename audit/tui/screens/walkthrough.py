@@ -1,10 +1,15 @@
 """The case walk-through: one question at a time, only those that apply.
 
-Every answer is committed by ``Store.set_answer`` before the screen says
-"saved". An answer that would make earlier answers stop applying is first
-previewed (``answering.preview``, in memory) and confirmed in a dialog;
-cancelled, nothing is written and the widget shows the stored value again. A complete case is
-read-only here until it is reopened (review, ``o``).
+Every change goes through the case service (``app.cases``: :class:`audit.cases.CaseService`),
+which commits it before the screen says "saved" and returns the case as it now
+is (:class:`audit.cases.CaseState`): the screen draws from that, and never reads
+the case back or evaluates the rubric itself. One answer keypress is one call
+and one evaluation. An answer that would make earlier answers stop applying is
+not written: the service says which, the screen asks in a dialog, and calls
+again with ``confirm_retire=True``. Retired answers whose question applies again
+are offered back (each on its question, pre-selected, or all at once from a
+dialog: ``CaseService.restore_answers``). A complete case is read-only here
+until it is reopened (``ctrl+e``, or review then ``o``).
 
 An answer redraws only what changed, in place (see "The keypress path" in
 docs/ui.md): the panel's lines, the outline's changed lines and the header.
@@ -23,11 +28,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
-from audit.engine import Evaluation, evaluate
+from audit.cases import CaseState, Outcome
+from audit.engine import Evaluation
 from audit.rubric import Question, Rubric
-from audit.store import STATUS_COMPLETE, Case, DatabaseBusy, StoreError
+from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Case, DatabaseBusy, StoreError
 from audit.tui.answering import (
-    ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, preview, progress, question_states,
+    ANSWERED, PENDING, TypedProblem, answer_label, expectation, is_read_only, progress, question_states,
     rubric_facts, ticked, typed_value,
 )
 from audit.tui.format import clock, shorten, shown, status_label
@@ -38,6 +44,9 @@ from audit.tui.widgets.text_box import TextBox
 from audit.tui.widgets.review_note import ReviewNote
 
 CLEAR_KEY = "ctrl+x"
+# what one call of the case service did
+SAVED, ASK, WAITING, FAILED = "saved", "ask", "waiting", "failed"
+REOPEN_KEY = "ctrl+e"
 
 
 class WalkthroughScreen(Screen):
@@ -50,8 +59,9 @@ class WalkthroughScreen(Screen):
         "and enter moves on. Type numbers and text, then enter. Tab moves to the evidence note. "
         "In a typed answer the letter keys type, so ctrl with the letter does the same (^n, ^o, ^r, ^t). "
         "ctrl+x clears an answer (it stays in the history). A complete case is read-only until it is reopened "
-        "in review (r, then o). The outline marks ✓ answered, · to do, ! passed over, – does not apply, "
-        "? waits on an earlier answer, × answer retired."
+        "with ctrl+e (or in review: r, then o). A retired answer whose question applies again is offered back: "
+        "enter brings it back, or choose another answer. The outline marks ✓ answered, · to do, ! passed over, – does not apply, "
+        "? waits on an earlier answer, × answer retired, ↺ applies again: its retired answer is offered back."
     )
 
     # the plain key first: the key bar shows the first key of each action that works where the focus is
@@ -69,6 +79,8 @@ class WalkthroughScreen(Screen):
         Binding("ctrl+t", "history", "History", id="walk.history_ctrl"),
         Binding("e", "focus_note", "Evidence note", show=False, id="walk.note"),
         Binding(CLEAR_KEY, "clear_answer", "Clear the answer", show=False, id="walk.clear"),
+        # named by the read-only message on every question of such a case (the key bar keeps to one line)
+        Binding(REOPEN_KEY, "reopen", "Reopen", show=False, id="walk.reopen"),
         Binding("backspace", "explain_clear", show=False, id="walk.backspace"),
         Binding("escape", "back", "Cases", id="walk.back"),
     ]
@@ -95,6 +107,8 @@ class WalkthroughScreen(Screen):
         self.current: str | None = None
         self.feedback_text: Text | str = ""
         self.number: dict[str, int] = {}
+        self._would_retire: list[str] = []  # what the service said the change being asked about would retire
+        self.last_saved: str | None = None
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -122,10 +136,9 @@ class WalkthroughScreen(Screen):
         self.note = self.query_one("#note", Input)
         self.note.border_title = "Evidence note (tab or e)"
         self.outline = self.query_one(Outline)
-        store = self.app.store
-        self.case: Case = store.case(self.case_uuid)
-        self.rubric: Rubric = store.rubric_for(self.case)
-        self._load_answers()
+        state = self.app.cases.load(self.case_uuid)
+        self.rubric: Rubric = state.rubric
+        self._take(state)
         self.number = {qid: i + 1 for i, qid in enumerate(self.rubric.question_ids)}
         self.outline.build(
             [
@@ -139,13 +152,33 @@ class WalkthroughScreen(Screen):
 
     # -- state from the store --------------------------------------------------------------
     def _load_answers(self) -> None:
-        """Re-read this case's answers, counts and status (after every write)."""
-        store = self.app.store
-        self.case = store.case(self.case_uuid)
-        self.rows = store.answer_rows(self.case_uuid)
-        current = {qid: row["value"] for qid, row in self.rows.items() if row["state"] == "current" and row["value"] is not None}
-        self.evaluation = evaluate(self.rubric, current)
-        self.last_saved = max((row["answered_at"] for row in self.rows.values() if row.get("answered_at")), default=None)
+        """Read the case again (on coming back from review, where its status may have changed)."""
+        self._take(self.app.cases.load(self.case_uuid))
+
+    def _take(self, state: CaseState, saved_at: str | None = None) -> None:
+        """From now on, draw the case as the case service says it is (nothing is read back or evaluated)."""
+        self.case: Case = state.case
+        self.rows: dict[str, dict] = state.rows
+        self.evaluation: Evaluation = state.evaluation
+        self.state = state
+        self.has_retired = any(row["state"] == "retired" for row in self.rows.values())
+        if saved_at is not None:
+            self.last_saved = saved_at
+        else:
+            self.last_saved = max((row["answered_at"] for row in self.rows.values() if row.get("answered_at")), default=None)
+
+    def _restorable(self) -> list[str]:
+        """Retired answers whose question applies again: offered back (none to look for in most cases)."""
+        return self.state.restorable if self.has_retired else []
+
+    def _offered(self, qid: str) -> Any:
+        """The retired answer offered back on this question, if it applies again and has no answer now."""
+        if not self.has_retired or qid not in self.evaluation.applicable or qid in self.evaluation.visible:
+            return None
+        if self.evaluation.answers.get(qid) is not None:
+            return None
+        row = self.rows.get(qid)
+        return row["value"] if row and row["state"] == "retired" else None
 
     def _value(self, qid: str) -> Any:
         return self.evaluation.answers.get(qid) if qid in self.evaluation.applicable else None
@@ -216,12 +249,14 @@ class WalkthroughScreen(Screen):
         self._show(choice, question.is_choice)
         self._show(typed, not question.is_choice)
         value = self._value(qid)
+        offered = self._offered(qid)
         if question.is_choice:
             choice.show([(code, shown(opt.label)) for code, opt in question.options.items()], multi=question.type == "multi",
-                        value=value)
+                        value=value, offered=offered)
             choice.disabled = not applies
         else:
-            typed.show("" if value is None else str(value), placeholder=f"{expectation(question)}, then enter",
+            shown_value = value if value is not None else offered
+            typed.show("" if shown_value is None else str(shown_value), placeholder=f"{expectation(question)}, then enter",
                        read_only=self.read_only)
             typed.disabled = not applies
         self._hint_text = self._hint(question, applies)
@@ -260,6 +295,12 @@ class WalkthroughScreen(Screen):
             return Text(f"Not asked: this question does not apply to this case{why}.{kept}", style="dim")
         if self.read_only:
             return Text(self._read_only_message(), style="green")
+        offered = self._offered(question.id)
+        if offered is not None:
+            return Text.assemble(
+                ("Enter brings back the earlier answer, ", "yellow"), (answer_label(question, offered), "bold yellow"),
+                (" (retired; it applies again), or choose another." if question.is_choice else
+                 " (retired; it applies again), or type another.", "yellow"))
         if question.type == "multi":
             return Text(f"Space or a number ticks or unticks an option (each tick is saved); {NONE_KEY}: None of these; "
                         "enter moves on.", style="dim")
@@ -271,9 +312,8 @@ class WalkthroughScreen(Screen):
         return Text(f"Type {expectation(question)}; enter saves it and moves on.", style="dim")
 
     def _read_only_message(self) -> str:
-        review = "ctrl+r" if self._question_is_typed() else "r"
         return (f"{shown(self.case.case_ref)} is {status_label(self.case.status)}, so its answers are read-only. "
-                f"To change one, reopen the case: {review} (review), then o.")
+                f"To change one, reopen the case: {REOPEN_KEY}.")
 
     def _feedback(self, message: Text | str, style: str = "green") -> None:
         self._said = message if isinstance(message, Text) else Text(message, style=style)
@@ -361,7 +401,10 @@ class WalkthroughScreen(Screen):
         except TypedProblem as exc:
             self._feedback(f"Not saved: {exc}.", "bold red")
             return
-        if value == saved:
+        offered = self._offered(qid)
+        if offered is not None and value == offered:
+            self._restore([qid], advance=True)  # the earlier answer, brought back as it was (with history)
+        elif value == saved:
             self.action_next()
         elif value is None:
             self._keep_saved(qid, saved)
@@ -406,36 +449,60 @@ class WalkthroughScreen(Screen):
         if value == saved:
             return True
         if value is None:
-            self.feedback_text = Text(f"Question {number} keeps its saved answer ({answer_label(question, saved)}): "
-                                      f"{CLEAR_KEY} clears an answer.", style="yellow")
+            if saved is not None:
+                self.feedback_text = Text(f"Question {number} keeps its saved answer ({answer_label(question, saved)}): "
+                                          f"{CLEAR_KEY} clears an answer.", style="yellow")
             return True
-        expected, affected = preview(self.evaluation, qid, value)
-        if affected:
+        if self.app.writable:
+            done = self._save(qid, value, advance=False, show=False)
+        else:  # asked now, saved when the check passes
+            done = self._dry_run(qid, value)
+            if done == SAVED:
+                self._save_when_writable(qid, value, advance=False, show=False)
+        if done == ASK:
             self._feedback("This change alters which questions apply: press enter to review and save it.", "yellow")
-            self.typed.focus()
+            self.set_focus(self.typed)
             return False
-        self._save_when_writable(qid, value, advance=False, show=False, expected=expected)
         return True
 
     def give_answer(self, qid: str, value: Any, *, advance: bool) -> None:
-        """Save an answer, asking first if it would retire earlier answers."""
+        """Save an answer: one call of the case service (one evaluation). If it would retire earlier
+        answers the service writes nothing and says which: the inspector is asked first."""
         if self._refuse_read_only():
             return
-        expected, affected = preview(self.evaluation, qid, value)
-        if not affected:
-            self._save_when_writable(qid, value, advance, expected=expected)
+        if self.app.writable:
+            if self._save(qid, value, advance) == ASK:
+                self._ask_retire(qid, value, advance)
             return
+        # the file is still being checked: what it would retire is asked now, the save waits for the check
+        done = self._dry_run(qid, value)
+        if done == ASK:
+            self._ask_retire(qid, value, advance)
+        elif done == SAVED:
+            self._save_when_writable(qid, value, advance)
+
+    def _dry_run(self, qid: str, value: Any) -> str:
+        try:
+            outcome = self.app.cases.answer(self.case_uuid, qid, value, dry_run=True)
+        except StoreError as exc:
+            self._feedback(str(exc), "bold red")
+            return FAILED
+        self._would_retire = outcome.would_retire
+        return ASK if outcome.would_retire else SAVED
+
+    def _ask_retire(self, qid: str, value: Any, advance: bool) -> None:
+        """The retire dialog for the answers the service said this change would retire."""
         from audit.tui.screens.confirm import ConfirmRetireScreen
 
         listed = [
             (other, shown(self.rubric.question(other).text), answer_label(self.rubric.question(other), self._value(other)))
-            for other in affected
+            for other in self._would_retire
         ]
         change = self._describe_change(qid, value)
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:
-                self._save_when_writable(qid, value, advance)
+                self._save_when_writable(qid, value, advance, confirmed=True)
             else:
                 self.show_question(qid)
                 self._feedback("Not changed: the earlier answer is kept and nothing was saved.", "yellow")
@@ -443,7 +510,7 @@ class WalkthroughScreen(Screen):
         self.app.push_screen(ConfirmRetireScreen(change, listed), decided)
 
     def _describe_change(self, qid: str, value: Any) -> Text:
-        """'Unticking “Drug misuse”', 'Changing “question” to “label”' (value already checked by preview)."""
+        """'Unticking “Drug misuse”', 'Changing “question” to “label”' (value already checked by the service)."""
         question = self.rubric.question(qid)
         asked = ("“" + shorten(shown(question.text), 70) + "”", "italic")
         if value is None:
@@ -457,13 +524,19 @@ class WalkthroughScreen(Screen):
         return Text.assemble("Changing ", asked, " to ", ("“" + answer_label(question, value) + "”", "bold"))
 
     def _save_when_writable(self, qid: str, value: Any, advance: bool, *, show: bool = True,
-                            expected: Evaluation | None = None) -> None:
+                            confirmed: bool = False) -> None:
         """Save now, or as soon as the file has passed its check (writes wait for it; nothing else does)."""
         if self.app.writable:
-            self._save(qid, value, advance, show=show, expected=expected)
+            if self._save(qid, value, advance, show=show, confirmed=confirmed) == ASK:
+                self._ask_retire(qid, value, advance)
             return
-        # saved later, when the case may have changed: it is read again then
-        self.app.when_writable(lambda: self._save(qid, value, advance, show=show and self.is_current))
+
+        def later() -> None:  # the case may have changed meanwhile: the service decides again then
+            if self._save(qid, value, advance, show=show and self.is_current, confirmed=confirmed) == ASK:
+                if self.is_current:
+                    self._ask_retire(qid, value, advance)
+
+        self.app.when_writable(later)
         said = Text(f"Checking the database file first: the answer to question {self.number[qid]} is saved "
                     "the moment the check passes.", style="yellow")
         if show:
@@ -471,47 +544,43 @@ class WalkthroughScreen(Screen):
         else:
             self.feedback_text = said
 
-    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, expected: Evaluation | None = None,
-              retrying: bool = False) -> bool:
-        """Commit one answer, then draw the result (``show``) or leave it for the next question drawn.
-
-        ``expected`` is the preview's evaluation with this answer given: when the save retires
-        nothing, it is the case's new state, and only the case's row is read again. When another
-        program holds the file, the answer stays on screen and is saved once the file is free."""
+    def _save(self, qid: str, value: Any, advance: bool, *, show: bool = True, confirmed: bool = False,
+              retrying: bool = False) -> str:
+        """One call of the case service, then draw what it returned (``show``) or leave the message for
+        the next question drawn. Returns SAVED, ASK (it would retire answers: nothing was written, and
+        ``_would_retire`` lists them), WAITING (another program holds the file: the answer stays on
+        screen and is saved once the file is free) or FAILED (the message says why)."""
         try:
-            result = self.app.store.set_answer(self.case_uuid, qid, value)  # committed on return
+            outcome: Outcome = self.app.cases.answer(self.case_uuid, qid, value, confirm_retire=confirmed)
         except DatabaseBusy:
             if retrying:
                 raise  # the app tries again later
-            self._wait_for_the_file(qid, lambda: self._saved_later(qid, value))
-            return False
+            self._wait_for_the_file(qid, lambda: self._saved_later(qid, value, confirmed))
+            return WAITING
         except StoreError as exc:
             if self.is_attached:
                 self._feedback(str(exc), "bold red")
-            return False
-        if not self.is_attached:  # saved after the screen was left (the file check came later)
-            return True
-        was_complete = self.case.status == STATUS_COMPLETE
+            return FAILED
+        if outcome.needs_confirmation:
+            self._would_retire = outcome.would_retire
+            return ASK
+        if not self.is_attached or outcome.state is None:  # saved after the screen was left (the file check came later)
+            return SAVED
         had_gaps = bool(self.evaluation.missing_required)
-        if expected is not None and not result.retired:
-            self.case = self.app.store.case(self.case_uuid)  # counts, status and the time of this save
-            self.evaluation = expected
-            row = self.rows.setdefault(qid, {"note": None})
-            row.update(value=result.value, state="current", answered_at=self.case.updated_at)
-            self.last_saved = self.case.updated_at
-        else:
-            self._load_answers()
-        self.post_message(self.AnswerSaved(qid, result.value, list(result.retired)))
+        offered_before = set(self._restorable())
+        self._take(outcome.state, saved_at=outcome.case.updated_at)
+        self.post_message(self.AnswerSaved(qid, outcome.value, list(outcome.retired)))
         question = self.rubric.question(qid)
         number = self.number[qid]
-        said = f"Question {number} cleared" if result.value is None else f"Saved: {answer_label(question, result.value)}"
-        if result.retired:
-            said += f". Retired {len(result.retired)} answer(s) that no longer apply (kept in the history)."
-        gaps_just_closed = had_gaps and not self.evaluation.missing_required and result.status != STATUS_COMPLETE
-        if was_complete and result.status != STATUS_COMPLETE:
+        said = f"Question {number} cleared" if outcome.value is None else f"Saved: {answer_label(question, outcome.value)}"
+        if outcome.retired:
+            said += f". Retired {len(outcome.retired)} answer(s) that no longer apply (kept in the history)."
+        gaps_just_closed = had_gaps and not self.evaluation.missing_required and self.case.status != STATUS_COMPLETE
+        if outcome.reopened:
             said += " The case is back in progress: a required question now needs an answer."
         elif gaps_just_closed:
             said += "  Every required question is answered: press r to review and mark the case complete."
+        back = [other for other in self._restorable() if other not in offered_before]
         if not show:  # saved on leaving the question: said on the next one
             said += f" (question {number})"
             if self.current == qid:  # still leaving: the next question draws it
@@ -520,20 +589,85 @@ class WalkthroughScreen(Screen):
                 self._draw_header()
                 self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
                 self._feedback(said)
-            return True
+            return SAVED
         following = self.evaluation.next_applicable(after=qid) if advance else None
-        if advance and following is None:
+        if back:  # earlier answers apply again: offered back at once, not re-keyed
+            following = None
+        if advance and following is None and not back:
             said += ("  That was the last question." if gaps_just_closed else
                      "  That was the last question: press r to review and mark the case complete.")
-        elif advance:
+        elif advance and not back:
             said += f" (question {number})"
         self.feedback_text = said
         self.show_question(following or qid)
-        return True
+        if back:
+            self._offer_restore(back)
+        return SAVED
 
-    def _saved_later(self, qid: str, value: Any) -> None:
+    # -- retired answers that apply again ----------------------------------------------------
+    def _offer_restore(self, question_ids: list[str]) -> None:
+        """A change made retired answers apply again: bring them all back from a dialog, or one by one."""
+        from audit.tui.screens.confirm import RestoreRetiredScreen
+
+        listed = [
+            (qid, self.number[qid], shown(self.rubric.question(qid).text),
+             answer_label(self.rubric.question(qid), self.rows[qid]["value"]))
+            for qid in question_ids
+        ]
+
+        def decided(everything: bool | None) -> None:
+            if everything:
+                self._restore(question_ids, advance=False)
+            else:
+                first = question_ids[0]
+                self.feedback_text = Text(
+                    f"Each earlier answer is offered on its question: enter brings it back, or choose another. "
+                    f"Question {self.number[first]} first.", style="yellow")
+                self.show_question(first)
+
+        self.app.push_screen(RestoreRetiredScreen(listed), decided)
+
+    def _restore(self, question_ids: list[str] | None, *, advance: bool) -> None:
+        """Bring back retired answers (with history), through the case service."""
+        if self._refuse_read_only():
+            return
+
+        def write() -> None:
+            try:
+                outcome = self.app.cases.restore_answers(self.case_uuid, question_ids)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._feedback(str(exc), "bold red")
+                return
+            if not self.is_attached or outcome.state is None:
+                return
+            self._take(outcome.state, saved_at=outcome.case.updated_at if outcome.saved else None)
+            restored = outcome.restored
+            if not restored:
+                said = "Nothing to bring back: those answers no longer apply."
+            elif len(restored) == 1:
+                qid = restored[0]
+                said = (f"Brought back: {answer_label(self.rubric.question(qid), self.rows[qid]['value'])} "
+                        f"(question {self.number[qid]}; the history says so)")
+            else:
+                said = f"Brought back {len(restored)} earlier answers (the history says so)."
+            if outcome.retired:
+                said += f" Retired {len(outcome.retired)} answer(s) that no longer apply."
+            here = self.current or self.rubric.question_ids[0]
+            following = self.evaluation.next_applicable(after=here) if advance else None
+            self.feedback_text = Text(said, style="green")
+            self.show_question(following or here)
+
+        if not self.app.when_writable(write):
+            self._feedback("Checking the database file first: the answers come back the moment the check passes.",
+                           "yellow")
+
+    def _saved_later(self, qid: str, value: Any, confirmed: bool = False) -> None:
         """The retry of an answer that found the file busy (raises DatabaseBusy while it still is)."""
-        self._save(qid, value, False, show=False, retrying=True)
+        if self._save(qid, value, False, show=False, confirmed=confirmed, retrying=True) == ASK:
+            # the case changed meanwhile, and this answer would now retire others: nothing written
+            self.feedback_text = Text(f"Question {self.number[qid]} not saved: it would now make other answers "
+                                      "stop applying; give it again to see which.", style="yellow")
         if self.is_attached and self.is_current and self.current == qid:  # still on it: say so here
             self._draw_header()
             self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
@@ -559,7 +693,7 @@ class WalkthroughScreen(Screen):
 
         def write(retrying: bool = False) -> bool:
             try:
-                self.app.store.set_note(self.case_uuid, qid, text or None)
+                outcome = self.app.cases.note(self.case_uuid, qid, text or None)
             except DatabaseBusy:
                 if retrying:
                     raise
@@ -569,8 +703,8 @@ class WalkthroughScreen(Screen):
                 if self.is_attached:
                     self._feedback(str(exc), "bold red")
                 return False
-            if self.is_attached:
-                self._load_answers()
+            if self.is_attached and outcome.state is not None:
+                self._take(outcome.state, saved_at=outcome.case.updated_at)
                 if self.current == qid:
                     self._feedback("Evidence note saved.")
             return True
@@ -609,6 +743,9 @@ class WalkthroughScreen(Screen):
     def action_next(self) -> None:
         if self.current is None:
             return
+        if self._offered(self.current) is not None and not self.read_only:  # enter takes the earlier answer back
+            self._restore([self.current], advance=True)
+            return
         following = self.evaluation.next_applicable(after=self.current)
         if following is None:
             self._feedback("That was the last question that applies: press r to review and mark the case complete.", "yellow")
@@ -643,9 +780,8 @@ class WalkthroughScreen(Screen):
         if saved is None:
             self._feedback(f"Question {self.number[qid]} has no answer to clear.", "yellow")
             return
-        _, affected = preview(self.evaluation, qid, None)
-        if affected:  # the retire dialog asks, and names what else would go
-            self.give_answer(qid, None, advance=False)
+        if self.app.cases.answer(self.case_uuid, qid, None, dry_run=True).would_retire:
+            self.give_answer(qid, None, advance=False)  # the retire dialog asks, and names what else would go
             return
         from audit.tui.screens.confirm import ConfirmScreen
 
@@ -658,6 +794,37 @@ class WalkthroughScreen(Screen):
         message = Text.assemble("Clear the answer to ", ("“" + shorten(shown(question.text), 70) + "”", "italic"), " (",
                                 (answer_label(question, saved), "bold"), ")? The change is kept in the case's history.")
         self.app.push_screen(ConfirmScreen("Clear this answer?", message, "Clear it", "Keep it"), decided)
+
+    def action_reopen(self) -> None:
+        """ctrl+e: a complete or approved case back in progress, so that its answers can change (with history)."""
+        if not self.read_only:
+            self._feedback(f"{shown(self.case.case_ref)} is {status_label(self.case.status)}: its answers can be changed "
+                           "already.", "yellow")
+            return
+
+        def write() -> None:
+            try:
+                outcome = self.app.cases.set_status(self.case_uuid, STATUS_IN_PROGRESS)
+            except StoreError as exc:
+                if self.is_attached:
+                    self._feedback(str(exc), "bold red")
+                return
+            if not self.is_attached or outcome.state is None:
+                return
+            self._take(outcome.state, saved_at=outcome.case.updated_at)
+            self.refresh_bindings()
+            self.feedback_text = Text(f"Reopened: {shown(self.case.case_ref)} is in progress again, and its answers can "
+                                      "be changed (the history says so). Mark it complete again in review (r, then c).",
+                                      style="green")
+            self.show_question(self.current or self.rubric.question_ids[0])
+
+        if not self.app.when_writable(write):
+            self._feedback("Checking the database file first: the case is reopened the moment the check passes.", "yellow")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reopen":  # only where it does something
+            return self.is_mounted and hasattr(self, "case") and self.read_only
+        return True
 
     def action_explain_clear(self) -> None:
         """Backspace on a choice: never a silent clear; say which key clears."""

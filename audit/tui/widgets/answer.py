@@ -67,18 +67,22 @@ class ChoiceAnswer(TextBox, can_focus=True):
         self.choices: list[tuple[str, str]] = []
         self.is_multi = False
         self.chosen_value: Any = None
+        self.offered_value: Any = None
         self.cursor_index = 0
 
-    def show(self, options: list[tuple[str, str]], *, multi: bool, value: Any) -> None:
-        """Options as (code, label) in rubric order, and the stored value to mark."""
+    def show(self, options: list[tuple[str, str]], *, multi: bool, value: Any, offered: Any = None) -> None:
+        """Options as (code, label) in rubric order, and the stored value to mark. ``offered`` is a retired
+        answer offered back (the question has no answer now): marked as the earlier answer, and highlighted."""
         same_options = options == self.choices and multi == self.is_multi
         if not same_options:
             self.cursor_index = 0
-        self.choices, self.is_multi, self.chosen_value = options, multi, value
+        self.choices, self.is_multi, self.chosen_value, self.offered_value = options, multi, value, offered
         chosen = self._chosen()
         codes = [c for c, _ in options]
         if chosen and not multi:
             self.cursor_index = codes.index(next(iter(chosen)))
+        elif offered is not None and not multi and offered in codes:
+            self.cursor_index = codes.index(offered)
         self.cursor_index = min(self.cursor_index, max(self._row_count() - 1, 0))
         if not same_options:
             self.refresh_bindings()  # which letter keys apply
@@ -94,13 +98,16 @@ class ChoiceAnswer(TextBox, can_focus=True):
 
     def _repaint(self) -> None:
         # drawn again only when something it shows changed
-        drawn = (tuple(self.choices), self.is_multi, repr(self.chosen_value), self.cursor_index, self.has_focus)
+        drawn = (tuple(self.choices), self.is_multi, repr(self.chosen_value), repr(self.offered_value), self.cursor_index,
+                 self.has_focus)
         if drawn != self._key:
             self.set(self._grid(), key=drawn)
 
     def _grid(self) -> Table:
         # a grid, so a long label wraps under itself, not under the keys
         chosen = self._chosen()
+        offered = self.offered_value
+        earlier = set() if offered is None else (set(offered) if self.is_multi else {offered})
         grid = Table.grid(padding=(0, 1))
         grid.add_column(justify="right", style="dim", no_wrap=True)
         grid.add_column(no_wrap=True)
@@ -113,16 +120,23 @@ class ChoiceAnswer(TextBox, can_focus=True):
                 mark = "[x]" if code in chosen else "[ ]"
             else:
                 mark = "(•)" if code in chosen else "( )"
+            if code in earlier:
+                label = Text.assemble(label, ("  ← earlier answer", "yellow"))
             grid.add_row(f" {keys}", *self._cells(index, mark, label, code in chosen))
         if self.is_multi:
             none = self.chosen_value == []
-            grid.add_row(f" {NONE_KEY}", *self._cells(len(self.choices), "(•)" if none else "( )", NONE_OF_THESE, none))
+            label = Text.assemble(NONE_OF_THESE, ("  ← earlier answer", "yellow")) if offered == [] else NONE_OF_THESE
+            grid.add_row(f" {NONE_KEY}", *self._cells(len(self.choices), "(•)" if none else "( )", label, none))
         return grid
 
-    def _cells(self, index: int, mark: str, label: str, chosen: bool) -> tuple[Text, Text]:
+    def _cells(self, index: int, mark: str, label: str | Text, chosen: bool) -> tuple[Text, Text]:
         style = "bold" if chosen else ""
         if index == self.cursor_index and self.has_focus:
             style += " reverse"
+        if isinstance(label, Text):
+            label = label.copy()
+            label.stylize(style)
+            return Text(mark, style=style), label
         return Text(mark, style=style), Text(label, style=style)
 
     def on_focus(self) -> None:
@@ -187,8 +201,10 @@ class AnswerInput(Input):
 
     BINDINGS = [
         Binding("enter", "submit", "Save", id="answer.submit"),
-        # ctrl+x clears the saved answer here, as on every question (an Input would cut text)
+        # ctrl+x clears the saved answer here, as on every question (an Input would cut text);
+        # ctrl+e reopens a complete case (an Input would go to the end: the end key still does)
         Binding("ctrl+x", "screen.clear_answer", "Clear the answer", show=False, id="answer.clear"),
+        Binding("ctrl+e", "screen.reopen", "Reopen", show=False, id="answer.reopen"),
     ]
 
     class EditRefused(Message):

@@ -60,8 +60,8 @@ class CaseTable(ScrollView, can_focus=True):
         Binding("down", "cursor_down", show=False, id="cases.cursor_down"),
         Binding("pagedown", "page_down", "Next page", show=False, id="cases.page_down"),
         Binding("pageup", "page_up", "Previous page", show=False, id="cases.page_up"),
-        Binding("home,ctrl+home", "first_row", "First case on the page", show=False, id="cases.first_row"),
-        Binding("end,ctrl+end", "last_row", "Last case on the page", show=False, id="cases.last_row"),
+        Binding("home,ctrl+home", "first_row", "First case", show=False, id="cases.first_row"),
+        Binding("end,ctrl+end", "last_row", "Last case", show=False, id="cases.last_row"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -76,11 +76,22 @@ class CaseTable(ScrollView, can_focus=True):
     CELL_PADDING = 1  # spaces either side of each cell
 
     class PageRequest(TableMessage):
-        """The cursor tried to leave the page: ``step`` is +1 (next) or -1 (previous)."""
+        """The cursor tried to leave the page: ``rows`` past its last row (> 0) or before its first (< 0)."""
 
-        def __init__(self, table: CaseTable, step: int) -> None:
+        def __init__(self, table: CaseTable, rows: int) -> None:
             super().__init__(table)
-            self.step = step
+            self.rows = rows
+
+        @property
+        def step(self) -> int:
+            return 1 if self.rows > 0 else -1
+
+    class EndRequest(TableMessage):
+        """Home (``last`` False) or end: the first or the last row of the whole list, not of the page."""
+
+        def __init__(self, table: CaseTable, last: bool) -> None:
+            super().__init__(table)
+            self.last = last
 
     class RowSelected(TableMessage):
         """Enter, or a click on the highlighted row: open the row whose key is ``key``."""
@@ -252,35 +263,38 @@ class CaseTable(ScrollView, can_focus=True):
             self.move_cursor(self._cursor - 1)
 
     def action_page_down(self) -> None:
-        """A screenful down, the view moving with the cursor; from the last row, the next page."""
+        """A screenful down, the view moving with the cursor; past the last row, as far into the next
+        page as the screenful reaches (each press counts, however fast they come)."""
         self._key_moved()
         if not self._rows:
             return
-        if self._cursor >= len(self._rows) - 1:
-            self.post_message(self.PageRequest(self, +1))
-            return
         step = max(self._visible_rows(), 1)
+        target = self._cursor + step
+        if target > len(self._rows) - 1:
+            self.post_message(self.PageRequest(self, target - (len(self._rows) - 1)))
+            return
         self.scroll_to(y=round(self.scroll_y) + step, animate=False, force=True)
-        self.move_cursor(self._cursor + step)
+        self.move_cursor(target)
 
     def action_page_up(self) -> None:
         self._key_moved()
         if not self._rows:
             return
-        if self._cursor <= 0:
-            self.post_message(self.PageRequest(self, -1))
-            return
         step = max(self._visible_rows(), 1)
+        target = self._cursor - step
+        if target < 0:
+            self.post_message(self.PageRequest(self, target))
+            return
         self.scroll_to(y=max(round(self.scroll_y) - step, 0), animate=False, force=True)
-        self.move_cursor(self._cursor - step)
+        self.move_cursor(target)
 
     def action_first_row(self) -> None:
         self._key_moved()
-        self.move_cursor(0)
+        self.post_message(self.EndRequest(self, last=False))
 
     def action_last_row(self) -> None:
         self._key_moved()
-        self.move_cursor(len(self._rows) - 1)
+        self.post_message(self.EndRequest(self, last=True))
 
     def action_select_cursor(self) -> None:
         if self._rows:

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from audit.tui.answering import ANSWERED, ATTENTION, NOT_APPLICABLE, PENDING, RETIRED, TODO
+from audit.tui.answering import ANSWERED, ATTENTION, NOT_APPLICABLE, OFFERED, PENDING, RETIRED, TODO
 from audit.tui.format import shorten
 
 #: state -> (mark, style)
@@ -29,6 +29,7 @@ MARKS = {
     NOT_APPLICABLE: ("–", "dim"),
     RETIRED: ("×", "dim strike"),
     PENDING: ("?", "dim"),  # its rule waits on an answer not given yet
+    OFFERED: ("↺", "yellow"),  # applies again: its retired answer is offered back
 }
 
 
