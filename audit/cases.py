@@ -793,3 +793,34 @@ def describe_value(rubric: Rubric, question_id: str, value: Any) -> str:
     if value is None or not rubric.has_question(question_id):
         return "" if value is None else str(value)
     return display(rubric.question(question_id), value)
+
+
+# --- organisational judgements (rating schemes' judged standards) ------------------------------
+
+
+def set_judgement(store: Store, scheme_id: str, standard_id: str, rating_id: str, *, scope: str = "",
+                  note: str | None = None, who: str | None = None) -> str:
+    """Record the rating inspectors gave a judged standard of a rating scheme (replacing an earlier one) in
+    the ``judgements`` table, in one transaction; returns the time it was set.
+
+    Not a case's data: no answer or history row changes. ``scope`` is '' for the whole database, or a site.
+    The caller checks the standard and rating against the scheme (``audit.ratings.check_judgements``).
+    """
+    stamp = storage.now()
+    note = " ".join(note.split()) if note else None
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO judgements (scheme_id, standard_id, scope, rating, note, set_by, set_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (scheme_id, standard_id, scope) DO UPDATE SET rating = excluded.rating, note = excluded.note, "
+            "set_by = excluded.set_by, set_at = excluded.set_at",
+            [scheme_id, standard_id, scope, rating_id, note, who or current_user(), stamp],
+        )
+    return stamp
+
+
+def clear_judgement(store: Store, scheme_id: str, standard_id: str, *, scope: str = "") -> bool:
+    """Remove a judgement; True if there was one."""
+    with store.transaction():
+        cursor = store.conn.execute("DELETE FROM judgements WHERE scheme_id = ? AND standard_id = ? AND scope = ?",
+                                    [scheme_id, standard_id, scope])
+    return cursor.rowcount > 0

@@ -36,6 +36,9 @@ CHART_TITLE_LINES = 2
 #: the id and title of the table of numbers the report quotes in its text
 QUOTED_ID = "Q"
 QUOTED_TITLE = "Quoted in the text"
+#: statistics beside the percentages (docs/statistics.md): the Wilson interval's confidence, a comparison's alpha
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_ALPHA = 0.05
 
 
 # --- the YAML as written: validated key by key ---------------------------------------------
@@ -82,6 +85,7 @@ class _ReportHeader(_Strict):
     figures: list[Any] = Field(min_length=1)
     quoted: list[Any] = Field(default_factory=list)
     quoted_note: str | None = None
+    ratings: str | None = Field(default=None, min_length=1)  # a rating scheme file: a "Ratings" sheet in the workbook
 
 
 class _DatasetSpec(_Strict):
@@ -115,6 +119,13 @@ class _FigureHeader(_Strict):
     headers: dict[CellPart, str] = Field(default_factory=dict)
     rows: list[Any] | None = None
     sections: list[Any] | None = None
+    ci: bool = False
+    confidence: float = Field(default=DEFAULT_CONFIDENCE, gt=0, lt=1)
+    compare: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=1)
+    statistics_note: str | None = Field(default=None, min_length=1)
+
+    _compare = field_validator("compare", mode="before")(lambda cls, v: [_text(x) for x in v] if isinstance(v, list) else v)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -293,6 +304,11 @@ class Figure(BaseModel):
     show: list[CellPart]
     headers: dict[str, str]
     sections: list[FigureSection]
+    ci: bool = False  # a Wilson interval beside every percentage
+    confidence: float = DEFAULT_CONFIDENCE
+    compare: tuple[int, int] | None = None  # column indexes: each row tests column B against column A
+    alpha: float = DEFAULT_ALPHA
+    statistics_note: str | None = None  # printed after the statistics' method, e.g. where the report words it otherwise
 
     @property
     def heading(self) -> str:
@@ -352,12 +368,26 @@ class Report(BaseModel):
     quoted: list[Quote] = Field(default_factory=list)
     quoted_note: str | None = None
     path: str = ""
+    ratings: str | None = None  # the rating scheme's path as written in the file (see :meth:`ratings_path`)
+
+    def ratings_path(self) -> Path | None:
+        """The rating scheme file the figure file names (:func:`find_ratings_file`), or None."""
+        return None if self.ratings is None else find_ratings_file(self.ratings, self.path)
 
     def figure(self, figure_id: str) -> Figure:
         for figure in self.figures:
             if figure.id == figure_id:
                 return figure
         raise KeyError(figure_id)
+
+
+def find_ratings_file(given: str, figure_file: str) -> Path:
+    """A figure file's ``ratings:``: relative to the figure file's folder, else as given (the current
+    folder), else a shipped scheme of that name (``ratings/``); the first candidate if none exists."""
+    path = Path(given)
+    candidates = [path] if path.is_absolute() else [Path(figure_file).parent / path, path]
+    candidates += [folder / path.name for folder in search_path("ratings")]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
 def chart_title_lines(figure_id: str, title: str) -> list[str]:
@@ -461,6 +491,7 @@ class _Loader:
                 if spec is not None:
                     rows = self.load_rows(spec.rows, s_loc + ("rows",), context, columns)
                     sections.append(FigureSection(title=spec.title, prefix=spec.prefix, rows=rows))
+        compare = self.compared_columns(header, labels, loc, context)
         highlighted = any(row.highlight for section in sections for row in section.rows)
         if highlighted and not header.highlight_note:
             self.add(loc, f"{context}rows are highlighted: add 'highlight_note' saying what the shading means")
@@ -469,8 +500,28 @@ class _Loader:
         return Figure(
             id=header.id, title=header.title, short_title=header.short_title, chart=header.chart, note=header.note,
             highlight_note=header.highlight_note, columns=columns, show=list(header.show), headers=dict(header.headers),
-            sections=sections,
+            sections=sections, ci=header.ci, confidence=header.confidence, compare=compare, alpha=header.alpha,
+            statistics_note=header.statistics_note,
         )
+
+    def compared_columns(self, header: _FigureHeader, labels: list[str], loc: Loc, context: str) -> tuple[int, int] | None:
+        """``compare: [A, B]`` as column indexes; each must be the label of one of the figure's columns."""
+        if header.compare is None:
+            return None
+        if len(labels) < 2:
+            self.add(loc + ("compare",), f"{context}'compare' needs a figure with two or more columns; this one has {len(labels)}")
+            return None
+        found = []
+        for index, label in enumerate(header.compare):
+            if label not in labels:
+                self.add(loc + ("compare", index), f"{context}'compare' names '{label}', which is not a column label"
+                         f"{did_you_mean(label, labels)}; the columns are {', '.join(repr(x) for x in labels)}")
+                return None
+            found.append(labels.index(label))
+        if found[0] == found[1]:
+            self.add(loc + ("compare",), f"{context}'compare' names column '{header.compare[0]}' twice; name two different columns")
+            return None
+        return found[0], found[1]
 
     def load_column(self, raw: Any, loc: Loc, context: str) -> Column | None:
         if isinstance(raw, str):  # "- thematic" is the short form of "- dataset: thematic"
@@ -611,6 +662,28 @@ class _Loader:
             return None
         return Row(kind="code", question=first.id, label=label, codes=tuple(codes), in_base=counting.pop(), **extra)
 
+    # -- the rating scheme ------------------------------------------------------------------
+    def check_ratings(self, given: str, path: str) -> None:
+        """The scheme named by ``ratings:`` must load, and rate the rubric of one of the datasets."""
+        from audit.ratings import load_scheme
+
+        found = find_ratings_file(given, path)
+        if not found.is_file():
+            self.add(("ratings",), f"ratings: no rating scheme file '{given}' (looked beside this file, in the current "
+                     "folder and in the shipped ratings/); give its path, e.g. ratings/hmip-2018.yaml")
+            return
+        try:
+            scheme = load_scheme(found)
+        except Problems as exc:
+            first = exc.problems[0] if exc.problems else Problem(str(found), str(exc))
+            self.add(("ratings",), f"ratings: {found} is not a valid rating scheme ({first.where}: {first.message}); "
+                     f"check it with `audit ratings check {found}`")
+            return
+        rubrics = {d.rubric_id for d in self.datasets.values()}
+        if self.datasets and scheme.rubric not in rubrics:
+            self.add(("ratings",), f"ratings: {found} rates rubric {scheme.rubric}, which no dataset of this file uses "
+                     f"({', '.join(sorted(rubrics))})")
+
     # -- numbers quoted in the text ----------------------------------------------------------
     def load_quote(self, raw: Any, loc: Loc) -> Quote | None:
         context = f"quoted '{raw['text'][:40]}': " if isinstance(raw, dict) and isinstance(raw.get("text"), str) else "quoted: "
@@ -665,12 +738,15 @@ def parse_report(text: str, path: str = "<figures>") -> Report:
             figures.append(figure)
     raw_quoted = doc.data.get("quoted")
     quoted = [loader.load_quote(raw, ("quoted", index)) for index, raw in enumerate(raw_quoted if isinstance(raw_quoted, list) else [])]
+    if header is not None and header.ratings is not None:
+        loader.check_ratings(header.ratings, path)
     if loader.problems or header is None:
         problems = sorted(loader.problems, key=_line)
         noun = "problem" if len(problems) == 1 else "problems"
         raise Problems(problems, summary=f"{path}: {len(problems)} {noun}; nothing was loaded")
     return Report(id=header.id, title=header.title, description=header.description, datasets=loader.datasets,
-                  figures=figures, quoted=[q for q in quoted if q is not None], quoted_note=header.quoted_note, path=path)
+                  figures=figures, quoted=[q for q in quoted if q is not None], quoted_note=header.quoted_note, path=path,
+                  ratings=header.ratings)
 
 
 def load_report(path: str | Path) -> Report:

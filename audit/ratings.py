@@ -274,21 +274,27 @@ def shipped_schemes() -> list[Path]:
     return [path for folder in search_path("ratings") for path in sorted(folder.glob("*.y*ml"))]
 
 
-def key_questions_for(rubric_id: str, scheme_path: str | None = None) -> list[str] | None:
-    """The key questions of the given scheme, or of the first shipped scheme for ``rubric_id``; None if none."""
+def find_scheme(rubric_id: str, scheme_path: str | None = None) -> Scheme | None:
+    """The given scheme (which must rate ``rubric_id``), or the first shipped scheme for ``rubric_id``; None if none."""
     if scheme_path is not None:
         scheme = load_scheme(scheme_path)
         if scheme.rubric != rubric_id:
             raise AuditError(f"--scheme: {scheme_path} rates rubric {scheme.rubric}, but the database holds {rubric_id} cases")
-        return scheme.key_questions
+        return scheme
     for path in shipped_schemes():
         try:
             scheme = load_scheme(path)
         except AuditError:
             continue  # a broken file elsewhere on the path is not this command's concern
         if scheme.rubric == rubric_id:
-            return scheme.key_questions
+            return scheme
     return None
+
+
+def key_questions_for(rubric_id: str, scheme_path: str | None = None) -> list[str] | None:
+    """The key questions of the given scheme, or of the first shipped scheme for ``rubric_id``; None if none."""
+    scheme = find_scheme(rubric_id, scheme_path)
+    return scheme.key_questions if scheme is not None else None
 
 
 # --- computing ratings ---------------------------------------------------------------------
@@ -409,7 +415,8 @@ def rate_counts(scheme: Scheme, counts: Mapping[str, tuple[int, int]], *, scope:
 
 def key_question_counts(store, scheme: Scheme, *, by_site: bool = False) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
     """{scope: (cases, {question: (yes, base)})} from the counted answers; scopes are sites with ``by_site``."""
-    sites = {case.uuid: case.site for case in store.list_cases(limit=max(1, store.case_count()), order_by="created_at", descending=False)}
+    sites = {case.uuid: case.site for case in store.list_cases(limit=max(1, store.case_count()), order_by="created_at", descending=False)
+             if case.copy_of is None}  # a moderation copy is a second marking, never a case of its own
     cases: dict[str, int] = defaultdict(int)
     for site in sites.values():
         cases[site if by_site else "all cases"] += 1
@@ -423,13 +430,61 @@ def key_question_counts(store, scheme: Scheme, *, by_site: bool = False) -> dict
     return {scope: (cases.get(scope, 0), {q: tuple(v) for q, v in tally[scope].items()}) for scope in scopes}
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """A judged standard's rating as recorded in a database (``audit ratings set``)."""
+
+    standard_id: str
+    scope: str  # '' for the whole database, else a site
+    rating: str  # the rating's id
+    note: str
+    set_by: str
+    set_at: str
+
+
+def has_judgements_table(store) -> bool:
+    return store.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'judgements'").fetchone() is not None
+
+
+def judgements_token(store) -> tuple:
+    """A value that changes whenever a judgement is set, replaced or cleared (for live views)."""
+    if not has_judgements_table(store):
+        return (0, None)
+    return tuple(store.conn.execute("SELECT count(*), max(set_at) FROM judgements").fetchone())
+
+
+def stored_judgements(store, scheme: Scheme) -> list[Judgement]:
+    """The judgements a database holds for this scheme's judged standards (written by
+    :func:`audit.cases.set_judgement`), every scope, in the scheme's order."""
+    if not has_judgements_table(store):
+        return []
+    rows = store.conn.execute(
+        "SELECT standard_id, scope, rating, coalesce(note, ''), coalesce(set_by, ''), set_at FROM judgements WHERE scheme_id = ?",
+        [scheme.id]).fetchall()
+    order = {s.id: i for i, s in enumerate(scheme.standards)}
+    found = [Judgement(*row) for row in rows]
+    # a row this scheme cannot read (a standard since removed, a rating renamed) is not applied
+    kept = [j for j in found if (s := scheme.standard(j.standard_id)) is not None and s.judged and scheme.find_rating(j.rating)]
+    return sorted(kept, key=lambda j: (j.scope, order[j.standard_id]))
+
+
 def rate_store(store, scheme: Scheme, *, by_site: bool = False, judgements: Mapping[str, str] | None = None,
                confidence: float = 0.95) -> list[ScopeRatings]:
-    """Ratings of a store's cases (all together, or one set per site)."""
+    """Ratings of a store's cases (all together, or one set per site).
+
+    Judged standards take the judgements recorded in the database (``audit ratings set``): those of
+    scope '' for all cases, a site's own for that site. ``judgements`` given here replace them.
+    """
     from audit.tabulate import store_rubric
 
     rubric = store_rubric(store)
     if rubric.id != scheme.rubric:
         raise AuditError(f"{scheme.path or scheme.id}: rates rubric {scheme.rubric}, but {store.path or 'the database'} holds {rubric.id} cases")
-    return [rate_counts(scheme, counts, scope=scope, cases=n, judgements=judgements, confidence=confidence)
-            for scope, (n, counts) in key_question_counts(store, scheme, by_site=by_site).items()]
+    recorded: dict[str, dict[str, str]] = defaultdict(dict)
+    for judgement in stored_judgements(store, scheme):
+        recorded[judgement.scope][judgement.standard_id] = judgement.rating
+    results = []
+    for scope, (n, counts) in key_question_counts(store, scheme, by_site=by_site).items():
+        given = {**recorded.get("" if scope == "all cases" else scope, {}), **(judgements or {})}
+        results.append(rate_counts(scheme, counts, scope=scope, cases=n, judgements=given, confidence=confidence))
+    return results

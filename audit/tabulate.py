@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from audit.counting import percent
+from audit.stats import CHI_SQUARE, FISHER, MIN_EXPECTED, Comparison, compare, wilson
 from audit.errors import AuditError, did_you_mean
 from audit.figures import (
-    CASE_STATUSES, DEFAULT_HEADERS, QUOTED_ID, QUOTED_TITLE, Column, Dataset, Figure, FigureSection, Quote, Report, Row,
+    CASE_STATUSES, DEFAULT_ALPHA, DEFAULT_CONFIDENCE, DEFAULT_HEADERS, QUOTED_ID, QUOTED_TITLE, Column, Dataset, Figure, FigureSection, Quote, Report, Row,
 )
 from audit.rubric import Question, Rubric
 from audit.rules import RuleError
@@ -39,6 +40,14 @@ BASE_NOTE = (
     "to questions that stopped applying."
 )
 STATUS_WORDS = {"in_progress": "in progress", "complete": "complete", "approved": "approved", "returned": "returned"}
+#: each test as a figure's notes name it, and as its "Test" column shows it
+TEST_WORDS = {CHI_SQUARE: "Pearson's chi-square without continuity correction", FISHER: "Fisher's exact test (two-sided)"}
+TEST_SHORT = {CHI_SQUARE: "chi-square", FISHER: "Fisher"}
+
+
+def confidence_words(level: float) -> str:
+    """0.95 -> '95%', 0.975 -> '97.5%'."""
+    return f"{level * 100:.10g}%"
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Cell:
     count: int
     base: int | None
     percent: int | None
+    ci: tuple[float, float] | None = None  # the Wilson interval, as fractions (figures with statistics)
 
     def part(self, name: str) -> int | None:
         return getattr(self, name)
@@ -82,10 +92,16 @@ class TableRow:
     dataset: str | None = None  # the row's own dataset (quoted numbers); else each column's
     source: str = ""  # the cases counted, in words (quoted numbers)
     decimals: int = 0  # places of the percentage as the report prints it
+    comparison: Comparison | None = None  # the figure's column B against column A (figures with compare)
 
     @property
     def is_total(self) -> bool:
         return self.kind == "total"
+
+    @property
+    def has_percent(self) -> bool:
+        """Whether the row carries percentages (not a total, not an option outside the base)."""
+        return self.in_base and not self.is_total
 
 
 @dataclass(frozen=True)
@@ -107,10 +123,48 @@ class FigureTable:
     prefixes: dict[str, str] = field(default_factory=dict)  # section title -> "a)"
     applies_notes: tuple[str, ...] = ()  # when each question applies, in words
     column_units: tuple[str, ...] = ()  # what one case of each column is ("case", "respondent")
+    ci: bool = False  # each percentage has its Wilson interval (Cell.ci)
+    confidence: float = DEFAULT_CONFIDENCE
+    compare: tuple[int, int] | None = None  # each row tests column B against column A (TableRow.comparison)
+    alpha: float = DEFAULT_ALPHA
+    statistics_note: str | None = None
 
     @property
     def is_chart(self) -> bool:
         return self.chart is not None
+
+    @property
+    def compared(self) -> tuple[str, str] | None:
+        """The labels of the columns compared (A, B)."""
+        return None if self.compare is None else (self.columns[self.compare[0]], self.columns[self.compare[1]])
+
+    @property
+    def ci_header(self) -> str:
+        return f"{confidence_words(self.confidence)} CI"
+
+    @property
+    def significance_header(self) -> str:
+        return f"Significant at {confidence_words(self.alpha)}"
+
+    def statistics_notes(self) -> list[str]:
+        """What the intervals and tests are, in words, for a figure's notes (none without statistics)."""
+        notes = []
+        if self.ci:
+            notes.append(f"{self.ci_header}: the {confidence_words(self.confidence)} Wilson score interval of each "
+                         "percentage, from its unrounded count and base.")
+        if self.compared is not None:
+            a, b = self.compared
+            used = Counter(row.comparison.test for row in self.rows if row.comparison and row.comparison.test)
+            tests = "; ".join(f"{TEST_WORDS[test]} in {n} row{'s' if n != 1 else ''}" for test, n in used.items())
+            notes.append(
+                f"{b} compared with {a}, row by row: the difference in percentage points ({b} minus {a}) and a two-sided "
+                f"test of the row's 2×2 table (its count and the rest of the base in each column): {TEST_WORDS[CHI_SQUARE]}, "
+                f"or {TEST_WORDS[FISHER]} where an expected count is below {MIN_EXPECTED}. "
+                f"Tests used: {tests or 'none (a base is zero)'}. Significant: p below {self.alpha:g}. "
+                "Each row is tested on its own, with no adjustment for the number of rows tested.")
+        if notes and self.statistics_note:
+            notes.append(self.statistics_note)
+        return notes
 
     @property
     def sections(self) -> list[str]:
@@ -225,6 +279,16 @@ class CaseSelection:
         }
 
 
+@dataclass(frozen=True)
+class DatasetRatings:
+    """A rating scheme applied to one dataset's counted cases (a figure file's ``ratings:``)."""
+
+    dataset: str
+    label: str
+    ratings: Any  # audit.ratings.ScopeRatings
+    judgements: list = field(default_factory=list)  # audit.ratings.Judgement, as recorded in the database
+
+
 @dataclass
 class ReportTables:
     tables: list[FigureTable]
@@ -233,6 +297,7 @@ class ReportTables:
     skipped: list[str] = field(default_factory=list)  # the ids of those figures
     selections: dict[str, CaseSelection] = field(default_factory=dict)
     quoted: FigureTable | None = None
+    ratings: list[DatasetRatings] = field(default_factory=list)
 
     @property
     def status_warnings(self) -> list[str]:
@@ -514,7 +579,30 @@ def _counts(figures: list[Figure], quotes: list[Quote], stores: dict[str, Store]
     }
 
 
-def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset]) -> FigureTable:
+def with_statistics(table: FigureTable, *, ci: bool, confidence: float = DEFAULT_CONFIDENCE,
+                    compare_columns: tuple[int, int] | None = None, alpha: float = DEFAULT_ALPHA) -> FigureTable:
+    """The table with a Wilson interval on every percentage (``ci``) and, with ``compare_columns`` (A, B),
+    each row's test of column B against column A (:func:`audit.stats.compare`), from the unrounded counts."""
+    if not ci and compare_columns is None:
+        return table
+    rows = []
+    for row in table.rows:
+        if not row.has_percent:
+            rows.append(row)
+            continue
+        cells = row.cells
+        if ci:
+            cells = tuple(dataclasses.replace(c, ci=wilson(c.count, c.base, confidence)) if c.base else c for c in cells)
+        comparison = None
+        if compare_columns is not None:
+            a, b = (cells[i] for i in compare_columns)
+            comparison = compare(a.count, a.base or 0, b.count, b.base or 0, alpha)
+        rows.append(dataclasses.replace(row, cells=cells, comparison=comparison))
+    return dataclasses.replace(table, rows=tuple(rows), ci=ci, confidence=confidence, compare=compare_columns, alpha=alpha)
+
+
+def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset],
+                  ci: bool = False) -> FigureTable:
     per_column = [counts[c.dataset].for_column(c) for c in figure.columns]
     rows = []
     for section in figure.sections:
@@ -522,7 +610,7 @@ def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: d
             cells = tuple(_cell(row, c.get(row.question, Counter()), v.get(row.question, Counter())) for c, v, _ in per_column)
             rows.append(TableRow(section.title, row.label, cells, row.kind, row.in_base, row.question, row.codes,
                                  row.highlight, row.chart_label))
-    return FigureTable(
+    table = FigureTable(
         figure=figure.id, title=figure.title, heading=figure.heading,
         columns=tuple(c.label for c in figure.columns), rows=tuple(rows), chart=figure.chart,
         column_notes=tuple(column_in_words(c, datasets[c.dataset]) for c in figure.columns), show=tuple(figure.show),
@@ -531,6 +619,9 @@ def _figure_table(figure: Figure, counts: dict[str, _DatasetCounts], datasets: d
         highlight_note=figure.highlight_note, prefixes={s.title: s.prefix for s in figure.sections if s.prefix},
         applies_notes=applicability_notes(figure, datasets), column_units=tuple(datasets[c.dataset].unit for c in figure.columns),
     )
+    table = dataclasses.replace(table, statistics_note=figure.statistics_note)
+    return with_statistics(table, ci=ci or figure.ci, confidence=figure.confidence, compare_columns=figure.compare,
+                           alpha=figure.alpha)
 
 
 def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datasets: dict[str, Dataset],
@@ -557,13 +648,16 @@ def _quoted_table(quotes: list[Quote], counts: dict[str, _DatasetCounts], datase
     )
 
 
-def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable[str] | None = None) -> ReportTables:
+def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable[str] | None = None, *,
+                    ci: bool = False) -> ReportTables:
     """Every figure whose datasets are given; the others are skipped with one warning each.
 
     ``stores`` maps dataset names (as the report names them) to open stores.
     ``statuses`` (e.g. ``["complete"]``) counts only cases of those statuses in
     every dataset, in place of each dataset's own ``status``; by default a
     dataset counts every status its figure file allows. Deleted cases never count.
+    ``ci`` puts a Wilson interval beside every percentage, as ``ci: true`` does for one
+    figure; a figure's ``compare`` always gives its tests.
     Raises :class:`AuditError` for a store of the wrong rubric or an unknown name.
     """
     unknown = [name for name in stores if name not in report.datasets]
@@ -594,15 +688,58 @@ def tabulate_report(report: Report, stores: dict[str, Store], statuses: Iterable
     for name, n in left_out.items():
         warnings.append(f"{n} number{'s' if n != 1 else ''} quoted in the text skipped: dataset '{name}' was not given "
                         f"(add --data {name}=DB)")
-    counts = _counts(figures, quotes, stores, selections)
-    tables = [_figure_table(figure, counts, report.datasets) for figure in figures]
+    scheme = None
+    if report.ratings:
+        from audit.ratings import load_scheme
+
+        scheme = load_scheme(report.ratings_path())
+    rated = {name: _yes_figure(name, scheme.key_questions) for name in stores
+             if scheme is not None and report.datasets[name].rubric_id == scheme.rubric}
+    counts = _counts([*figures, *rated.values()], quotes, stores, selections)  # one pass reads the key questions too
+    tables = [_figure_table(figure, counts, report.datasets, ci) for figure in figures]
     quoted_table = _quoted_table(quotes, counts, report.datasets, report.quoted_note) if quotes else None
+    ratings = [_dataset_ratings(scheme, report.datasets[name], stores[name], selections[name],
+                                _figure_table(figure, counts, report.datasets)) for name, figure in rated.items()]
     return ReportTables(tables=tables, warnings=warnings, report=report, skipped=skipped, selections=selections,
-                        quoted=quoted_table)
+                        quoted=quoted_table, ratings=ratings)
+
+
+def _yes_figure(dataset: str, question_ids: Iterable[str]) -> Figure:
+    """A one-column figure counting "yes" to each question: a rating scheme's key questions, counted as figures are."""
+    rows = [Row(kind="code", question=q, label=q, codes=("yes",)) for q in question_ids]
+    return Figure(id="counts", title="", columns=[Column(label="", dataset=dataset)], show=["count"], headers={},
+                  sections=[FigureSection(title="", rows=rows)])
+
+
+def _dataset_ratings(scheme, dataset: Dataset, store: Store, selection: CaseSelection, table: FigureTable) -> DatasetRatings:
+    """The figure file's rating scheme applied to one dataset: the same cases as the figures count (statuses,
+    no deleted cases, no moderation copies), and the judgements its database records for all cases."""
+    from audit.ratings import rate_counts, stored_judgements
+
+    counts = {row.question: (row.cells[0].count, row.cells[0].base or 0) for row in table.rows}
+    recorded = [j for j in stored_judgements(store, scheme) if j.scope == ""]
+    rated = rate_counts(scheme, counts, scope="all cases", cases=selection.counted,
+                        judgements={j.standard_id: j.rating for j in recorded})
+    return DatasetRatings(dataset.name, dataset.label, rated, recorded)
 
 
 TIDY_FIELDS = ("figure", "title", "section", "row", "column", "count", "base", "percent",
-               "dataset", "question_id", "option_code", "fraction")
+               "dataset", "question_id", "option_code", "fraction", "ci_low", "ci_high", "p_value", "significant")
+
+
+def yes_no(flag: bool | None) -> str | None:
+    return None if flag is None else ("yes" if flag else "no")
+
+
+def cell_statistics(table: FigureTable, row: TableRow, column: int) -> dict[str, Any]:
+    """A cell's ``ci_low``, ``ci_high``, ``p_value`` and ``significant`` (None where they do not apply):
+    the interval on every percentage of a figure with intervals; the test on column B of a compared row."""
+    cell = row.cells[column]
+    tested = row.comparison if table.compare is not None and column == table.compare[1] else None
+    return {
+        "ci_low": cell.ci[0] if cell.ci else None, "ci_high": cell.ci[1] if cell.ci else None,
+        "p_value": tested.p_value if tested else None, "significant": yes_no(tested.significant) if tested else None,
+    }
 
 
 def tidy_rows(tables: Iterable[FigureTable]) -> list[dict[str, Any]]:
@@ -611,12 +748,13 @@ def tidy_rows(tables: Iterable[FigureTable]) -> list[dict[str, Any]]:
     for table in tables:
         datasets = table.column_datasets or ("",) * len(table.columns)
         for row in table.rows:
-            for column, dataset, cell in zip(table.columns, datasets, row.cells):
+            for index, (column, dataset, cell) in enumerate(zip(table.columns, datasets, row.cells)):
                 out.append({
                     "figure": table.figure, "title": table.title, "section": row.section, "row": row.label,
                     "column": column, "count": cell.count, "base": cell.base, "percent": cell.percent,
                     "dataset": row.dataset or dataset, "question_id": row.question,
                     "option_code": ";".join(row.codes), "fraction": cell.fraction,
+                    **cell_statistics(table, row, index),
                 })
     return out
 
@@ -660,12 +798,14 @@ def _column(label: str, source: str | None, rubric: Rubric, what: str) -> Column
 
 
 def tabulate_question(store: Store, question_id: str, by: str | None = None, where: str | None = None,
-                      statuses: Iterable[str] | None = None) -> FigureTable:
+                      statuses: Iterable[str] | None = None, *, ci: bool = False,
+                      confidence: float = DEFAULT_CONFIDENCE) -> FigureTable:
     """Counts, bases and percentages of one question; with ``by``, one column per option of ``by``.
 
     The first column is every case (passing ``where``); rows are the question's
     options (those that never count show a count only), or its distinct
     numbers for an integer question. ``statuses`` counts only cases of those statuses.
+    ``ci`` adds each percentage's Wilson interval at ``confidence``.
     """
     chosen = check_statuses(statuses)
     rubric = store_rubric(store)
@@ -698,7 +838,7 @@ def tabulate_question(store: Store, question_id: str, by: str | None = None, whe
         rows = [Row(kind="range", question=question_id, label=str(v), low=v, high=v) for v in values if isinstance(v, int)]
     rows.append(Row(kind="total", question=question_id, label="Total"))
     figure = Figure(id=question_id, title=question.text, columns=columns, show=["count", "percent"], headers={},
-                    sections=[FigureSection(title="", rows=rows)])
+                    sections=[FigureSection(title="", rows=rows)], ci=ci, confidence=confidence)
     dataset = Dataset(name="data", rubric_id=rubric.id, label=store.path or "database", rubric=rubric)
     counts = _counts([figure], [], {"data": store}, {"data": selection})
     table = _figure_table(figure, counts, {"data": dataset})

@@ -112,8 +112,9 @@ FIGURE_SHEETS = ["Fig 2.1", "Fig 2.2", "Fig 3.1", "Fig 4.1", "Fig 4.2", "Fig 4.3
 
 def test_workbook_sheets(workbook, data_workbook):
     # case-level data (case_ref, site, inspector) travels only when asked for
-    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook"]
-    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Codebook", "Data thematic",
+    # the shipped file names a rating scheme for its core dataset: a Ratings sheet
+    assert workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Ratings", "Codebook"]
+    assert data_workbook.sheetnames == ["Contents", *FIGURE_SHEETS, "Quoted in the text", "Ratings", "Codebook", "Data thematic",
                                         "Codes thematic", "Data core", "Codes core", "Data survey", "Codes survey"]
     contents = workbook["Contents"]
     links = {c.value: c for row in contents.iter_rows() for c in row if c.hyperlink is not None}
@@ -124,15 +125,18 @@ def test_workbook_sheets(workbook, data_workbook):
 def test_figure_sheet_numbers_formats_bases_and_notes(workbook):
     ws = workbook["Fig 4.3"]
     assert ws["A1"].value == "Figure 4.3: The factors most linked to the service user’s offending"
-    assert ws["B4"].value == "Thematic IOM sample" and ws["E4"].value == "Core programme IOM cases"
-    assert [ws.cell(5, c).value for c in range(2, 8)] == ["Number", "Percentage", "Base"] * 2
+    # 4.3 declares ci: true and compare: each column's interval beside it, then the comparison
+    assert ws["B4"].value == "Thematic IOM sample" and ws["G4"].value == "Core programme IOM cases"
+    assert ws["L4"].value == "Thematic IOM sample compared with Core programme IOM cases"
+    assert [ws.cell(5, c).value for c in range(2, 16)] == ["Number", "Percentage", "Base", "95% CI low", "95% CI high"] * 2 + [
+        "Difference (points)", "p-value", "Test", "Significant at 5%"]
     assert ws.freeze_panes == "B6"
     row = find_row(ws, "Drug misuse")
     count, share, base = (ws.cell(row, c) for c in (2, 3, 4))
     assert (count.value, base.value) == (2, 2) and count.data_type == "n"
     assert share.value == 1 and share.number_format == "0%" and share.data_type == "n"
     row = find_row(ws, "Family and relationships")
-    assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 6).value == 0.5  # core IOM: 1 of 2
+    assert ws.cell(row, 3).value == 0.5 and ws.cell(row, 8).value == 0.5  # core IOM: 1 of 2
     texts = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r if isinstance(c.value, str)]
     assert any("It excludes cases where the question does not apply" in t for t in texts)
     assert ("Core programme IOM cases: base 2 cases. The column counts cases in the HMI Probation core inspection programme "
@@ -160,9 +164,9 @@ def test_not_applicable_row_shows_a_dash_where_the_report_does(workbook):
 
 def test_figure_5_2_shows_percentage_then_number_and_the_shading(workbook):
     ws = workbook["Fig 5.2"]
-    assert [ws.cell(5, c).value for c in range(2, 6)] == ["Percentage", "Number", "Percentage", "Number"]
+    assert [ws.cell(5, c).value for c in range(2, 10)] == ["Percentage", "Number", "95% CI low", "95% CI high"] * 2
     row = find_row(ws, "Assessment: Does assessment focus sufficiently on engaging the service user?")
-    assert [ws.cell(row, c).value for c in range(2, 6)] == [1, 1, 0.5, 2]
+    assert [ws.cell(row, c).value for c in (2, 3, 6, 7)] == [1, 1, 0.5, 2]
     shaded = [c.value for r in ws.iter_rows(min_col=1, max_col=1) for c in r
               if c.fill.fgColor.rgb == "00C6EFCE" and c.value and c.value[:4] in ("Asse", "Plan", "Deli", "Revi")]
     assert len(shaded) == 8
@@ -354,7 +358,7 @@ def test_tidy_csv(databases, tmp_path):
         header = next(reader)
         rows = [dict(zip(header, r)) for r in reader]
     assert header == ["figure", "title", "section", "row", "column", "count", "base", "percent",
-                      "dataset", "question_id", "option_code", "fraction"]
+                      "dataset", "question_id", "option_code", "fraction", "ci_low", "ci_high", "p_value", "significant"]
     drug = [r for r in rows if r["figure"] == "4.6" and r["section"] == "Drug misuse" and r["row"] == "Yes"]
     assert [(r["column"], r["count"], r["base"], r["percent"]) for r in drug] == [
         ("Thematic IOM sample", "1", "2", "50"), ("Core programme IOM cases", "1", "1", "100")]
@@ -378,8 +382,12 @@ def test_markdown_tables(databases, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "### Figure 4.3: The factors most linked to the service user’s offending" in text
     assert ("|  | Thematic IOM sample: Number | Thematic IOM sample: Percentage | Thematic IOM sample: Base | "
-            "Core programme IOM cases: Number | Core programme IOM cases: Percentage | Core programme IOM cases: Base |") in text
-    assert "| Drug misuse | 2 | 100% | 2 | 1 | 50% | 2 |" in text
+            "Thematic IOM sample: 95% CI | Core programme IOM cases: Number | Core programme IOM cases: Percentage | "
+            "Core programme IOM cases: Base | Core programme IOM cases: 95% CI | Difference (points) | p-value | "
+            "Significant at 5% |") in text
+    # 2 of 2 against 1 of 2: Fisher's exact test (expected counts below 5), p = 1
+    assert "| Drug misuse | 2 | 100% | 2 | 34-100% | 1 | 50% | 2 | 9-91% | +50.0 | 1.0000 | No |" in text
+    assert "Fisher's exact test (two-sided) in 8 rows" in text
     assert "| **e) Drug misuse** |" in text  # 4.6's sub-table heading, with the report's letter
     assert "| Not applicable | 1 | - | - |" in text
 
@@ -396,7 +404,8 @@ def test_json(databases, tmp_path):
         {"label": "", "dataset": "thematic", "cases": "cases in the thematic case assessment at the seven fieldwork sites"}]
     row = figure["rows"][1]
     assert (row["row"], row["question_id"], row["option_codes"]) == ("NPS", "lead_agency", ["nps"])
-    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3}]
+    assert row["cells"] == [{"count": 2, "base": 3, "percent": 67, "fraction": 2 / 3, "ci_low": None, "ci_high": None,
+                             "p_value": None, "significant": None}]  # 4.1 has no statistics
     assert document["cases_counted"][0]["cases_by_status"] == {"in_progress": 3}
 
 

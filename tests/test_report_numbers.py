@@ -224,7 +224,8 @@ def exported(demo) -> dict[tuple[str, str, str, str], dict[str, str]]:
     with open(out, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == ["figure", "title", "section", "row", "column", "count", "base", "percent",
-                                     "dataset", "question_id", "option_code", "fraction"]
+                                     "dataset", "question_id", "option_code", "fraction", "ci_low", "ci_high", "p_value",
+                                     "significant"]
         rows = list(reader)
     cells: dict[tuple[str, str, str, str], dict[str, str]] = {}
     for row in rows:

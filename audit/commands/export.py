@@ -35,13 +35,16 @@ def parse_data(values: tuple[str, ...], known: list[str]) -> dict[str, str]:
 @click.option("--status", "statuses", multiple=True, metavar="STATUS", help=STATUS_HELP)
 @click.option("--include-data", is_flag=True, help="Add one row per case (data and codes sheets) to the workbook.")
 @click.option("--include-notes", is_flag=True, help="Add inspectors' evidence notes to the workbook (left out by default).")
+@click.option("--ci", "ci", is_flag=True,
+              help="A Wilson interval beside every percentage (as ci: true in the figure file; error bars on charts).")
 def export(report_path: str, data: tuple[str, ...], output: str, statuses: tuple[str, ...], include_data: bool,
-           include_notes: bool) -> None:
+           include_notes: bool, ci: bool) -> None:
     """Write the figure tables of REPORT.yaml, counted from the given databases.
 
     The format follows OUT's suffix. A figure whose dataset is not given is
     skipped with a warning. Which cases count is stated per dataset, here and
     in the file; case-level data and notes go into a workbook only when asked for.
+    A figure with compare: [A, B] tests B against A in every row (docs/statistics.md).
     """
     from audit.figures import load_report
     from audit.store import Store
@@ -64,7 +67,7 @@ def export(report_path: str, data: tuple[str, ...], output: str, statuses: tuple
     try:
         for name, path in paths.items():
             stores[name] = Store.open_read_only(path)
-        result = tabulate_report(report, stores, statuses=chosen)
+        result = tabulate_report(report, stores, statuses=chosen, ci=ci)
         for name, selection in result.selections.items():
             click.echo(f"{name} ({selection.path}): {selection.summary()}")
         for warning in result.status_warnings + result.warnings:

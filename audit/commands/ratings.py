@@ -27,6 +27,7 @@ def ratings() -> None:
 
     \b
     audit ratings DB --scheme ratings/hmip-2018.yaml [--by site] [--ci]
+    audit ratings set DB STANDARD RATING [--comment TEXT] [--site SITE]
     audit ratings check FILE...
     """
 
@@ -98,6 +99,18 @@ def render(result, *, show_ci: bool, confidence: float) -> list[str]:
     return lines
 
 
+def judgement_lines(scheme, recorded) -> list[str]:
+    from audit.identity import printable
+
+    lines = []
+    for j in recorded:
+        where = f" (site {printable(j.scope)})" if j.scope else ""
+        who = f"{printable(j.set_by)}, {j.set_at[:10]}" + (f": {printable(j.note)}" if j.note else "")
+        lines += _wrapped("  ", f"{j.standard_id} {scheme.standard(j.standard_id).title}{where}: "
+                                f"{scheme.find_rating(j.rating).label} ({who})")
+    return lines
+
+
 def records(results) -> list[dict]:
     out = []
     for result in results:
@@ -137,16 +150,17 @@ def write_csv(path: str, results) -> None:
 def show(db: str, scheme_path: str, by: str | None, show_ci: bool, confidence: float, judgements: tuple[str, ...],
          output: str | None) -> None:
     """Each standard's key-question percentages (count of base), the lowest marked, and its rating."""
-    from audit.ratings import check_judgements, load_scheme, rate_store
+    from audit.ratings import check_judgements, load_scheme, rate_store, stored_judgements
     from audit.store import Store
 
     if output is not None and Path(output).suffix.lower() != ".csv":
         raise AuditError(f"{output}: write the ratings as .csv")
     scheme = load_scheme(scheme_path)
     given = check_judgements(scheme, _parse_judgements(judgements))
-    store = Store.open(db, create=False)
+    store = Store.open_read_only(db)
     try:
         results = rate_store(store, scheme, by_site=by == "site", judgements=given, confidence=confidence)
+        recorded = stored_judgements(store, scheme)
     finally:
         store.close()
     for line in _wrapped("", f"Ratings: {scheme.title} ({scheme_path})"):
@@ -159,9 +173,75 @@ def show(db: str, scheme_path: str, by: str | None, show_ci: bool, confidence: f
         click.echo("")
         for line in render(result, show_ci=show_ci, confidence=confidence):
             click.echo(line)
+    if recorded:
+        click.echo("")
+        click.echo("Judgements recorded in the database" + (" (--judgement replaces them)" if given else "") + ":")
+        for line in judgement_lines(scheme, recorded):
+            click.echo(line)
     if output is not None:
         write_csv(output, results)
         click.echo(f"\nwrote {output}")
+
+
+def _scheme_for(store, scheme_path: str | None):
+    from audit.ratings import find_scheme
+    from audit.tabulate import store_rubric
+
+    rubric = store_rubric(store)
+    scheme = find_scheme(rubric.id, scheme_path)
+    if scheme is None:
+        raise AuditError(f"no rating scheme for rubric {rubric.id} among the shipped ones; give one with --scheme FILE")
+    return scheme
+
+
+@ratings.command("set")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("standard")
+@click.argument("rating", required=False)
+@click.option("--comment", metavar="TEXT", help="Why: the evidence the judgement rests on (kept with it).")
+@click.option("--site", "site", metavar="SITE", help="The judgement for one site (used by --by site); default: the whole database.")
+@click.option("--scheme", "scheme_path", metavar="FILE", help="The rating scheme (default: the shipped one for DB's rubric).")
+@click.option("--clear", is_flag=True, help="Remove the standard's judgement instead.")
+def set_rating(db: str, standard: str, rating: str | None, comment: str | None, site: str | None,
+               scheme_path: str | None, clear: bool) -> None:
+    """Record inspectors' judgement of a judged (organisational) STANDARD as RATING, e.g. 1.1 good.
+
+    Once every judged standard has a judgement, `audit ratings DB` gives the overall rating.
+    """
+    from audit.cases import clear_judgement, set_judgement
+    from audit.identity import printable
+    from audit.ratings import check_judgements, rate_store
+    from audit.store import Store
+
+    if clear == (rating is not None):
+        raise AuditError("give either RATING (e.g. good) or --clear")
+    scope = " ".join(site.split()) if site else ""
+    store = Store.open(db, create=False)
+    try:
+        scheme = _scheme_for(store, scheme_path)
+        if clear:
+            check_judgements(scheme, {standard: scheme.ratings[0].id})  # the standard must be a judged one
+            done = clear_judgement(store, scheme.id, standard, scope=scope)
+            click.echo(f"{standard}: judgement removed" if done else f"{standard}: had no judgement")
+        else:
+            rating_id = check_judgements(scheme, {standard: rating})[standard]
+            set_judgement(store, scheme.id, standard, rating_id, scope=scope, note=comment)
+            title = scheme.standard(standard).title
+            where = f" for site {printable(scope)}" if scope else ""
+            click.echo(f"{standard} {title}{where}: {scheme.rating(rating_id).label} (judgement recorded in {printable(db)})")
+        if scope:
+            return
+        result = rate_store(store, scheme)[0]
+    finally:
+        store.close()
+    if result.overall is not None:
+        click.echo(f"Overall: {result.overall.label} (total {result.total} of {scheme.max_total})")
+    else:
+        missing = [s for s in result.unrated if scheme.standard(s).judged]
+        other = [s for s in result.unrated if s not in missing]
+        why = [f"judgements still needed for {', '.join(missing)}"] if missing else []
+        why += [f"{', '.join(other)} have no counted answers"] if other else []
+        click.echo(f"Overall: not rated yet ({'; '.join(why)})")
 
 
 @ratings.command("check")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openpyxl.chart import BarChart
+from openpyxl.chart.error_bar import ErrorBars
 from openpyxl.chart.data_source import AxDataSource, NumData, NumDataSource, NumRef, NumVal, StrData, StrRef, StrVal
 from openpyxl.chart.label import DataLabelList
 from openpyxl.chart.layout import Layout, ManualLayout
@@ -28,6 +29,7 @@ from audit.writers.sheets import FONT_NAME, PERCENT_FORMAT
 #: category labels longer than this turn the bars horizontal
 LONG_LABEL = 18
 SERIES_COLOURS = ("2F5597", "9DC3E6", "548235", "C55A11")
+LABEL_ON = {"2F5597": "FFFFFF", "548235": "FFFFFF", "C55A11": "FFFFFF"}  # a value label inside a dark bar is white
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class ChartSeries:
     name: str
     column: int  # the sheet column holding the values
     values: tuple[float | None, ...]
+    # error bars (a percentage's interval): the columns and amounts below and above each value
+    minus_column: int | None = None
+    plus_column: int | None = None
+    minus: tuple[float | None, ...] = ()
+    plus: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,35 @@ class ChartData:
         return max(len(label) for label in self.labels) > LONG_LABEL
 
 
-def _characters(size: float, bold: bool = False) -> CharacterProperties:
-    return CharacterProperties(latin=Font(typeface=FONT_NAME), sz=int(size * 100), b=bold)
+class IntervalBars(ErrorBars):
+    """Custom error bars, their elements in the schema's order (plus before minus; openpyxl writes minus first)."""
+
+    tagname = "errBars"
+    __attrs__ = ErrorBars.__attrs__  # the metaclass reads descriptors from this class's own body: keep the parent's
+    __nested__ = ErrorBars.__nested__
+    __elements__ = ("errDir", "errBarType", "errValType", "noEndCap", "plus", "minus", "val", "spPr")
 
 
-def _text(size: float, bold: bool = False) -> RichText:
-    props = _characters(size, bold)
+def _amounts(data: ChartData, column: int, amounts: tuple[float | None, ...]) -> NumDataSource:
+    points = [NumVal(idx=i, v=v) for i, v in enumerate(amounts) if v is not None]
+    return NumDataSource(numRef=NumRef(f=data.ref(column), numCache=NumData(formatCode="0.0%", ptCount=len(amounts), pt=points)))
+
+
+def _interval_bars(data: ChartData, item: ChartSeries) -> IntervalBars:
+    return IntervalBars(errBarType="both", errValType="cust", noEndCap=False,
+                        plus=_amounts(data, item.plus_column, item.plus), minus=_amounts(data, item.minus_column, item.minus),
+                        spPr=GraphicalProperties(ln=LineProperties(solidFill="404040", w=12700)))
+
+
+def _characters(size: float, bold: bool = False, colour: str | None = None) -> CharacterProperties:
+    props = CharacterProperties(latin=Font(typeface=FONT_NAME), sz=int(size * 100), b=bold)
+    if colour:
+        props.solidFill = colour
+    return props
+
+
+def _text(size: float, bold: bool = False, colour: str | None = None) -> RichText:
+    props = _characters(size, bold, colour)
     return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=props), endParaRPr=props)])
 
 
@@ -91,6 +121,12 @@ def _series(data: ChartData, index: int, item: ChartSeries) -> Series:
                     tx=SeriesLabel(v=item.name) if item.name else None)
     colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
     series.graphicalProperties = GraphicalProperties(solidFill=colour, ln=LineProperties(solidFill=colour))
+    if item.plus_column is not None and item.minus_column is not None:
+        series.errBars = _interval_bars(data, item)
+        # the value inside the end of its bar, clear of the interval's line (white on a dark bar)
+        series.dLbls = DataLabelList(showVal=True, showCatName=False, showSerName=False, showLegendKey=False,
+                                     showPercent=False, numFmt=fmt, txPr=_text(9, colour=LABEL_ON.get(colour)))
+        series.dLbls.position = "inEnd"
     return series
 
 

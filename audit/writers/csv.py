@@ -35,6 +35,13 @@ COLUMN_MEANINGS = {
     "question_id": "The rubric question behind the row.",
     "option_code": "The option codes the row counts, joined with ';'; empty for a band, a total or a count of cases.",
     "fraction": "count / base unrounded; empty where there is no percentage.",
+    "ci_low": "The lower end of the Wilson score interval of the percentage, as a fraction (at the figure's confidence, "
+              "95% by default); only with --ci or ci: true in the figure file.",
+    "ci_high": "The upper end of the Wilson score interval, as a fraction; only with --ci or ci: true.",
+    "p_value": "In a figure with compare: [A, B], on column B's cell of each row: the two-sided p-value of B against A "
+               "(Pearson's chi-square without continuity correction on the 2x2 table, or Fisher's exact test where an "
+               "expected count is below 5; the figure's entry under notes says which).",
+    "significant": "yes or no: p_value below the figure's alpha (0.05 by default); on column B's cells of compared rows only.",
 }
 
 
@@ -45,6 +52,25 @@ def metadata_path(path: str | Path) -> Path:
 
 def _number(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
+
+
+def statistics_notes(result: ReportTables) -> list[dict[str, Any]]:
+    """Per figure with statistics: its intervals and comparison, and the test each compared row used."""
+    out = []
+    for table in result.tables:
+        if not table.ci and table.compare is None:
+            continue
+        entry: dict[str, Any] = {"figure": table.figure, "notes": table.statistics_notes()}
+        if table.ci:
+            entry["confidence"] = table.confidence
+        if table.compared is not None:
+            entry.update(compare=list(table.compared), alpha=table.alpha, rows=[
+                {"section": row.section, "row": row.label, "difference_points": row.comparison.difference,
+                 "test": row.comparison.test, "statistic": row.comparison.statistic}
+                for row in table.rows if row.comparison is not None
+            ])
+        out.append(entry)
+    return out
 
 
 def metadata(path: str | Path, result: ReportTables) -> dict[str, Any]:
@@ -61,6 +87,7 @@ def metadata(path: str | Path, result: ReportTables) -> dict[str, Any]:
         },
         "notes": [
             {"casesCounted": [s.as_dict() for s in result.selections.values()]},
+            {"statistics": statistics_notes(result)},
             {"warnings": result.status_warnings + result.warnings},
         ],
     }

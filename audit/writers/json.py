@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit.tabulate import FigureTable, ReportTables
+from audit.tabulate import TEST_WORDS, FigureTable, ReportTables, cell_statistics, yes_no
 from audit.writers import atomic_output
 
 
@@ -34,11 +34,30 @@ def table_dict(table: FigureTable) -> dict[str, Any]:
                 "option_codes": list(row.codes),
                 "highlight": row.highlight,
                 **({"dataset": row.dataset, "cases": row.source} if row.dataset else {}),
-                "cells": [{"count": c.count, "base": c.base, "percent": c.percent, "fraction": c.fraction} for c in row.cells],
+                "cells": [{"count": c.count, "base": c.base, "percent": c.percent, "fraction": c.fraction,
+                           **cell_statistics(table, row, i)} for i, c in enumerate(row.cells)],
+                **({"comparison": comparison_dict(row.comparison)} if row.comparison is not None else {}),
             }
             for row in table.rows
         ],
+        **({"statistics": statistics_dict(table)} if table.ci or table.compare is not None else {}),
     }
+
+
+def comparison_dict(comparison) -> dict[str, Any]:
+    return {"difference_points": comparison.difference, "test": comparison.test, "statistic": comparison.statistic,
+            "p_value": comparison.p_value, "significant": yes_no(comparison.significant)}
+
+
+def statistics_dict(table: FigureTable) -> dict[str, Any]:
+    out: dict[str, Any] = {"notes": table.statistics_notes()}
+    if table.ci:
+        out["interval"] = {"method": "Wilson score interval", "confidence": table.confidence}
+    if table.compared is not None:
+        out["compare"] = {"a": table.compared[0], "b": table.compared[1], "alpha": table.alpha,
+                          "tests": {name: words for name, words in TEST_WORDS.items()},
+                          "difference": "B's percentage minus A's, in percentage points, unrounded"}
+    return out
 
 
 def write_json(path: str | Path, result: ReportTables) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from audit.ratings import whole_percent
 from audit.tabulate import BASE_NOTE, FigureTable, ReportTables
 from audit.writers import atomic_output
 from audit.writers.safety import looks_like_formula
@@ -27,12 +28,31 @@ def _number(part: str, value: int | None) -> str:
     return f"{value}%" if part == "percent" else f"{value:,}"
 
 
+def _interval(cell) -> str:
+    if cell.ci is None:
+        return "-"
+    low, high = (whole_percent(end) for end in cell.ci)
+    return f"{low}-{high}%"
+
+
+def _comparison(row) -> list[str]:
+    test = row.comparison
+    if test is None or test.p_value is None:
+        return ["-", "-", "-"]
+    p_value = "<0.0001" if test.p_value < 0.0001 else f"{test.p_value:.4f}"
+    return [f"{test.difference:+.1f}", p_value, "Yes" if test.significant else "No"]
+
+
 def table_markdown(table: FigureTable) -> str:
     parts = table.parts
     several = len(table.columns) > 1 or any(table.columns)
     header = [""]
     for column in table.columns:
         header += [f"{column}: {table.header(p)}" if several else table.header(p) for p in parts]
+        if table.ci:
+            header.append(f"{column}: {table.ci_header}" if several else table.ci_header)
+    if table.compared is not None:
+        header += ["Difference (points)", "p-value", table.significance_header]
     lines = [f"### {_text(table.heading)}", ""]
     if table.note:
         lines += [_text(table.note), ""]
@@ -46,7 +66,11 @@ def table_markdown(table: FigureTable) -> str:
                 lines.append(f"| **{_text(table.section_heading(section))}** |" + " |" * (len(header) - 1))
         label = _text(row.label) + (f" {HIGHLIGHT_MARK}" if row.highlight else "")
         label = f"**{label}**" if row.is_total else label
-        values = [_number(p, cell.part(p)) for cell in row.cells for p in parts]
+        values = []
+        for cell in row.cells:
+            values += [_number(p, cell.part(p)) for p in parts] + ([_interval(cell)] if table.ci else [])
+        if table.compared is not None:
+            values += _comparison(row) if not row.is_total else ["-"] * 3
         lines.append("| " + " | ".join([label, *values]) + " |")
     lines.append("")
     if table.highlight_note:
@@ -55,6 +79,7 @@ def table_markdown(table: FigureTable) -> str:
         base = f"base {table.base_words(index)}" if label else f"Base {table.base_words(index)}"
         lines.append(f"* {_text(label) + ': ' if label else ''}{base}; the column counts {_text(cases)}")
     lines += [f"* {_text(note)}" for note in table.applies_notes]
+    lines += [f"* {_text(note)}" for note in table.statistics_notes()]
     lines += ["", f"_{BASE_NOTE}_", ""]
     return "\n".join(lines)
 

@@ -4,7 +4,8 @@ Sheets, in order: Contents (which cases count, every figure with a link,
 what was not included); one sheet per figure (see
 :mod:`audit.writers.xlsx_figures`), with a native bar chart beside the
 report's charts; "Quoted in the text" (every number the report quotes in
-prose, computed); the Codebook (one row per question). Only when asked for:
+prose, computed); "Ratings" when the figure file names a rating scheme
+(:mod:`audit.writers.xlsx_ratings`); the Codebook (one row per question). Only when asked for:
 per dataset a Data sheet (labels) and a Codes sheet (codes and 0/1 option
 columns), one row per case counted, and evidence notes.
 
@@ -25,6 +26,7 @@ from audit.writers import atomic_output
 from audit.writers.sheets import printable
 from audit.writers.xlsx_data import dataset_rubrics, write_codebook, write_data_sheets, write_notes_sheet
 from audit.writers.xlsx_figures import contents_sheet, write_figure_sheets
+from audit.writers.xlsx_ratings import write_ratings_sheet
 
 
 def sheet_name(wanted: str, taken: set[str]) -> str:
@@ -45,6 +47,7 @@ def write_xlsx(path: str | Path, result: ReportTables, stores: dict[str, Store] 
     report = result.report
     taken = {"contents"}
     sheets = {table.figure: sheet_name(table.sheet_name or table.figure, taken) for table in all_tables(result)}
+    ratings = sheet_name("Ratings", taken) if result.ratings else None
     codebook = sheet_name("Codebook", taken)
     data_names = {name: (sheet_name(f"Data {name}", taken), sheet_name(f"Codes {name}", taken))
                   for name in stores} if include_data else {}
@@ -56,8 +59,10 @@ def write_xlsx(path: str | Path, result: ReportTables, stores: dict[str, Store] 
         contents = wb.create_sheet("Contents")
         printable(contents, landscape=False)
         shown_data = [sheet for pair in data_names.values() for sheet in pair]
-        contents_sheet(result, sheets, shown_data).write(contents)
+        contents_sheet(result, sheets, shown_data, ratings).write(contents)
         write_figure_sheets(wb, result, sheets)
+        if ratings is not None:
+            write_ratings_sheet(wb, ratings, result)
         write_codebook(wb, codebook, rubrics)
         for name, store in stores.items():
             dataset = report.datasets.get(name) if report else None

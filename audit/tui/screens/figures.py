@@ -31,6 +31,7 @@ from audit.tui.answering import progress
 from audit.tui.format import shown
 from audit.tui.widgets.agreement import AgreementView
 from audit.tui.widgets.key_bar import KeyBar
+from audit.tui.widgets.ratings_view import RatingsView, live_ratings
 
 POLL_SECONDS = 3.0
 
@@ -118,6 +119,13 @@ def live_figures(store: Store) -> FigureResult:
     return result
 
 
+def changes(store: Store) -> tuple:
+    """What the poll compares: the cases' change token, then the ratings' judgements (the Ratings tab)."""
+    from audit.ratings import judgements_token
+
+    return (*store.change_token(), *judgements_token(store))
+
+
 def base_note() -> str:
     from audit.tabulate import BASE_NOTE
 
@@ -157,7 +165,8 @@ def figure_renderable(table: Any) -> Group:
 class FiguresScreen(Screen):
     HELP = (
         "The report's figure tables counted from this database, refreshed as cases change, and how far each "
-        "site and inspector has got, and the agreement of moderated cases. t switches between them; u recounts "
+        "site and inspector has got, the agreement of moderated cases, and the ratings of a rating scheme for "
+        "this database's rubric (with the judgements recorded by audit ratings set). t switches between them; u recounts "
         "now; escape goes back. Progress is rounded down: 100% only when every case (or question) is done."
     )
     BINDINGS = [
@@ -185,6 +194,8 @@ class FiguresScreen(Screen):
                     yield DataTable(id="by-site", cursor_type="row", zebra_stripes=True)
                     yield Static(Text("By inspector", style="bold"))
                     yield DataTable(id="by-inspector", cursor_type="row", zebra_stripes=True)
+            with TabPane("Ratings", id="tab-ratings"):
+                yield RatingsView(id="ratings")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -204,11 +215,12 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = store.change_token()
+                token = changes(store)
                 sites = store.completion("site")
                 inspectors = store.completion("inspector")
                 figures = live_figures(store)
                 moderation = moderation_report(store)
+                ratings = live_ratings(store)
                 live = sum(store.status_counts().values())  # cases in the figures: moderation copies aside
             finally:
                 store.close()
@@ -217,6 +229,7 @@ class FiguresScreen(Screen):
             return
         self.app.call_from_thread(self._show, token, sites, inspectors, figures, live)
         self.app.call_from_thread(self.query_one(AgreementView).show, moderation)
+        self.app.call_from_thread(self.query_one(RatingsView).show, ratings)
 
     @work(thread=True, exclusive=True, group="figures-poll", exit_on_error=False)
     def check_for_changes(self) -> None:
@@ -225,7 +238,7 @@ class FiguresScreen(Screen):
         try:
             store = self.app.reader()
             try:
-                token = store.change_token()
+                token = changes(store)
             finally:
                 store.close()
         except (AuditError, sqlite3.Error):
@@ -267,9 +280,10 @@ class FiguresScreen(Screen):
 
     def action_switch_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
-        order = ["tab-figures", "tab-moderation", "tab-completion"]
+        order = ["tab-figures", "tab-moderation", "tab-completion", "tab-ratings"]
         tabs.active = order[(order.index(tabs.active) + 1) % len(order)]
-        focus = {"tab-figures": "#figures-scroll", "tab-moderation": "#agreement-scroll", "tab-completion": "#by-site"}
+        focus = {"tab-figures": "#figures-scroll", "tab-moderation": "#agreement-scroll", "tab-completion": "#by-site",
+                 "tab-ratings": "#ratings"}
         self.query_one(focus[tabs.active]).focus()
 
     def action_back(self) -> None:
