@@ -239,7 +239,7 @@ def opened_bundles(sources: Sequence[str], identity: str | None) -> Iterator[lis
                 raise AuditError(f"{source}: does not exist; check the path")
             plain = folder / f"bundle-{number}.db"
             try:
-                sealed = open(path, "rb")
+                sealed = path.open("rb")  # an age bundle, never a database
             except OSError as exc:
                 raise AuditError(f"{source}: cannot be read ({exc.strerror}); nothing was merged") from None
             with sealed, open(os.open(plain, os.O_CREAT | os.O_EXCL | os.O_WRONLY, dbfile.FILE_MODE), "wb") as out:

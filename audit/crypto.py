@@ -286,7 +286,7 @@ def read_secret_file(path: str | Path, what: str = "passphrase file") -> str:
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise StoreError(f"{path}: the {what} belongs to another user; it is refused; use a file of your own (mode 0600)")
     try:
-        with open(path, "rb") as handle:  # a secret file, never a database
+        with path.open("rb") as handle:  # a secret file, never a database
             data = handle.read(MAX_SECRET_FILE + 1)
     except OSError as exc:
         raise StoreError(f"{path}: the {what} cannot be read ({exc.strerror})") from None
