@@ -200,11 +200,14 @@ async def _bare_keys(presses: int) -> list[float]:
     return stamps
 
 
-async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], int]:
+async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], int, list[int]]:
     """``cases`` are case refs; each is found with the list's filter and opened by keys (screens
     opened from outside the app's own task would not report to the message hook)."""
     """Answer every single-key question of each case with "1"; latency of each answer."""
+    from audit import engine
+
     samples: list[float] = []
+    evaluations: list[int] = []  # rubric evaluations per timed answer keypress (#8: one)
     saved = 0
     key_at: dict[str, float] = {}
     measuring = {"on": False}  # only single-key answers are timed
@@ -235,9 +238,11 @@ async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], in
                 if question.is_choice and question.type != "multi":
                     key_at.clear()
                     measuring["on"] = True
+                    evaluated = engine.EVALUATIONS
                     await pilot.press("1")
                     await pilot.pause()
                     measuring["on"] = False
+                    evaluations.append(engine.EVALUATIONS - evaluated)
                 elif question.type == "multi":
                     await pilot.press("1", "enter")
                 else:
@@ -248,7 +253,7 @@ async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], in
             key_at.clear()
             await pilot.press("escape")
             await _settle(pilot)
-    return samples, saved
+    return samples, saved, evaluations
 
 
 def answering(workdir: Path) -> list[Result]:
@@ -257,7 +262,7 @@ def answering(workdir: Path) -> list[Result]:
     store = Store.open(path)
     cases = [store.create_case(f"NEW{i}", "sheffield", rubric, "bench") for i in range(3)]
     store.close()
-    samples, saved = asyncio.run(_answer_latency(path, [case.case_ref for case in cases]))
+    samples, saved, evaluations = asyncio.run(_answer_latency(path, [case.case_ref for case in cases]))
     with Store.open(path) as check:
         stored = sum(len(check.answers(case.uuid)) for case in cases)
     floor = asyncio.run(_bare_keys(60))
@@ -267,6 +272,8 @@ def answering(workdir: Path) -> list[Result]:
                "< 50 ms", unit="ms"),
         Result("  same, median", statistics.median(ms), None, "informational", unit="ms"),
         Result(f"  answers committed / stored ({saved} / {stored})", float(stored), None, "every answer in the file", unit=""),
+        Result(f"  rubric evaluations per answer keypress (most of {len(evaluations)})", float(max(evaluations, default=0)),
+               None, "1 (#8)", unit=""),
     ]
 
 
