@@ -38,6 +38,7 @@ from audit.identity import IdentifierProblem, key, normalise
 from audit.rubric import Question, Rubric
 from audit.store import LOCKED_STATUSES, STATUS_COMPLETE, STATUS_IN_PROGRESS, NewCase, Store, current_user
 from audit.values import ValueProblem, coerce
+from audit.writers.safety import csv_read
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -376,7 +377,8 @@ class _CsvReader:
         self.errors = errors
         reader = csv.reader(io.StringIO(source.text, newline=""), strict=False)
         try:
-            self.records = list(reader)
+            # a cell a spreadsheet could run as a formula was written with one leading apostrophe
+            self.records = [[csv_read(cell) for cell in record] for record in reader]
         except csv.Error as exc:  # e.g. a cell over the csv module's size limit
             raise AuditError(f"{source.shown} line {reader.line_num}: cannot be read as CSV ({exc}); check for an unclosed quote") from None
         self.header_missing: set[str] = set()  # case fields reported once for the header, not per row

@@ -20,10 +20,20 @@ def looks_like_formula(text: str) -> bool:
 
 
 def csv_safe(value: Any) -> Any:
-    """A CSV field that no spreadsheet will evaluate: risky text gets a leading apostrophe."""
-    if isinstance(value, str) and looks_like_formula(value):
+    """A CSV field that no spreadsheet will evaluate: risky text gets a leading apostrophe.
+
+    Text that already starts with apostrophes before such a character gets one more, so
+    that :func:`csv_read` gives back exactly what was written ("'=x" -> "''=x" -> "'=x")."""
+    if isinstance(value, str) and looks_like_formula(value.lstrip("'")):
         return "'" + value
     return value
+
+
+def csv_read(text: str) -> str:
+    """A CSV field as it was before :func:`csv_safe`: the one apostrophe it added is taken off."""
+    if text.startswith("'") and looks_like_formula(text[1:].lstrip("'")):
+        return text[1:]
+    return text
 
 
 def xlsx_text(value: str) -> str:
