@@ -627,19 +627,27 @@ class WalkthroughScreen(Screen):
 
         self.app.push_screen(RestoreRetiredScreen(listed), decided)
 
+    def _through_service(self, call: Callable[[], Any]) -> Any:
+        """One change through the case service; a refusal is said here. None when there is nothing
+        to draw (refused, the screen left meanwhile, or no new state)."""
+        try:
+            outcome = call()
+        except StoreError as exc:
+            if self.is_attached:
+                self._feedback(str(exc), "bold red")
+            return None
+        if not self.is_attached or outcome.state is None:
+            return None
+        return outcome
+
     def _restore(self, question_ids: list[str] | None, *, advance: bool) -> None:
         """Bring back retired answers (with history), through the case service."""
         if self._refuse_read_only():
             return
 
         def write() -> None:
-            try:
-                outcome = self.app.cases.restore_answers(self.case_uuid, question_ids)
-            except StoreError as exc:
-                if self.is_attached:
-                    self._feedback(str(exc), "bold red")
-                return
-            if not self.is_attached or outcome.state is None:
+            outcome = self._through_service(lambda: self.app.cases.restore_answers(self.case_uuid, question_ids))
+            if outcome is None:
                 return
             self._take(outcome.state, saved_at=outcome.case.updated_at if outcome.saved else None)
             restored = outcome.restored
@@ -803,13 +811,8 @@ class WalkthroughScreen(Screen):
             return
 
         def write() -> None:
-            try:
-                outcome = self.app.cases.set_status(self.case_uuid, STATUS_IN_PROGRESS)
-            except StoreError as exc:
-                if self.is_attached:
-                    self._feedback(str(exc), "bold red")
-                return
-            if not self.is_attached or outcome.state is None:
+            outcome = self._through_service(lambda: self.app.cases.set_status(self.case_uuid, STATUS_IN_PROGRESS))
+            if outcome is None:
                 return
             self._take(outcome.state, saved_at=outcome.case.updated_at)
             self.refresh_bindings()
