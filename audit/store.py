@@ -112,6 +112,8 @@ class Case:
     deleted_reason: str | None = None
     review_comment: str | None = None
     review_question: str | None = None
+    #: the case's key inside this file (schema 5), never outside it: the UUID is its identity
+    id: int = 0
 
     @property
     def percent_answered(self) -> int:
@@ -130,7 +132,10 @@ class Case:
         return self.status in LOCKED_STATUSES
 
 
-CASE_COLUMNS = [f for f in Case.__dataclass_fields__]
+#: a case's columns as merges, exports and sources see them (its file-local id aside)
+CASE_COLUMNS = [f for f in Case.__dataclass_fields__ if f != "id"]
+#: the columns a Case is built from, in order
+CASE_ROW = [*CASE_COLUMNS, "id"]
 
 
 @dataclass
@@ -594,7 +599,7 @@ class Store:
         ]
 
     # -- cases -----------------------------------------------------------------------------
-    _SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+    _SELECT_CASE = f"SELECT {', '.join(CASE_ROW)} FROM cases"
 
     def case(self, case_uuid: str) -> Case:
         row = self.conn.execute(f"{self._SELECT_CASE} WHERE uuid = ?", [case_uuid]).fetchone()
@@ -841,6 +846,10 @@ class Store:
         return [r[0] for r in rows]
 
     # -- answers ---------------------------------------------------------------------------
+    def last_case_id(self) -> int:
+        """The largest case id in the file (0 when empty): a writer holding the lock numbers new cases after it."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
+
     def answers(self, case_uuid: str) -> dict[str, Any]:
         """Current (not retired) answers of a case."""
         rows = self.conn.execute(
