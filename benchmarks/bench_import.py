@@ -122,9 +122,12 @@ def compare(workdir: Path, name: str, source: Path, rubric: Rubric, cases, repea
         assert not result.errors, result.errors.entries[:3]
         del result
     answers = len(floor.answer_rows)
+    on_disk = sum(os.stat(f"{db}{suffix}").st_size for suffix in ("", "-wal", "-journal") if os.path.exists(f"{db}{suffix}"))
     return [
         Result(f"import {len(cases):,} cases {source.suffix[1:].upper()} ({answers:,} answers)", min(imported), min(raw), "<= 2x"),
         Result("  of which reading and checking", min(checked), min(raw), "(share of the above)"),
+        # the whole file (cases, answers, history, every index) over the answers it holds
+        Result("  file size per answer, everything kept", on_disk / answers, None, "<= 100 bytes", unit="B"),
     ]
 
 
