@@ -208,12 +208,13 @@ _CASE_COLUMNS_5 = ("uuid", "case_ref", "site", "inspector", "status", "created_a
                    "rubric_version", "rubric_sha256", "applicable_count", "answered_count", "origin_db", "origin_file",
                    "site_key", "ref_key", "duplicate_of", "copy_of", "deleted_at", "deleted_reason", "review_comment",
                    "review_question")
-#: the indexes on cases kept from schemas 2 and 3 (the same text; the two of schema 1 served no query plan)
+#: the indexes on cases of schemas 2 and 3 (the two of schema 1 served no query plan), the case list's
+#: orders now broken by the case's integer id instead of its 36-character UUID
 _CASE_INDEXES_5 = [
     'CREATE UNIQUE INDEX "idx_cases_identity"\n    ON "cases" ("site_key", "ref_key")\n'
     "    WHERE duplicate_of IS NULL AND copy_of IS NULL AND deleted_at IS NULL",
     'CREATE INDEX "idx_cases_copy_of"\n    ON "cases" ("copy_of") WHERE copy_of IS NOT NULL',
-    *_MIGRATION_3,
+    *(statement.replace('"uuid", ', '"id", ') for statement in _MIGRATION_3),
 ]
 _ANSWERS_5 = [
     'CREATE TABLE "question_keys" (\n   "id" INTEGER PRIMARY KEY,\n   "question_id" TEXT NOT NULL UNIQUE\n)',

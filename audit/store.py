@@ -704,13 +704,13 @@ class Store:
         return rows[::-1] if backwards else rows
 
     def page_key(self, case: Case, order_by: str, *, returned_first: bool = False) -> tuple:
-        """Where a case stands in a list order: (segment, its sort value, uuid)."""
+        """Where a case stands in a list order: (segment, its sort value, its id: the tie-break)."""
         value: Any = {
             "inspector": case.inspector or "",
             "progress": case.answered_count * 1.0 / max(case.applicable_count, 1),
         }.get(order_by, getattr(case, order_by, None))
         segment = 0 if returned_first and case.status == STATUS_RETURNED and not case.deleted else 1
-        return (segment, value, case.uuid)
+        return (segment, value, case.id)
 
     def _segment_page(self, search: str, site: str | None, status: str | None, deleted: bool, order_by: str,
                       descending: bool, returned_first: bool, segment: int, bound: tuple | None, backwards: bool,
@@ -743,12 +743,12 @@ class Store:
             where = [f"rowid IN (SELECT rowid FROM cases WHERE {inner})", "+deleted_at IS NOT NULL" if deleted
                      else "+deleted_at IS NULL"]
             params += [p for _, values in selective for p in values]
-            key, tie, indexed = f"+{expression}", "+uuid", ""
+            key, tie, indexed = f"+{expression}", "+id", ""
         else:
             where = [sql if sql.startswith("(") else f"+{sql}" for sql, _ in terms]
             where += [f if f.startswith("status = ") else f"+{f}" for f in fixed]
             params += [p for _, values in terms for p in values]
-            key, tie, indexed = expression, "uuid", f" INDEXED BY {index}"
+            key, tie, indexed = expression, "id", f" INDEXED BY {index}"
         if bound is not None:
             where.append(f"({key}, {tie}) {'>' if ascending else '<'} (?, ?)")
             params += [bound[1], bound[2]]
