@@ -399,6 +399,22 @@ class Store:
             ) from None
         self._meta.clear()
 
+    def give_back_free_space(self, *, at_least: float = 0.1) -> int:
+        """VACUUM when at least ``at_least`` of the file is free pages (after a migration that rebuilt its
+        tables, most of the old file is); returns the bytes given back. One SQLite operation: a kill midway
+        leaves the file as it was. It needs disk for a second copy of the data while it runs."""
+        if self.read_only:
+            return 0
+        size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        pages, free = (self.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count"))
+        if not pages or free < pages * at_least:
+            return 0
+        try:
+            self.conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            raise self._write_failure(exc) from None
+        return (pages - self.conn.execute("PRAGMA page_count").fetchone()[0]) * size
+
     def close(self) -> None:
         self.conn.close()
         if self._tidy_on_close is not None:
