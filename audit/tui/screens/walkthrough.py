@@ -112,6 +112,7 @@ class WalkthroughScreen(Screen):
         self.feedback_text: Text | str = ""
         self.number: dict[str, int] = {}
         self._would_retire: list[str] = []  # what the service said the change being asked about would retire
+        self._section_tails: dict[str, str] = {}  # what each section's line in the outline says after its title
         self.last_saved: str | None = None
 
     # -- layout --------------------------------------------------------------------------
@@ -220,8 +221,9 @@ class WalkthroughScreen(Screen):
 
     def _draw_outline(self, states: dict[str, str]) -> None:
         sections = {}
+        applies = self.evaluation.applicable
         for section_id, title, ids in rubric_facts(self.rubric).sections:
-            applicable = [qid for qid in ids if qid in self.evaluation.applicable]
+            applicable = [qid for qid in ids if qid in applies]
             done = sum(1 for qid in applicable if states[qid] == ANSWERED)
             if applicable:
                 tail = f"  {done}/{len(applicable)}"
@@ -229,8 +231,9 @@ class WalkthroughScreen(Screen):
                 tail = "  waits on earlier answers"
             else:
                 tail = "  does not apply"
-            style = "bold" if applicable else "dim"
-            sections[section_id] = Text.assemble((title, style), (tail, "dim"))
+            if self._section_tails.get(section_id) != tail:  # most answers change one section's count
+                self._section_tails[section_id] = tail
+                sections[section_id] = Text.assemble((title, "bold" if applicable else "dim"), (tail, "dim"))
         self.outline.show_states(states, self.current, sections)
 
     def show_question(self, qid: str, *, focus: bool = True) -> None:

@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from audit.tui.answering import NONE_OF_THESE
-from audit.tui.widgets.text_box import text_key
+from audit.tui.widgets.text_box import text_key, text_strips
 
 #: letter keys, for the options that have these codes (yes_no, yes_no_na, "na" options)
 LETTER_CODES = {"y": "yes", "n": "no", "a": "na"}
@@ -119,13 +119,14 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         self.cursor_index = min(self.cursor_index, max(self._row_count() - 1, 0))
         if not same_options or was_answerable != self.answerable:
             self.refresh_bindings()  # which letter keys apply
-        if text_key(head) != text_key(self.head):
+        new_question = text_key(head) != text_key(self.head)
+        if new_question:
             self.head = head
             self._head_lines = self._render_text(head)
-            if self.scroll_offset.y:
-                self.scroll_to(y=0, animate=False, immediate=True)
         self._draw_options()
         self._redraw()
+        if new_question:
+            self._scroll_home()
 
     def set_status(self, status: Text, *, shown: bool = True) -> None:
         """The keys for this question and the last message, under the options (``shown`` False: drawn
@@ -150,13 +151,8 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         return set(self.chosen_value) if self.is_multi else {self.chosen_value}
 
     # -- drawing -------------------------------------------------------------------------
-    def _render_text(self, text: Text, width: int | None = None) -> list[Strip]:
-        width = max(width or self._width, 1)
-        if not text.plain:
-            return []
-        console = self.app.console
-        lines = text.wrap(console, width)
-        return [Strip(list(line.render(console)), line.cell_len) for line in lines]
+    def _render_text(self, text: Text) -> list[Strip]:
+        return text_strips(text, self._width, self.app.console)
 
     def _draw_options(self) -> None:
         """The options as rows of key, mark and label; a long label wraps under itself, not under the keys."""
@@ -180,7 +176,7 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
             shown = Text.assemble(NONE_OF_THESE, (EARLIER, "yellow")) if offered == [] else Text(NONE_OF_THESE)
             rows.append((NONE_KEY, "(•)" if none else "( )", shown, none))
         key_width = max((cell_len(keys) for keys, *_ in rows), default=0) + 1
-        label_width = max(self._width - key_width - 5, 8)
+        label_width = max(self._width - key_width - 6, 8)
         console = self.app.console
         lines: list[Strip] = []
         starts: list[int] = []
@@ -193,7 +189,7 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
             label.stylize(style)
             starts.append(len(lines))
             for number, line in enumerate(label.wrap(console, label_width)):
-                lead = Text.assemble((keys.rjust(key_width) if number == 0 else " " * key_width, "dim"), " ",
+                lead = Text.assemble((keys.rjust(key_width) if number == 0 else " " * key_width, "dim"), "  ",
                                      (mark, style) if number == 0 else " " * len(mark), " ")
                 lead.append_text(line)
                 lines.append(Strip(list(lead.render(console)), lead.cell_len))
@@ -207,6 +203,9 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         if self._status_lines:
             lines += [Strip.blank(0), *self._status_lines]
         old, self._lines = self._lines, lines
+        if len(lines) != len(old) and self.styles.is_auto_height:  # (above a typed answer's field)
+            self.refresh(layout=True)
+            return
         view = self.scrollable_content_region
         if view.height and (len(lines) > view.height or len(old) > view.height):  # (on_resize does it at first)
             self._fit_virtual_size()
@@ -218,10 +217,13 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
             if top <= line < top + height:
                 self.refresh(Region(0, line - top, width, 1))
 
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines)
+
     def _fit_virtual_size(self) -> None:
-        # a scroll range only when the question is longer than the view: setting it is a layout pass
-        view = self.scrollable_content_region
-        size = Size(view.width, max(len(self._lines), view.height))
+        # a scroll range only while the question is longer than the view (setting it is a layout pass)
+        lines, height = len(self._lines), self.scrollable_content_region.height
+        size = Size(0, lines) if height and lines > height else Size(0, 0)
         if size != self.virtual_size:
             self.virtual_size = size
 
@@ -254,6 +256,7 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         self._drawn.clear()
         self._redraw()
         self._fit_virtual_size()
+        self._scroll_home()
         self.refresh()
 
     def on_focus(self) -> None:
@@ -306,6 +309,17 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
             self._draw_options()
             self._redraw()
             self._scroll_to_cursor()
+
+    def _scroll_home(self) -> None:
+        """A question longer than the view (a short terminal) shows its options and the keys for it, with
+        as much of the question above them as fits; the first option stays in view."""
+        height = self.scrollable_content_region.height
+        first = self._option_line(0)
+        target = 0 if not height else max(0, len(self._lines) - height)
+        if first is not None:
+            target = min(target, first)
+        if target != self.scroll_offset.y:
+            self.scroll_to(y=target, animate=False, immediate=True)
 
     def _scroll_to_cursor(self) -> None:
         line = self._option_line(self.cursor_index)
