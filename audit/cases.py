@@ -24,6 +24,7 @@ from audit.counting import count_case
 from audit.engine import Evaluation, evaluate, is_answered
 from audit.errors import StoreError
 from audit.identity import IdentifierProblem, key, normalise
+from audit.schema import stored_stamp
 from audit import store as storage  # storage.now(), looked up at each call: one clock for every writer (tests fix it)
 from audit.store import (
     CASE_COLUMNS, LOCKED_STATUSES, STATUS_APPROVED, STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_RETURNED, STATUSES,
@@ -36,6 +37,17 @@ if TYPE_CHECKING:
 
 ANSWER_FIELDS = ("value", "note", "answered_by", "answered_at", "state", "applies", "counted")
 HISTORY_COLUMNS = ("case_uuid", "question_id", "field", "old_value", "new_value", "changed_by", "changed_at", "reason", "origin")
+# the tables behind the answers and history views (schema 5): a case by its integer id, a question by its key
+ANSWER_INSERT = (f"INSERT INTO answer_data (case_id, question_key, {', '.join(ANSWER_FIELDS)}) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+HISTORY_INSERT = ("INSERT INTO history_data (case_id, question_id, field, old_value, new_value, changed_by, changed_at, "
+                  "reason, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+QUESTION_KEY = "(SELECT id FROM question_keys WHERE question_id = ?)"
+
+
+def stored_state(state: str) -> str | None:
+    """An answer's state as answer_data holds it: NULL while current (most rows), else its name."""
+    return None if state == "current" else state
 
 # history reasons
 CREATED, IMPORTED, ANSWERED, NOTED, RETIRED, RESTORED = "created", "import", "answer", "note", "stopped applying", "restored"
@@ -195,26 +207,36 @@ class CaseService:
         return CaseState(case, rubric, rows, evaluate(rubric, self.current(rows)))
 
     # -- writing helpers -------------------------------------------------------------------
-    def _history(self, log: list[tuple], case_uuid: str, question_id: str | None, field_name: str, old: Any, new: Any,
+    def question_keys(self, question_ids: Iterable[str]) -> dict[str, int]:
+        """Each question id's integer key in answer_data, adding the ones the file lacks (inside a write
+        transaction: a key is the file's own, like a case id, and means nothing in another file)."""
+        wanted = list(dict.fromkeys(question_ids))
+        self.conn.executemany("INSERT OR IGNORE INTO question_keys (question_id) VALUES (?)", [(q,) for q in wanted])
+        keys: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            keys.update(self.conn.execute(
+                f"SELECT question_id, id FROM question_keys WHERE question_id IN ({', '.join('?' * len(part))})", part
+            ).fetchall())
+        return keys
+
+    def _history(self, log: list[tuple], case: Case, question_id: str | None, field_name: str, old: Any, new: Any,
                  stamp: str, reason: str, origin: str | None = None) -> None:
-        row = (case_uuid, question_id, field_name, old, new, self.who, stamp, reason, origin)
-        self.conn.execute(f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        row = (case.uuid, question_id, field_name, old, new, self.who, stamp, reason, origin)
+        self.conn.execute(HISTORY_INSERT, (case.id, *row[1:]))
         log.append(row)
 
-    def _write_row(self, case_uuid: str, qid: str, row: dict, exists: bool) -> None:
-        values = [encode(row["value"]), row["note"], row["answered_by"], row["answered_at"], row["state"],
-                  int(row["applies"]), int(row["counted"])]
+    def _write_row(self, case: Case, qid: str, row: dict, exists: bool) -> None:
+        values = [encode(row["value"]), row["note"], row["answered_by"], stored_stamp(row["answered_at"]),
+                  stored_state(row["state"]), int(row["applies"]), int(row["counted"])]
         if exists:
             self.conn.execute(
-                "UPDATE answers SET value = ?, note = ?, answered_by = ?, answered_at = ?, state = ?, applies = ?, counted = ? "
-                "WHERE case_uuid = ? AND question_id = ?",
-                [*values, case_uuid, qid],
+                "UPDATE answer_data SET value = ?, note = ?, answered_by = ?, answered_at = ?, state = ?, applies = ?, "
+                f"counted = ? WHERE case_id = ? AND question_key = {QUESTION_KEY}",
+                [*values, case.id, qid],
             )
         else:
-            self.conn.execute(
-                f"INSERT INTO answers (case_uuid, question_id, {', '.join(ANSWER_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [case_uuid, qid, *values],
-            )
+            self.conn.execute(ANSWER_INSERT, [case.id, self.question_keys([qid])[qid], *values])
 
     def settle(self, case: Case, rubric: Rubric, rows: dict[str, dict], stamp: str, log: list[tuple],
                origin: str | None = None, evaluation: Evaluation | None = None) -> tuple[Evaluation, list[str], str]:
@@ -232,17 +254,17 @@ class CaseService:
         verdict = verdicts(rubric, rows, deleted=case.deleted or case.copy_of is not None, status=case.status,
                            evaluation=evaluation)
         for qid in verdict.retired:
-            self._history(log, case.uuid, qid, "state", "current", "retired", stamp, RETIRED, origin)
+            self._history(log, case, qid, "state", "current", "retired", stamp, RETIRED, origin)
         self.conn.executemany(
-            "UPDATE answers SET applies = ?, counted = ?, state = ? WHERE case_uuid = ? AND question_id = ?",
+            f"UPDATE answer_data SET applies = ?, counted = ?, state = ? WHERE case_id = ? AND question_key = {QUESTION_KEY}",
             [
-                (int(row["applies"]), int(row["counted"]), row["state"], case.uuid, qid)
+                (int(row["applies"]), int(row["counted"]), stored_state(row["state"]), case.id, qid)
                 for qid, row in rows.items()
                 if before[qid] != (row["applies"], row["counted"]) or qid in verdict.retired
             ],
         )
         if verdict.status != case.status:
-            self._history(log, case.uuid, None, "status", case.status, verdict.status, stamp, GAP, origin)
+            self._history(log, case, None, "status", case.status, verdict.status, stamp, GAP, origin)
         self.conn.execute(
             "UPDATE cases SET applicable_count = ?, answered_count = ?, updated_at = max(updated_at, ?), status = ? "
             "WHERE uuid = ?",
@@ -313,8 +335,8 @@ class CaseService:
                 # the same answer given again: who confirmed it, and when, is kept (a merge's "later wins" reads it)
                 row.update(answered_by=self.who, answered_at=stamp)
                 self.conn.execute(
-                    "UPDATE answers SET answered_by = ?, answered_at = ? WHERE case_uuid = ? AND question_id = ?",
-                    [self.who, stamp, case_uuid, question_id],
+                    f"UPDATE answer_data SET answered_by = ?, answered_at = ? WHERE case_id = ? AND question_key = {QUESTION_KEY}",
+                    [self.who, stored_stamp(stamp), case.id, question_id],
                 )
                 self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
                 state = self._finish(case, rubric, rows, evaluation, case.status, stamp)
@@ -322,9 +344,9 @@ class CaseService:
             log: list[tuple] = []
             new_row = dict(row or _answer_row(question_id))
             new_row.update(value=value, answered_by=self.who, answered_at=stamp, state="current")
-            self._write_row(case_uuid, question_id, new_row, row is not None)
+            self._write_row(case, question_id, new_row, row is not None)
             rows[question_id] = new_row
-            self._history(log, case_uuid, question_id, "value", encode(old_value), encode(value), stamp, ANSWERED)
+            self._history(log, case, question_id, "value", encode(old_value), encode(value), stamp, ANSWERED)
             evaluation, retired, status = self.settle(case, rubric, rows, stamp, log, evaluation=evaluation)
             state = self._finish(case, rubric, rows, evaluation, status, stamp)
         return Outcome(state.case, state, saved=True, value=value, retired=retired, history=log,
@@ -353,10 +375,10 @@ class CaseService:
             if row is None:  # a note alone: the row holds no answer, and its time is the note's
                 new_row.update(answered_by=self.who, answered_at=stamp, applies=question_id in evaluation.applicable)
             new_row["note"] = text
-            self._write_row(case_uuid, question_id, new_row, row is not None)
+            self._write_row(case, question_id, new_row, row is not None)
             rows[question_id] = new_row
             log: list[tuple] = []
-            self._history(log, case_uuid, question_id, "note", old, text, stamp, NOTED)
+            self._history(log, case, question_id, "note", old, text, stamp, NOTED)
             self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
             case = replace(case, updated_at=stamp)
             state = CaseState(case, rubric, rows, evaluation)
@@ -395,9 +417,9 @@ class CaseService:
             log: list[tuple] = []
             for qid in restored:
                 self.conn.execute(
-                    "UPDATE answers SET state = 'current' WHERE case_uuid = ? AND question_id = ?", [case_uuid, qid]
+                    f"UPDATE answer_data SET state = NULL WHERE case_id = ? AND question_key = {QUESTION_KEY}", [case.id, qid]
                 )
-                self._history(log, case_uuid, qid, "state", "retired", "current", stamp, RESTORED)
+                self._history(log, case, qid, "state", "retired", "current", stamp, RESTORED)
             evaluation, retired, status = self.settle(case, rubric, rows, stamp, log)
             state = self._finish(case, rubric, rows, evaluation, status, stamp)
         return Outcome(state.case, state, saved=True, restored=[q for q in restored if q not in retired], retired=retired,
@@ -454,12 +476,12 @@ class CaseService:
                 if question_id is not None and not rubric.has_question(question_id):
                     raise StoreError(f"question '{question_id}' is not in rubric {rubric.id}")
                 review_comment, review_question = comment, question_id
-                self._history(log, case_uuid, question_id, "review", None, comment, stamp, REVIEW)
+                self._history(log, case, question_id, "review", None, comment, stamp, REVIEW)
             elif status == STATUS_APPROVED and comment:
-                self._history(log, case_uuid, None, "review", None, comment.strip(), stamp, REVIEW)
+                self._history(log, case, None, "review", None, comment.strip(), stamp, REVIEW)
             if status in (STATUS_COMPLETE, STATUS_APPROVED, STATUS_IN_PROGRESS) and case.status == STATUS_RETURNED:
                 review_comment = review_question = None  # the comment stays in history
-            self._history(log, case_uuid, None, "status", case.status, status, stamp, STATUS)
+            self._history(log, case, None, "status", case.status, status, stamp, STATUS)
             self.conn.execute(
                 "UPDATE cases SET status = ?, updated_at = ?, review_comment = ?, review_question = ? WHERE uuid = ?",
                 [status, stamp, review_comment, review_question, case_uuid],
@@ -481,7 +503,7 @@ class CaseService:
             if case.deleted:
                 raise _Abandon(Outcome(case, None))
             log: list[tuple] = []
-            self._history(log, case_uuid, None, "case", None, reason, stamp, DELETED)
+            self._history(log, case, None, "case", None, reason, stamp, DELETED)
             self.conn.execute(
                 "UPDATE cases SET deleted_at = ?, deleted_reason = ?, updated_at = ? WHERE uuid = ?",
                 [stamp, reason, stamp, case_uuid],
@@ -509,7 +531,7 @@ class CaseService:
                         f"({other.case_ref}, created {other.created_at[:10]}); delete or rename that one first"
                     )
             log: list[tuple] = []
-            self._history(log, case_uuid, None, "case", case.deleted_reason, None, stamp, UNDELETED)
+            self._history(log, case, None, "case", case.deleted_reason, None, stamp, UNDELETED)
             self.conn.execute(
                 "UPDATE cases SET deleted_at = NULL, deleted_reason = NULL, updated_at = ? WHERE uuid = ?", [stamp, case_uuid]
             )
@@ -582,7 +604,10 @@ class CaseService:
         spellings: dict[str, str] = {}  # site key -> as stored
         inspectors: dict[str, str | None] = {}
         who = self.who
+        stored_now = stored_stamp(stamp)
         with self.store.transaction():
+            next_id = self.store.last_case_id() + 1  # ids given here, under the write lock: no read back per case
+            question_keys: dict[str, int] = {}
             case_rows: list[tuple] = []
             answer_rows: list[tuple] = []
             history_rows: list[tuple] = []
@@ -609,10 +634,15 @@ class CaseService:
                     raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
                 # the status is the caller's: an import refuses "complete" with a required gap, with its line
                 tally = count_case(new.rubric, new.answers, new.evaluation)
-                uuid = new.uuid
+                uuid, case_id = new.uuid, next_id
+                next_id += 1
+                if sha not in question_keys:
+                    question_keys[sha] = self.question_keys(new.rubric.question_ids)
+                keys = question_keys[sha]
                 case_rows.append((
                     uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
                     tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
+                    case_id,
                 ))
                 applicable = tally.evaluation.applicable
                 counted = tally.counted if copy_of is None else frozenset()
@@ -631,13 +661,13 @@ class CaseService:
                     # an answer to a question that does not apply is kept retired, as any other path keeps it
                     applies = qid in applicable
                     if not applies:
-                        history_rows.append((uuid, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
-                    answer_rows.append((uuid, qid, text, notes.get(qid), who, stamp, int(applies), int(qid in counted),
-                                        "current" if applies else "retired"))
+                        history_rows.append((case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
+                    answer_rows.append((case_id, keys[qid], text, notes.get(qid), who, stored_now, None if applies else "retired",
+                                        int(applies), int(qid in counted)))
                 for qid, note in notes.items():
                     if note and not is_answered(new.answers.get(qid)):
-                        answer_rows.append((uuid, qid, None, note, who, stamp, int(qid in applicable), 0, "current"))
-                history_rows.append((uuid, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                        answer_rows.append((case_id, keys[qid], None, note, who, stored_now, None, int(qid in applicable), 0))
+                history_rows.append((case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
                 inserted += 1
                 if len(answer_rows) >= 20000:
                     self._flush(case_rows, answer_rows, history_rows)
@@ -654,7 +684,7 @@ class CaseService:
             conn.executemany(
                 "INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
                 "rubric_version, rubric_sha256, applicable_count, answered_count, origin_db, origin_file, site_key, "
-                "ref_key, copy_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "ref_key, copy_of, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 case_rows,
             )
         except sqlite3.IntegrityError as exc:
@@ -664,14 +694,8 @@ class CaseService:
                     f"case_ref '{clash[1]}' already exists at site '{clash[2]}'; open that case or use another ref"
                 ) from None
             raise
-        conn.executemany(
-            "INSERT INTO answers (case_uuid, question_id, value, note, answered_by, answered_at, applies, counted, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            answer_rows,
-        )
-        conn.executemany(
-            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history_rows
-        )
+        conn.executemany(ANSWER_INSERT, answer_rows)
+        conn.executemany(HISTORY_INSERT, history_rows)
         case_rows.clear()
         answer_rows.clear()
         history_rows.clear()
@@ -702,11 +726,11 @@ class CaseService:
         transaction.
         """
         stamp = storage.now()
-        columns = [*CASE_COLUMNS, "site_key", "ref_key"]
+        columns = [*CASE_COLUMNS, "site_key", "ref_key", "id"]
         case_sql = f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        answer_sql = (f"INSERT INTO answers (case_uuid, question_id, {', '.join(ANSWER_FIELDS)}) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        history_sql = f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        answer_sql, history_sql = ANSWER_INSERT, HISTORY_INSERT
+        next_id = self.store.last_case_id() + 1
+        question_keys: dict[str, int] = {}
         case_rows: list[list] = []
         answer_rows: list[tuple] = []
         history_rows: list[tuple] = []
@@ -727,19 +751,24 @@ class CaseService:
                                status=case["status"])
             values = {**case, "duplicate_of": duplicate_of, "site_key": key(case["site"]), "ref_key": key(case["case_ref"]),
                       "status": verdict.status, "applicable_count": verdict.applicable_count,
-                      "answered_count": verdict.answered_count}
+                      "answered_count": verdict.answered_count, "id": next_id}
+            case_id, uuid, updated = next_id, case["uuid"], case["updated_at"]
+            next_id += 1
             case_rows.append([values.get(c) for c in columns])
-            uuid, updated = case["uuid"], case["updated_at"]
-            for qid in sorted(rows):  # key order keeps the primary-key index appends cheap
+            missing = [qid for qid in rows if qid not in question_keys]
+            if missing:
+                question_keys.update(self.question_keys(missing))
+            for qid in sorted(rows, key=question_keys.__getitem__):  # key order: primary-key appends
                 row = rows[qid]
-                answer_rows.append((uuid, qid, encode(row["value"]), row["note"], row["answered_by"], row["answered_at"],
-                                    row["state"], int(row["applies"]), int(row["counted"])))
-            history_rows.extend(history)
-            history_rows.append((uuid, None, "case", None, case.get("origin_file"), self.who, stamp, "merge", origin))
+                answer_rows.append((case_id, question_keys[qid], encode(row["value"]), row["note"], row["answered_by"],
+                                    stored_stamp(row["answered_at"]), stored_state(row["state"]), int(row["applies"]),
+                                    int(row["counted"])))
+            history_rows.extend((case_id, *entry[1:]) for entry in history)  # the source's trail of this case
+            history_rows.append((case_id, None, "case", None, case.get("origin_file"), self.who, stamp, "merge", origin))
             for qid in verdict.retired:
-                history_rows.append((uuid, qid, "state", "current", "retired", self.who, updated, RETIRED, origin))
+                history_rows.append((case_id, qid, "state", "current", "retired", self.who, updated, RETIRED, origin))
             if verdict.status != case["status"]:
-                history_rows.append((uuid, None, "status", case["status"], verdict.status, self.who, updated, GAP, origin))
+                history_rows.append((case_id, None, "status", case["status"], verdict.status, self.who, updated, GAP, origin))
             count += 1
             if len(answer_rows) >= 20000:
                 flush()
@@ -758,14 +787,12 @@ class CaseService:
                                "ref_key": key(case_fields.get("case_ref", current.case_ref))}
             assignments = ", ".join(f"{name} = ?" for name in case_fields)
             self.conn.execute(f"UPDATE cases SET {assignments} WHERE uuid = ?", [*case_fields.values(), case_uuid])
+        record = self.store.case(case_uuid)
         existing = {r[0] for r in self.conn.execute("SELECT question_id FROM answers WHERE case_uuid = ?", [case_uuid])}
         for qid in sorted(changed):
             rows[qid].update(applies=False, counted=False)  # settled below, never copied from a source
-            self._write_row(case_uuid, qid, rows[qid], qid in existing)
-        self.conn.executemany(
-            f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", history
-        )
-        record = self.store.case(case_uuid)
+            self._write_row(record, qid, rows[qid], qid in existing)
+        self.conn.executemany(HISTORY_INSERT, [(record.id, *entry[1:]) for entry in history])
         rubric = self.store.rubric_for(record)
         log: list[tuple] = []
         evaluation, _, status = self.settle(record, rubric, rows, record.updated_at, log, origin)

@@ -44,6 +44,7 @@ class TableDoc:
     facets: tuple[str, ...] = ()
     sort: str | None = None
     sort_desc: str | None = None
+    hidden: bool = False  # storage behind a view: listed by Datasette only under "hidden tables"
 
 
 CASE_COLUMNS = {
@@ -81,6 +82,7 @@ TABLES: dict[str, TableDoc] = {
         "Cases",
         "One row per case.",
         {
+            "id": "the case's key inside this file (answer_data and history_data point to it); not kept across merges",
             "uuid": "the case's identity, kept across merges",
             **CASE_COLUMNS,
             "created_at": "when the case was created (UTC, ISO 8601 with microseconds)",
@@ -137,6 +139,21 @@ TABLES: dict[str, TableDoc] = {
             "origin": "where the change came from (an import file, a merged database)",
         },
         facets=("field", "reason"), sort_desc="id",
+    ),
+    # schema 5's compact storage behind the answers and history views (docs/database.md)
+    "answer_data": TableDoc(
+        "Answers as stored", "The rows behind the answers view, compact: read the answers view instead.",
+        {"case_id": "which case (cases.id)", "question_key": "which question (question_keys.id)",
+         "answered_at": "when: microseconds since 1970 (UTC), or the time's text", "state": "NULL while current, else retired"},
+        hidden=True,
+    ),
+    "history_data": TableDoc(
+        "History as stored", "The rows behind the history view: read the history view instead.",
+        {"case_id": "which case (cases.id)"}, hidden=True,
+    ),
+    "question_keys": TableDoc(
+        "Question keys", "Each question id this file holds, with the small integer answer_data uses for it.",
+        {"id": "the key", "question_id": "the question's id in the rubric"}, hidden=True,
     ),
     "rubrics": TableDoc(
         "Rubrics",
@@ -266,6 +283,8 @@ def database_metadata(db: DatabaseInfo, report=None) -> dict[str, Any]:
             entry["sort"] = doc.sort
         if doc.sort_desc:
             entry["sort_desc"] = doc.sort_desc
+        if doc.hidden:
+            entry["hidden"] = True
         tables[name] = entry
     queries = figure_queries(db, report) if report is not None else {}
     start = f"/{tilde_encode(db.name)}/{START_VIEW}"

@@ -25,13 +25,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from audit.errors import AuditError
 from audit.identity import IdentifierProblem, key, normalise, printable
-from audit.store import CASE_COLUMNS, STATUS_APPROVED, STATUS_COMPLETE, Case, Store
+from audit.store import CASE_ROW, STATUS_APPROVED, STATUS_COMPLETE, Case, Store
 
 #: a case (or a copy) is finished, and can be sampled or compared, in these states
 FINISHED = (STATUS_COMPLETE, STATUS_APPROVED)
 STRATA = ("site", "inspector")
 
-_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+_SELECT = f"SELECT {', '.join(CASE_ROW)} FROM cases"
 
 
 class BlindModeration(AuditError):

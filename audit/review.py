@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from audit.errors import AuditError
 from audit.identity import key, printable
 from audit.store import (
-    CASE_COLUMNS, STATUS_APPROVED, STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_RETURNED, Case, Store,
+    CASE_ROW, STATUS_APPROVED, STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_RETURNED, Case, Store,
 )
 
-_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+_SELECT = f"SELECT {', '.join(CASE_ROW)} FROM cases"
 #: live original cases: not deleted, not a moderation copy
 _ORIGINALS = "deleted_at IS NULL AND copy_of IS NULL"
 

@@ -11,13 +11,15 @@ view, an altered table) before the tool writes a byte. See
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 import secrets
 import sqlite3
-from typing import Callable
+from typing import Any, Callable
 
 APPLICATION_ID = 0x41756474  # "Audt": marks a file as ours before any table is read
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: internal tables SQLite itself may add (ANALYZE statistics); holding no code, they are allowed
 SQLITE_INTERNAL = ("sqlite_stat1", "sqlite_stat4", "sqlite_sequence")
@@ -186,9 +188,132 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('change_id', ?)", [new_change_id()])
 
 
+# Schema 5: compact storage (docs/database.md, "How the file is laid out"). A case's UUID is stored
+# once, in ``cases``; answers and history refer to it by ``cases.id``, an integer key that is the
+# row's own (INTEGER PRIMARY KEY, so VACUUM never renumbers it). Answers live in ``answer_data``,
+# WITHOUT ROWID on (case, question), with the question as a small integer (``question_keys``), the
+# time as integer microseconds (``stored_stamp``) and the state NULL while current. The views
+# ``answers`` and ``history`` show them as before (UUIDs, question ids, times as text), so readers,
+# Datasette and SQL typed by hand are unchanged; only the case service writes the tables.
+_CASES_5 = (
+    'CREATE TABLE "cases" (\n   "id" INTEGER PRIMARY KEY,\n   "uuid" TEXT NOT NULL UNIQUE,\n   "case_ref" TEXT NOT NULL,\n'
+    '   "site" TEXT NOT NULL,\n   "inspector" TEXT,\n   "status" TEXT NOT NULL DEFAULT \'in_progress\',\n'
+    '   "created_at" TEXT NOT NULL,\n   "updated_at" TEXT NOT NULL,\n   "rubric_id" TEXT NOT NULL,\n'
+    '   "rubric_version" TEXT NOT NULL,\n   "rubric_sha256" TEXT NOT NULL REFERENCES "rubrics"("sha256"),\n'
+    '   "applicable_count" INTEGER DEFAULT 0,\n   "answered_count" INTEGER DEFAULT 0,\n   "origin_db" TEXT,\n'
+    '   "origin_file" TEXT,\n   "site_key" TEXT,\n   "ref_key" TEXT,\n   "duplicate_of" TEXT,\n   "copy_of" TEXT,\n'
+    '   "deleted_at" TEXT,\n   "deleted_reason" TEXT,\n   "review_comment" TEXT,\n   "review_question" TEXT\n)'
+)
+_CASE_COLUMNS_5 = ("uuid", "case_ref", "site", "inspector", "status", "created_at", "updated_at", "rubric_id",
+                   "rubric_version", "rubric_sha256", "applicable_count", "answered_count", "origin_db", "origin_file",
+                   "site_key", "ref_key", "duplicate_of", "copy_of", "deleted_at", "deleted_reason", "review_comment",
+                   "review_question")
+#: the indexes on cases of schemas 2 and 3 (the two of schema 1 served no query plan), the case list's
+#: orders now broken by the case's integer id instead of its 36-character UUID
+_CASE_INDEXES_5 = [
+    'CREATE UNIQUE INDEX "idx_cases_identity"\n    ON "cases" ("site_key", "ref_key")\n'
+    "    WHERE duplicate_of IS NULL AND copy_of IS NULL AND deleted_at IS NULL",
+    'CREATE INDEX "idx_cases_copy_of"\n    ON "cases" ("copy_of") WHERE copy_of IS NOT NULL',
+    *(statement.replace('"uuid", ', '"id", ') for statement in _MIGRATION_3),
+]
+_ANSWERS_5 = [
+    'CREATE TABLE "question_keys" (\n   "id" INTEGER PRIMARY KEY,\n   "question_id" TEXT NOT NULL UNIQUE\n)',
+    # answered_at has no type, so that an integer stays an integer and any other text stays text
+    'CREATE TABLE "answer_data" (\n   "case_id" INTEGER NOT NULL REFERENCES "cases"("id"),\n'
+    '   "question_key" INTEGER NOT NULL REFERENCES "question_keys"("id"),\n   "value" TEXT,\n   "note" TEXT,\n'
+    '   "answered_by" TEXT,\n   "answered_at",\n   "state" TEXT,\n   "applies" INTEGER NOT NULL DEFAULT 0,\n'
+    '   "counted" INTEGER NOT NULL DEFAULT 0,\n   PRIMARY KEY ("case_id", "question_key")\n) WITHOUT ROWID',
+    'CREATE INDEX "idx_answer_data_question_counted"\n    ON "answer_data" ("question_key", "counted")',
+    'CREATE TABLE "history_data" (\n   "id" INTEGER PRIMARY KEY,\n   "case_id" INTEGER NOT NULL REFERENCES "cases"("id"),\n'
+    '   "question_id" TEXT,\n   "field" TEXT NOT NULL,\n   "old_value" TEXT,\n   "new_value" TEXT,\n   "changed_by" TEXT,\n'
+    '   "changed_at" TEXT NOT NULL,\n   "reason" TEXT NOT NULL,\n   "origin" TEXT\n)',
+    'CREATE INDEX "idx_history_data_case_id"\n    ON "history_data" ("case_id")',
+]
+#: SQL that turns a stored answered_at back into the text the tool wrote (see stored_stamp)
+STAMP_TEXT_SQL = ("CASE WHEN typeof({0}) = 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', {0} / 1000000, 'unixepoch') "
+                  "|| printf('.%06dZ', {0} % 1000000) ELSE {0} END")
+_VIEWS_5 = [
+    f"""CREATE VIEW answers AS
+        SELECT c.uuid AS case_uuid, k.question_id AS question_id, a.value AS value, a.note AS note,
+               a.answered_by AS answered_by, {STAMP_TEXT_SQL.format('a.answered_at')} AS answered_at,
+               coalesce(a.state, 'current') AS state, a.applies AS applies, a.counted AS counted
+        FROM answer_data a
+        LEFT JOIN cases c ON c.id = a.case_id
+        LEFT JOIN question_keys k ON k.id = a.question_key""",
+    """CREATE VIEW history AS
+        SELECT h.id AS id, c.uuid AS case_uuid, h.question_id AS question_id, h.field AS field,
+               h.old_value AS old_value, h.new_value AS new_value, h.changed_by AS changed_by,
+               h.changed_at AS changed_at, h.reason AS reason, h.origin AS origin
+        FROM history_data h
+        LEFT JOIN cases c ON c.id = h.case_id""",
+    _MIGRATION_2[-1],  # answers_readable, as schema 2 made it (it reads the answers view)
+]
+
+_STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$")
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def stored_stamp(text: Any) -> Any:
+    """How answered_at is stored: a time the tool writes (``store.now()``: UTC, microseconds) as integer
+    microseconds since 1970, 8 bytes instead of 27; anything else as it is, so nothing is lost."""
+    if not isinstance(text, str):
+        return text
+    match = _STAMP.match(text)
+    if match is None:
+        return text
+    try:
+        moment = dt.datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return text
+    if moment < _EPOCH:
+        return text
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def stamp_text(stored: Any) -> Any:
+    """The text of a stored answered_at (the inverse of :func:`stored_stamp`, as the view computes it)."""
+    if isinstance(stored, int) and not isinstance(stored, bool):
+        return (_EPOCH + dt.timedelta(microseconds=stored)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stored
+
+
+def _migration_5(conn: sqlite3.Connection) -> None:
+    orphans = conn.execute(
+        "SELECT (SELECT count(*) FROM answers WHERE case_uuid NOT IN (SELECT uuid FROM cases)) + "
+        "(SELECT count(*) FROM history WHERE case_uuid NOT IN (SELECT uuid FROM cases))"
+    ).fetchone()[0]
+    if orphans:  # the old tables never enforced this; such a row would have no case to point to
+        raise sqlite3.IntegrityError(f"{orphans} answer or history rows belong to no case; the file cannot be upgraded")
+    conn.create_function("audit_stored_stamp", 1, stored_stamp, deterministic=True)
+    conn.execute("DROP VIEW answers_readable")
+    conn.execute('ALTER TABLE "cases" RENAME TO "cases_4"')
+    conn.execute(_CASES_5)
+    columns = ", ".join(f'"{name}"' for name in _CASE_COLUMNS_5)
+    conn.execute(f'INSERT INTO "cases" ({columns}) SELECT {columns} FROM "cases_4" ORDER BY created_at, uuid')
+    for statement in _ANSWERS_5:
+        conn.execute(statement)
+    conn.execute('INSERT INTO question_keys (question_id) SELECT DISTINCT question_id FROM answers ORDER BY question_id')
+    conn.execute(
+        "INSERT INTO answer_data (case_id, question_key, value, note, answered_by, answered_at, state, applies, counted) "
+        "SELECT c.id, k.id, a.value, a.note, a.answered_by, audit_stored_stamp(a.answered_at), nullif(a.state, 'current'), "
+        "a.applies, a.counted FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
+        "JOIN question_keys k ON k.question_id = a.question_id ORDER BY c.id, k.id"
+    )
+    conn.execute(
+        "INSERT INTO history_data (id, case_id, question_id, field, old_value, new_value, changed_by, changed_at, reason, origin) "
+        "SELECT h.id, c.id, h.question_id, h.field, h.old_value, h.new_value, h.changed_by, h.changed_at, h.reason, h.origin "
+        "FROM history h JOIN cases c ON c.uuid = h.case_uuid ORDER BY h.id"
+    )
+    conn.execute('DROP TABLE "answers"')
+    conn.execute('DROP TABLE "history"')
+    conn.execute('DROP TABLE "cases_4"')
+    for statement in (*_CASE_INDEXES_5, *_VIEWS_5):
+        conn.execute(statement)
+
+
 #: MIGRATIONS[i] brings a database from schema version i to i + 1, inside the caller's transaction.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _run(_MIGRATION_1), _run(_MIGRATION_2, _backfill_keys), _run(_MIGRATION_3), _migration_4,
+    _run(_MIGRATION_1), _run(_MIGRATION_2, _backfill_keys), _run(_MIGRATION_3), _migration_4, _migration_5,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -112,6 +112,8 @@ class Case:
     deleted_reason: str | None = None
     review_comment: str | None = None
     review_question: str | None = None
+    #: the case's key inside this file (schema 5), never outside it: the UUID is its identity
+    id: int = 0
 
     @property
     def percent_answered(self) -> int:
@@ -130,7 +132,10 @@ class Case:
         return self.status in LOCKED_STATUSES
 
 
-CASE_COLUMNS = [f for f in Case.__dataclass_fields__]
+#: a case's columns as merges, exports and sources see them (its file-local id aside)
+CASE_COLUMNS = [f for f in Case.__dataclass_fields__ if f != "id"]
+#: the columns a Case is built from, in order
+CASE_ROW = [*CASE_COLUMNS, "id"]
 
 
 @dataclass
@@ -394,6 +399,22 @@ class Store:
             ) from None
         self._meta.clear()
 
+    def give_back_free_space(self, *, at_least: float = 0.1) -> int:
+        """VACUUM when at least ``at_least`` of the file is free pages (after a migration that rebuilt its
+        tables, most of the old file is); returns the bytes given back. One SQLite operation: a kill midway
+        leaves the file as it was. It needs disk for a second copy of the data while it runs."""
+        if self.read_only:
+            return 0
+        size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        pages, free = (self.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count"))
+        if not pages or free < pages * at_least:
+            return 0
+        try:
+            self.conn.execute("VACUUM")
+        except sqlite3.OperationalError as exc:
+            raise self._write_failure(exc) from None
+        return (pages - self.conn.execute("PRAGMA page_count").fetchone()[0]) * size
+
     def close(self) -> None:
         self.conn.close()
         if self._tidy_on_close is not None:
@@ -594,7 +615,7 @@ class Store:
         ]
 
     # -- cases -----------------------------------------------------------------------------
-    _SELECT_CASE = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+    _SELECT_CASE = f"SELECT {', '.join(CASE_ROW)} FROM cases"
 
     def case(self, case_uuid: str) -> Case:
         row = self.conn.execute(f"{self._SELECT_CASE} WHERE uuid = ?", [case_uuid]).fetchone()
@@ -699,13 +720,13 @@ class Store:
         return rows[::-1] if backwards else rows
 
     def page_key(self, case: Case, order_by: str, *, returned_first: bool = False) -> tuple:
-        """Where a case stands in a list order: (segment, its sort value, uuid)."""
+        """Where a case stands in a list order: (segment, its sort value, its id: the tie-break)."""
         value: Any = {
             "inspector": case.inspector or "",
             "progress": case.answered_count * 1.0 / max(case.applicable_count, 1),
         }.get(order_by, getattr(case, order_by, None))
         segment = 0 if returned_first and case.status == STATUS_RETURNED and not case.deleted else 1
-        return (segment, value, case.uuid)
+        return (segment, value, case.id)
 
     def _segment_page(self, search: str, site: str | None, status: str | None, deleted: bool, order_by: str,
                       descending: bool, returned_first: bool, segment: int, bound: tuple | None, backwards: bool,
@@ -738,12 +759,12 @@ class Store:
             where = [f"rowid IN (SELECT rowid FROM cases WHERE {inner})", "+deleted_at IS NOT NULL" if deleted
                      else "+deleted_at IS NULL"]
             params += [p for _, values in selective for p in values]
-            key, tie, indexed = f"+{expression}", "+uuid", ""
+            key, tie, indexed = f"+{expression}", "+id", ""
         else:
             where = [sql if sql.startswith("(") else f"+{sql}" for sql, _ in terms]
             where += [f if f.startswith("status = ") else f"+{f}" for f in fixed]
             params += [p for _, values in terms for p in values]
-            key, tie, indexed = expression, "uuid", f" INDEXED BY {index}"
+            key, tie, indexed = expression, "id", f" INDEXED BY {index}"
         if bound is not None:
             where.append(f"({key}, {tie}) {'>' if ascending else '<'} (?, ?)")
             params += [bound[1], bound[2]]
@@ -841,6 +862,10 @@ class Store:
         return [r[0] for r in rows]
 
     # -- answers ---------------------------------------------------------------------------
+    def last_case_id(self) -> int:
+        """The largest case id in the file (0 when empty): a writer holding the lock numbers new cases after it."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
+
     def answers(self, case_uuid: str) -> dict[str, Any]:
         """Current (not retired) answers of a case."""
         rows = self.conn.execute(

@@ -34,8 +34,8 @@ from benchmarks.common import Result, best_of, core_rubric, make_database
 SOURCES = 50
 CASES_EACH = 2_000
 ROUNDS = 3
-HISTORY_COLUMNS = "case_uuid, question_id, field, old_value, new_value, changed_by, changed_at, reason, origin"
-ANSWER_COLUMNS = "case_uuid, question_id, value, note, answered_by, answered_at, state, applies, counted"
+HISTORY_COLUMNS = "case_id, question_id, field, old_value, new_value, changed_by, changed_at, reason, origin"
+ANSWER_COLUMNS = "case_id, question_key, value, note, answered_by, answered_at, state, applies, counted"
 
 
 def make_sources(folder: Path) -> list[Path]:
@@ -65,8 +65,17 @@ def plain_attach_insert(target: Path, sources: list[Path]) -> None:
             conn.execute("INSERT OR IGNORE INTO questions SELECT * FROM src.questions")
             conn.execute("INSERT OR IGNORE INTO options SELECT * FROM src.options")
             conn.execute(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) SELECT {', '.join(CASE_COLUMNS)} FROM src.cases")
-            conn.execute(f"INSERT INTO answers ({ANSWER_COLUMNS}) SELECT {ANSWER_COLUMNS} FROM src.answers")
-            conn.execute(f"INSERT INTO history ({HISTORY_COLUMNS}) SELECT {HISTORY_COLUMNS} FROM src.history")
+            # schema 5's tables: a case's id and a question's key are the file's own, so each is looked up here
+            conn.execute("INSERT OR IGNORE INTO question_keys (question_id) SELECT question_id FROM src.question_keys")
+            conn.execute(
+                f"INSERT INTO answer_data ({ANSWER_COLUMNS}) SELECT t.id, mk.id, {', '.join('a.' + c for c in ANSWER_COLUMNS.split(', ')[2:])} "
+                "FROM src.answer_data a JOIN src.cases s ON s.id = a.case_id JOIN main.cases t ON t.uuid = s.uuid "
+                "JOIN src.question_keys sk ON sk.id = a.question_key JOIN main.question_keys mk ON mk.question_id = sk.question_id"
+            )
+            conn.execute(
+                f"INSERT INTO history_data ({HISTORY_COLUMNS}) SELECT t.id, {', '.join('h.' + c for c in HISTORY_COLUMNS.split(', ')[1:])} "
+                "FROM src.history_data h JOIN src.cases s ON s.id = h.case_id JOIN main.cases t ON t.uuid = s.uuid"
+            )
             conn.execute("COMMIT")
             conn.execute("DETACH DATABASE src")
     finally:

@@ -30,6 +30,7 @@ from textual.message import Message
 from textual.widgets import Label
 from textual.worker import WorkerCancelled
 
+from audit.backup import backup_database
 from audit.rubric import load_rubric_by_id
 from audit.store import Store
 from audit.tui.app import AuditApp
@@ -257,10 +258,20 @@ async def _answer_latency(path: Path, cases: list[str]) -> tuple[list[float], in
 
 
 def answering(workdir: Path) -> list[Result]:
+    """On a database of 100k thematic cases (#15: the national scale; AUDIT_BENCH_CASES to change it),
+    three new cases of a 200-question rubric of mixed types are answered."""
+    import os
+
+    from benchmarks.bench_tui_terminal import build_database
+
     rubric = wide_rubric(200)
-    path = make_database(workdir / "tui-wide.db", rubric, 1_000)
+    size = int(os.environ.get("AUDIT_BENCH_CASES", "100000"))
+    cache = Path(os.environ.get("AUDIT_BENCH_CACHE", workdir))
+    built = build_database(cache / f"tui-terminal-{size}.db", size)  # shared with the terminal benchmark
+    path = workdir / "tui-answering.db"
+    backup_database(built, path)  # a copy: the cached file stays as it was built
     store = Store.open(path)
-    cases = [store.create_case(f"NEW{i}", "sheffield", rubric, "bench") for i in range(3)]
+    cases = [store.create_case(f"NEW{i}", "sheffield", rubric, "bench", allow_other_rubric=True) for i in range(3)]
     store.close()
     samples, saved, evaluations = asyncio.run(_answer_latency(path, [case.case_ref for case in cases]))
     with Store.open(path) as check:
@@ -268,8 +279,8 @@ def answering(workdir: Path) -> list[Result]:
     floor = asyncio.run(_bare_keys(60))
     ms = [s * 1000 for s in samples]
     return [
-        Result(f"keypress -> saved -> next drawn p95 ({len(ms)} answers)", p95(ms), p95([f * 1000 for f in floor]),
-               "< 50 ms", unit="ms"),
+        Result(f"keypress -> saved -> next drawn p95 ({len(ms)} answers, {size // 1000}k cases)", p95(ms),
+               p95([f * 1000 for f in floor]), "< 16 ms (one frame at 60 Hz)", unit="ms"),
         Result("  same, median", statistics.median(ms), None, "informational", unit="ms"),
         Result(f"  answers committed / stored ({saved} / {stored})", float(stored), None, "every answer in the file", unit=""),
         Result(f"  rubric evaluations per answer keypress (most of {len(evaluations)})", float(max(evaluations, default=0)),

@@ -101,13 +101,13 @@ def cipher_connection(path: Path, passphrase: str = PASSPHRASE) -> sqlite3.Conne
 
 
 def content(conn: sqlite3.Connection) -> dict:
-    """Everything a database holds: schema, every table's rows (ordered), application_id and user_version."""
+    """Everything a database holds: schema, every table's and view's rows (ordered), application_id and user_version."""
     out = {
         "application_id": conn.execute("PRAGMA application_id").fetchone()[0],
         "user_version": conn.execute("PRAGMA user_version").fetchone()[0],
         "schema": sorted(tuple(r) for r in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")),
     }
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name").fetchall():
         out[table] = sorted(tuple(map(repr, row)) for row in conn.execute(f'SELECT * FROM "{table}"'))
     return out
 

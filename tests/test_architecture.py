@@ -203,7 +203,7 @@ def test_the_reach_in_scan_catches_both_kinds(tmp_path):
         sample.unlink()
 
 
-WRITES = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+(main\.)?\"?(answers|cases|history)\b", re.I)
+WRITES = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+(main\.)?\"?(answers|cases|history|answer_data|history_data|question_keys)\b", re.I)
 #: the case service writes them; migrations create and backfill them
 WRITERS = {PACKAGE / "cases.py", PACKAGE / "schema.py"}
 
@@ -218,7 +218,7 @@ def test_only_the_case_service_writes_cases_answers_and_history(path):
 def test_the_writer_scan_sees_the_service_writing():
     text = (PACKAGE / "cases.py").read_text(encoding="utf-8")
     kinds = {m.group(4).lower() for m in WRITES.finditer(text)}
-    assert kinds == {"answers", "cases", "history"}
+    assert kinds == {"answer_data", "cases", "history_data", "question_keys"}
     assert WRITES.search('conn.execute("UPDATE main.answers SET value = ?")')
     assert not WRITES.search('"UPDATE staged_cases SET kind = 1"')
 

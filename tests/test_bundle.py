@@ -53,11 +53,12 @@ def bundle(site, keys, tmp_path_factory) -> Path:
 def comparable(path: Path, site_path: Path) -> dict:
     """A merged national database's content, with the source's file name as a placeholder."""
     found = plain_content(path)
-    for table in ("cases", "history", "merges"):
+    for table in ("cases", "history", "history_data", "merges"):
         found[table] = sorted(tuple(cell.replace(str(site_path), "SOURCE") for cell in row) for row in found[table])
     found["rubrics"] = [row[:5] for row in found["rubrics"]]  # not added_at, the time of the merge
     # the history rows the merge itself wrote carry its own time
     found["history"] = [row[:7] + ("WHEN",) + row[8:] if row[8] == "'merge'" else row for row in found["history"]]
+    found["history_data"] = [row[:7] + ("WHEN",) + row[8:] if row[8] == "'merge'" else row for row in found["history_data"]]
     found["merges"] = [row[2:] for row in found["merges"]]  # not id and merged_at
     # the change token is random per write (docs/merge.md, watermarks), like the database id
     found["meta"] = [row for row in found["meta"] if not any(k in row[0] for k in ("db_uuid", "created_at", "change_id"))]
@@ -190,7 +191,7 @@ def test_a_hostile_file_is_not_bundled(site, keys, tmp_path, capsys):
     hostile = tmp_path / "hostile.db"
     shutil.copy(site, hostile)
     conn = sqlite3.connect(hostile)
-    conn.execute("UPDATE answers SET value = '999' WHERE question_id = 'age'")
+    conn.execute("UPDATE answer_data SET value = '999' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'age')")
     conn.commit()
     conn.close()
     out = tmp_path / "hostile.audit.age"
@@ -206,7 +207,7 @@ def test_a_tampered_database_inside_a_valid_bundle_is_refused_by_the_merges_chec
     hostile = tmp_path / "hostile.db"
     shutil.copy(site, hostile)
     conn = sqlite3.connect(hostile)
-    conn.execute("CREATE TRIGGER evil AFTER INSERT ON answers BEGIN DELETE FROM answers; END")
+    conn.execute("CREATE TRIGGER evil AFTER INSERT ON answer_data BEGIN DELETE FROM answer_data; END")
     conn.commit()
     conn.close()
     bad = tmp_path / "forged.audit.age"

@@ -245,7 +245,7 @@ def test_a_file_counted_under_older_rules_is_recounted_on_open_in_one_transactio
         CaseService(store).answer(made.uuid, "assessment_completed", "yes")
         CaseService(store).answer(made.uuid, "factors", [])
     conn = sqlite3.connect(tmp_db_path)  # as the previous release left it: [] uncounted, no counting version
-    conn.execute("UPDATE answers SET counted = 0 WHERE question_id = 'factors'")
+    conn.execute("UPDATE answer_data SET counted = 0 WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'factors')")
     conn.execute("DELETE FROM meta WHERE key = 'counting_version'")
     conn.commit()
     conn.close()

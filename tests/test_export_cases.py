@@ -103,8 +103,8 @@ def test_wide_csv_is_the_import_format(database, tmp_path):
 def test_an_explicit_empty_selection_is_written_as_none(tmp_path, thematic_rubric):
     db = make_db(tmp_path / "e.db", thematic_rubric, [("E1", "surrey", "complete", BASE)])
     with Store.open(db, create=False) as store:  # "None of these", stored as JSON [] (as the case service stores it)
-        store.db.execute("UPDATE answers SET value = '[]' WHERE question_id = 'factors'")
-        store.db.execute("DELETE FROM answers WHERE question_id LIKE 'services_%'")
+        store.db.execute("UPDATE answer_data SET value = '[]' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'factors')")
+        store.db.execute("DELETE FROM answer_data WHERE question_key IN (SELECT id FROM question_keys WHERE question_id LIKE 'services_%')")
     assert main(["export-cases", str(db), "-o", str(tmp_path / "e.jsonl")]) == 0
     assert lines(tmp_path / "e.jsonl")[0]["answers"]["factors"] == []
     assert main(["export-cases", str(db), "-o", str(tmp_path / "e.csv")]) == 0
@@ -182,8 +182,8 @@ def test_statuses_notes_and_empty_selections_round_trip(thematic_rubric, tmp_pat
         service.note(uuids[0], "sentence_type", "=from the court record")
         with_factors = [u for u in uuids if "factors" in store.answers(u)]
         if with_factors:  # "None of these", as the case service stores it
-            store.db.execute("UPDATE answers SET value = '[]' WHERE case_uuid = ? AND question_id = 'factors'", [with_factors[0]])
-            store.db.execute("DELETE FROM answers WHERE case_uuid = ? AND question_id LIKE 'services_%'", [with_factors[0]])
+            store.db.execute("UPDATE answer_data SET value = '[]' WHERE case_id = (SELECT id FROM cases WHERE uuid = ?) AND question_key = (SELECT id FROM question_keys WHERE question_id = 'factors')", [with_factors[0]])
+            store.db.execute("DELETE FROM answer_data WHERE case_id = (SELECT id FROM cases WHERE uuid = ?) AND question_key IN (SELECT id FROM question_keys WHERE question_id LIKE 'services_%')", [with_factors[0]])
     out = tmp_path / f"cases.{kind}"
     assert main(["export-cases", str(source), "-o", str(out), "--include-notes"]) == 0
     import_file(out, tmp_path / "copy.db")

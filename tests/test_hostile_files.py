@@ -65,14 +65,14 @@ def _tamper_options(conn: sqlite3.Connection) -> None:
 
 
 def _value(qid: str, value: str) -> callable:
-    return _sql(f"UPDATE answers SET value = '{value}' WHERE question_id = '{qid}'")
+    return _sql(f"UPDATE answer_data SET value = '{value}' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = '{qid}')")
 
 
 SCHEMA_ATTACKS = {
-    "trigger": _sql("CREATE TRIGGER evil AFTER INSERT ON answers BEGIN DELETE FROM answers WHERE case_uuid = NEW.case_uuid; END"),
+    "trigger": _sql("CREATE TRIGGER evil AFTER INSERT ON answer_data BEGIN DELETE FROM answer_data WHERE case_id = NEW.case_id; END"),
     "extra view": _sql("CREATE VIEW everything AS SELECT * FROM answers"),
     "extra table": _sql("CREATE TABLE exfiltrate (x TEXT)"),
-    "extra index": _sql("CREATE INDEX sneaky ON answers (note)"),
+    "extra index": _sql("CREATE INDEX sneaky ON answer_data (note)"),
     "altered view": _sql("DROP VIEW answers_readable",
                          "CREATE VIEW answers_readable AS SELECT 1 AS site"),
     "wrong user_version": _sql("PRAGMA user_version = 99"),
@@ -84,7 +84,9 @@ VALUE_ATTACKS = {
     "unknown code": (_value("lead_agency", '"maybe"'), "lead_agency"),
     "malformed json": (_value("lead_agency", "{not json"), "lead_agency"),
     "out of range": (_value("age", "999"), "age"),
-    "unknown question": (_sql("UPDATE answers SET question_id = 'no_such_question' WHERE question_id = 'lead_agency'"), None),
+    "unknown question": (_sql("INSERT INTO question_keys (question_id) VALUES ('no_such_question')",
+                                "UPDATE answer_data SET question_key = (SELECT id FROM question_keys WHERE question_id = 'no_such_question') "
+                                "WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'lead_agency')"), None),
     "text for a number": (_value("age", '"thirty"'), "age"),
 }
 
@@ -198,13 +200,13 @@ def test_merge_names_the_file_case_and_question_of_every_bad_value(clean, tmp_pa
 def test_a_recount_never_trusts_a_sources_verdicts(clean, tmp_path):
     """A source that marks a "Not applicable" answer as counted: the merged figures are the target's own counting."""
     def counted_na(conn):
-        conn.execute("UPDATE answers SET value = '\"na\"', counted = 1 WHERE question_id = 'complied'")
+        conn.execute("UPDATE answer_data SET value = '\"na\"', counted = 1 WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'complied')")
     # complied is yes/no: na is not one of its codes, so that file is refused outright
     path = hostile(clean, tmp_path, counted_na)
     refused_by(["merge", str(tmp_path / "national.db"), str(path)], [path], "complied")
 
     def counted_gap(conn):  # verdicts flipped on valid answers: merged, and recounted
-        conn.execute("UPDATE answers SET counted = 1 - counted, applies = 1 - applies")
+        conn.execute("UPDATE answer_data SET counted = 1 - counted, applies = 1 - applies")
     flipped = hostile(clean, tmp_path / "x" if (tmp_path / "x").mkdir() or True else tmp_path, counted_gap)
     national = tmp_path / "national.db"
     result = subprocess.run([*AUDIT, "merge", str(national), str(flipped)], cwd=ROOT, capture_output=True, text=True)
@@ -217,6 +219,6 @@ def test_a_recount_never_trusts_a_sources_verdicts(clean, tmp_path):
 
 def test_json_bombs_in_stored_values_are_refused_not_loaded(clean, tmp_path):
     deep = "[" * 100000 + "]" * 100000
-    path = hostile(clean, tmp_path, lambda conn: conn.execute("UPDATE answers SET value = ? WHERE question_id = 'factors'", [deep]))
+    path = hostile(clean, tmp_path, lambda conn: conn.execute("UPDATE answer_data SET value = ? WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'factors')", [deep]))
     refused_by(["merge", str(tmp_path / "national.db"), str(path)], [path], "factors")
     refused_by(["verify", str(path)], [path])

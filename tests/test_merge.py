@@ -263,7 +263,7 @@ def test_a_tie_on_answered_at_is_broken_by_value_whatever_the_order(tmp_path, th
     set_answer(b, uuid, "rosh", "low")
     for path in (a, b):  # the same instant on both laptops
         with Store.open(path, create=False) as store:
-            store.db.execute("UPDATE answers SET answered_at = '2019-06-01T10:00:00.000000Z' WHERE question_id = 'rosh'")
+            store.db.execute("UPDATE answer_data SET answered_at = '2019-06-01T10:00:00.000000Z' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'rosh')")
     kept = []
     for order in ([a, b], [b, a]):
         target = tmp_path / f"t{len(kept)}.db"

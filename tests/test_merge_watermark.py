@@ -74,7 +74,7 @@ def test_a_forged_source_that_keeps_its_old_token_is_skipped_whole_and_nothing_o
     merge_databases(target, list(sites))
     before = dump(target)
     # altered outside the tool: a value no rubric accepts, the token left as it was
-    run_sql(sites[0], "UPDATE answers SET value = '\"bogus\"' WHERE question_id = 'complied'")
+    run_sql(sites[0], "UPDATE answer_data SET value = '\"bogus\"' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'complied')")
     result = merge_databases(target, list(sites))
     assert not result.changed and result.sources[0].merged_before
     assert dump(target) == before  # the forged answers never reached TARGET
@@ -87,7 +87,7 @@ def test_a_forged_source_with_a_new_token_is_checked_in_full_and_refused(tmp_pat
     target = tmp_path / "national.db"
     merge_databases(target, list(sites))
     before = dump(target)
-    run_sql(sites[0], "UPDATE answers SET value = '\"bogus\"' WHERE question_id = 'complied'")
+    run_sql(sites[0], "UPDATE answer_data SET value = '\"bogus\"' WHERE question_key = (SELECT id FROM question_keys WHERE question_id = 'complied')")
     run_sql(sites[0], f"UPDATE meta SET value = '{schema.new_change_id()}' WHERE key = 'change_id'")
     with pytest.raises(Problems, match="complied"):
         merge_databases(target, list(sites))

@@ -143,8 +143,9 @@ def test_a_file_the_full_check_refuses_stops_the_ui_even_after_writes_were_allow
             assert await wait_for(pilot, lambda: app.writable)
             # damage found by the full check: a value the tool could not have written
             conn = __import__("sqlite3").connect(path)
-            conn.execute("INSERT INTO answers (case_uuid, question_id, value, state) "
-                         "SELECT uuid, 'sentence_type', '\"bogus\"', 'current' FROM cases")
+            conn.execute("INSERT OR IGNORE INTO question_keys (question_id) VALUES ('sentence_type')")
+            conn.execute("INSERT INTO answer_data (case_id, question_key, value) "
+                         "SELECT id, (SELECT id FROM question_keys WHERE question_id = 'sentence_type'), '\"bogus\"' FROM cases")
             conn.commit()
             conn.close()
             slow.release.set()

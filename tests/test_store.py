@@ -106,11 +106,11 @@ def test_integrity_check_runs_on_open(tmp_db_path, thematic_rubric):
     con = sqlite3.connect(tmp_db_path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     pages = dict(con.execute(
-        "SELECT name, rootpage FROM sqlite_master WHERE name IN ('idx_cases_site_case_ref', 'idx_cases_updated_at_uuid')"
+        "SELECT name, rootpage FROM sqlite_master WHERE name IN ('idx_cases_order_case_ref', 'idx_cases_order_updated_at')"
     ).fetchall())
     con.execute("PRAGMA writable_schema = ON")
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'idx_cases_site_case_ref'", [pages["idx_cases_updated_at_uuid"]])
-    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'idx_cases_updated_at_uuid'", [pages["idx_cases_site_case_ref"]])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'idx_cases_order_case_ref'", [pages["idx_cases_order_updated_at"]])
+    con.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'idx_cases_order_updated_at'", [pages["idx_cases_order_case_ref"]])
     con.commit()
     con.close()
     before = sha256(tmp_db_path)
@@ -399,7 +399,7 @@ def test_a_failed_commit_leaves_no_transaction_open(store, case, tmp_db_path):
     with pytest.raises(sqlite3.IntegrityError):
         with store.transaction():
             store.db.execute(
-                "INSERT INTO answers (case_uuid, question_id, value, state, applies, counted) VALUES ('no-such-case', 'q', NULL, 'current', 0, 0)"
+                "INSERT INTO history_data (case_id, field, changed_at, reason) VALUES (-1, 'case', 'now', 'no such case')"
             )
     assert not store.db.conn.in_transaction
     store.db.execute("PRAGMA defer_foreign_keys = OFF")

@@ -44,7 +44,7 @@ def delete_case(store: Store, case_ref: str) -> None:
         store.db.execute("ALTER TABLE cases ADD COLUMN deleted_at TEXT")
     uuid = store.db.execute("SELECT uuid FROM cases WHERE case_ref = ?", [case_ref]).fetchone()[0]
     store.db.execute("UPDATE cases SET deleted_at = '2019-10-01T00:00:00Z' WHERE uuid = ?", [uuid])
-    store.db.execute("UPDATE answers SET counted = 0 WHERE case_uuid = ?", [uuid])
+    store.db.execute("UPDATE answer_data SET counted = 0 WHERE case_id = (SELECT id FROM cases WHERE uuid = ?)", [uuid])
 
 
 def table_of(figures_yaml: str, stores: dict[str, Store], figure: str = "1"):

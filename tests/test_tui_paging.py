@@ -31,7 +31,7 @@ def store(thematic_rubric_module):
     ], who="test")
     rows = store.conn.execute("SELECT uuid FROM cases ORDER BY uuid").fetchall()
     with store.transaction():
-        for index, (uuid,) in enumerate(rows):  # ties in every order, so the uuid tie-break matters
+        for index, (uuid,) in enumerate(rows):  # ties in every order, so the id tie-break matters
             store.conn.execute(
                 "UPDATE cases SET status = ?, updated_at = ?, applicable_count = ?, answered_count = ?, "
                 "deleted_at = ? WHERE uuid = ?",
@@ -64,7 +64,7 @@ def reference(store: Store, *, search="", site=None, status=None, deleted=False,
     value = {"inspector": lambda c: c.inspector or "",
              "progress": lambda c: c.answered_count * 1.0 / max(c.applicable_count, 1)}.get(
         order_by, lambda c: getattr(c, order_by))
-    cases.sort(key=lambda c: (value(c), c.uuid), reverse=descending)
+    cases.sort(key=lambda c: (value(c), c.id), reverse=descending)
     if not deleted:
         cases.sort(key=lambda c: c.status != "returned")  # stable: returned cases first, in the same order
     return [c.uuid for c in cases]
@@ -113,7 +113,7 @@ def test_no_offset_and_no_sort_on_the_orders_index(store, monkeypatch):
     for order_by, (expression, index) in Store.ORDER_KEYS.items():
         plan = " | ".join(row[-1] for row in store.conn.execute(
             f"EXPLAIN QUERY PLAN SELECT uuid FROM cases INDEXED BY {index} WHERE +deleted_at IS NULL "
-            f"AND ({expression}, uuid) > (?, ?) ORDER BY {expression} DESC, uuid DESC LIMIT 100", ["", ""]))
+            f"AND ({expression}, id) > (?, ?) ORDER BY {expression} DESC, id DESC LIMIT 100", ["", 0]))
         assert index in plan and "TEMP B-TREE" not in plan, (order_by, plan)
 
 

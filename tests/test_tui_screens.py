@@ -116,7 +116,7 @@ def test_figures_of_a_database_with_another_rubrics_case_show_the_datasets_and_s
     run(scenario())
     with Store.open(tmp_db_path, create=False) as store:  # the temporary views never reached the file
         names = [r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
-        assert "cases" not in names and "answers" not in names
+        assert sorted(names) == ["answers", "answers_readable", "history"]  # the file's own (schema 5), no other
         assert store.case_count() == 3
 
 
@@ -279,7 +279,7 @@ def test_names_and_answers_from_a_file_cannot_write_to_the_terminal(tmp_db_path,
     uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"}, notes={"sentence_type": "seen"})
     escape = "\x1b]0;owned\x07\x1b[2J"
     with sqlite3.connect(tmp_db_path) as conn:  # as an imported or merged file might carry them
-        conn.execute("UPDATE answers SET note = ? WHERE case_uuid = ?", [f"n{escape}", uuid])
+        conn.execute("UPDATE answer_data SET note = ? WHERE case_id = (SELECT id FROM cases WHERE uuid = ?)", [f"n{escape}", uuid])
 
     async def scenario() -> None:
         async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:

@@ -214,10 +214,10 @@ def test_retired_deleted_and_empty_answers(tmp_path, thematic_rubric):
         if not has_deleted_column(store):
             store.db.execute("ALTER TABLE cases ADD COLUMN deleted_at TEXT")
         store.db.execute("UPDATE cases SET deleted_at = '2019-10-01T00:00:00Z' WHERE uuid = ?", [cases["A2"]])
-        store.db.execute("UPDATE answers SET counted = 0 WHERE case_uuid = ?", [cases["A2"]])
+        store.db.execute("UPDATE answer_data SET counted = 0 WHERE case_id = (SELECT id FROM cases WHERE uuid = ?)", [cases["A2"]])
         # A3: an explicit empty selection, "None of these", stored as JSON [] (as the case service stores it)
-        store.db.execute("UPDATE answers SET value = '[]' WHERE case_uuid = ? AND question_id = 'factors'", [cases["A3"]])
-        store.db.execute("DELETE FROM answers WHERE case_uuid = ? AND question_id = 'services_drugs'", [cases["A3"]])
+        store.db.execute("UPDATE answer_data SET value = '[]' WHERE case_id = (SELECT id FROM cases WHERE uuid = ?) AND question_key = (SELECT id FROM question_keys WHERE question_id = 'factors')", [cases["A3"]])
+        store.db.execute("DELETE FROM answer_data WHERE case_id = (SELECT id FROM cases WHERE uuid = ?) AND question_key = (SELECT id FROM question_keys WHERE question_id = 'services_drugs')", [cases["A3"]])
     out = tmp_path / "t.xlsx"
     assert main(["export", REPORT, "--data", f"thematic={db}", "-o", str(out), "--include-data"]) == 0
     workbook = openpyxl.load_workbook(out)
