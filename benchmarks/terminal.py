@@ -143,6 +143,17 @@ class Terminal:
             time.sleep(0.05)
         raise TimeoutError(f"not seen (exit {self.process.poll()}); last text: {self.screen_text()[-400:]!r}")
 
+    def idle(self, seconds: float = 1.0, share: float = 0.02, timeout: float = 900.0) -> None:
+        """Wait until the program has used under ``share`` of a core for ``seconds`` (a background
+        worker, such as the start-up check of a large file, has finished)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(seconds)
+            if self.cpu_seconds() - before < share * seconds:
+                return
+        raise TimeoutError(f"still busy after {timeout} s")
+
     def quiet(self, seconds: float = 0.3, timeout: float = 30.0) -> None:
         """Wait until nothing has been written for ``seconds``."""
         deadline = time.perf_counter() + timeout

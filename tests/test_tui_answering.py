@@ -20,7 +20,8 @@ from audit.tui.screens.confirm import ConfirmRetireScreen, ConfirmScreen, Restor
 from audit.tui.screens.history import HistoryScreen
 from audit.tui.screens.review import ReviewScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
-from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
+from audit.tui.widgets.answer import AnswerInput
+from audit.tui.widgets.question import QuestionView
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline
@@ -155,7 +156,7 @@ def test_a_number_shows_what_was_typed_says_why_it_is_refused_and_saves_nothing_
             await pilot.press(*"12.5")
             await pilot.pause()
             assert screen.typed.value == "12.5"  # nothing dropped: '.' once vanished and 125 was saved
-            hint = screen.status.text.plain
+            hint = screen.status_text.plain
             assert "Not a valid answer yet: “12.5” is not a whole number: type a whole number, 10–120." in hint
             await pilot.press("enter")
             await pilot.pause()
@@ -186,7 +187,7 @@ def test_a_complete_case_is_read_only_until_reopened_and_says_how(tmp_db_path, t
             assert screen.current == "lead_agency"
             assert screen.said == ("T001 is complete, so its answers are read-only. "
                                    "To change one, reopen the case: ctrl+e.")
-            assert "reopen the case: ctrl+e" in screen.status.text.plain  # on every question of the case
+            assert "reopen the case: ctrl+e" in screen.status_text.plain  # on every question of the case
             await pilot.press("ctrl+x", "e")  # clearing and the note are refused too
             await pilot.pause()
             assert isinstance(app_screen(pilot), WalkthroughScreen) and "read-only" in screen.said
@@ -307,7 +308,7 @@ def test_the_same_navigation_on_a_typed_question_with_ctrl_shown_in_the_key_bar(
                 assert entry in bar, bar
             await pilot.press("o")  # a letter types here, and is refused as a number at once
             await pilot.pause()
-            assert screen.typed.value == "o" and "not a whole number" in screen.status.text.plain
+            assert screen.typed.value == "o" and "not a whole number" in screen.status_text.plain
             await pilot.press("enter")  # and enter does not skip past it
             await pilot.pause()
             assert screen.current == "age"
@@ -348,7 +349,7 @@ def test_one_number_per_question_in_panel_outline_review_and_history(tmp_db_path
             number = thematic_rubric.question_ids.index("services_drugs") + 1  # 28 in the outline
             screen.show_question("services_drugs")
             await pilot.pause()
-            assert screen.head.text.plain.startswith(f"Question {number}  ·  ")
+            assert screen.question.head.plain.startswith(f"Question {number}  ·  ")
             assert screen.outline.line_text("services_drugs").split()[2] == str(number)
             await pilot.press("1")
             await pilot.press("r")
@@ -440,7 +441,7 @@ def test_n_records_none_of_these_shown_in_the_panel_review_and_history(tmp_db_pa
             await pilot.press("n")
             await settle(pilot)
             assert screen.said == f"Saved: {NONE_OF_THESE}"
-            choice = screen.query_one(ChoiceAnswer)
+            choice = screen.query_one(QuestionView)
             assert choice.chosen_value == [] and f"(•) {NONE_OF_THESE}" in choice.text.plain
             assert screen.outline.state_of("factors") == "answered"
             await pilot.press("r")
@@ -541,8 +542,8 @@ def test_each_retired_answer_is_offered_on_its_question_and_enter_brings_it_back
             await pilot.press("escape")  # one by one
             await settle(pilot)
             assert pilot.app.screen is screen and screen.current == "index_offence"
-            assert "Enter brings back the earlier answer, Burglary (retired; it applies again)" in screen.status.text.plain
-            choice = screen.query_one(ChoiceAnswer)
+            assert "Enter brings back the earlier answer, Burglary (retired; it applies again)" in screen.status_text.plain
+            choice = screen.query_one(QuestionView)
             assert choice.choices[choice.cursor_index][0] == "burglary"  # pre-selected
             assert "Burglary  ← earlier answer" in choice.text.plain
             assert question_states(screen.rubric, screen.evaluation, screen.rows)["index_offence"] == "offered"  # ↺

@@ -20,7 +20,8 @@ from audit.tui.screens.history import HistoryScreen
 from audit.tui.screens.new_case import NewCaseScreen
 from audit.tui.screens.review import ReviewScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
-from audit.tui.widgets.answer import AnswerInput, ChoiceAnswer
+from audit.tui.widgets.answer import AnswerInput
+from audit.tui.widgets.question import QuestionView
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.outline import ANSWERED, NOT_APPLICABLE, RETIRED
 from tests.tui_support import settle, terminal_streams
@@ -155,7 +156,7 @@ def test_create_answer_complete_then_find_every_answer_after_a_restart(tmp_db_pa
                 qid = screen.current
                 question = screen.rubric.question(qid)
                 if question.is_choice:
-                    seen[qid] = screen.query_one(ChoiceAnswer).chosen_value
+                    seen[qid] = screen.query_one(QuestionView).chosen_value
                 else:
                     seen[qid] = int(screen.query_one(AnswerInput).value)
                 await pilot.press("enter")
@@ -260,7 +261,7 @@ def test_unticking_a_factor_asks_first_and_cancel_saves_nothing(factors_case):
             await pilot.press("escape")
             await settle(pilot)
             assert app.screen is screen
-            assert screen.query_one(ChoiceAnswer).chosen_value == ["drugs", "alcohol"]  # the old value again
+            assert screen.query_one(QuestionView).chosen_value == ["drugs", "alcohol"]  # the old value again
             assert "Not changed" in screen.said
 
     run(scenario())
@@ -278,7 +279,7 @@ def test_unticking_a_factor_confirmed_retires_the_answer(factors_case):
             await pilot.press("r")
             await settle(pilot)
             assert app.screen is screen
-            assert screen.query_one(ChoiceAnswer).chosen_value == ["alcohol"]
+            assert screen.query_one(QuestionView).chosen_value == ["alcohol"]
             assert screen.query_one("#outline").state_of("services_drugs") == RETIRED
             assert screen.query_one("#outline").state_of("services_alcohol") == ANSWERED
 
@@ -303,7 +304,7 @@ def test_changing_sentence_type_lists_every_answer_it_would_retire_and_cancel_ke
             await pilot.press("k")
             await settle(pilot)
             assert screen.current == "sentence_type"
-            assert screen.query_one(ChoiceAnswer).chosen_value == "community"
+            assert screen.query_one(QuestionView).chosen_value == "community"
 
     run(scenario())
     assert answer_row(factors_case, "sentence_type")[0] == '"community"'
@@ -356,7 +357,7 @@ def test_typed_answers_are_checked_and_notes_are_saved(tmp_db_path, thematic_rub
             assert screen.current == "gender"
             await pilot.press("e", *"OASys p4", "enter")  # evidence note for gender
             await pilot.pause()
-            assert isinstance(app.focused, ChoiceAnswer)
+            assert isinstance(app.focused, QuestionView)
             await pilot.press("2")
             await pilot.pause()
 

@@ -12,7 +12,11 @@ dialog: ``CaseService.restore_answers``). A complete case is read-only here
 until it is reopened (``ctrl+e``, or review then ``o``).
 
 An answer redraws only what changed, in place (see "The keypress path" in
-docs/ui.md): the panel's lines, the outline's changed lines and the header.
+docs/ui.md): the question view's changed lines, the outline's changed lines
+and the header. The screen has no containers: the header, the key bar and the
+outline are split off its edges, the evidence note is docked at the bottom, and
+the question view fills the rest, so that few widgets lie in the rectangle
+around a frame's changes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
@@ -37,9 +40,10 @@ from audit.tui.answering import (
     rubric_facts, ticked, typed_value,
 )
 from audit.tui.format import clock, shorten, shown, status_label
-from audit.tui.widgets.answer import LETTER_CODES, NONE_KEY, AnswerInput, ChoiceAnswer
+from audit.tui.widgets.answer import AnswerInput
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline, outline_text
+from audit.tui.widgets.question import LETTER_CODES, NONE_KEY, QuestionView
 from audit.tui.widgets.text_box import TextBox
 from audit.tui.widgets.review_note import ReviewNote
 
@@ -108,30 +112,30 @@ class WalkthroughScreen(Screen):
         self.feedback_text: Text | str = ""
         self.number: dict[str, int] = {}
         self._would_retire: list[str] = []  # what the service said the change being asked about would retire
+        self._section_tails: dict[str, str] = {}  # what each section's line in the outline says after its title
         self.last_saved: str | None = None
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        # no containers, and few widgets: each one inside the rectangle around a frame's changes is
+        # drawn again on every answer. Split off the edges in this order (audit.tcss): header, key bar, outline.
         yield TextBox(id="case-header", shrink=False)
-        with Horizontal(id="walk-body"):
-            yield Outline(id="outline")
-            with Vertical(id="question-panel"):
-                yield ReviewNote(id="review-note")
-                # few widgets: each one in the updated part of the screen is drawn again on every answer
-                yield TextBox(id="q-head")  # "Question 12 · section", the question, its guidance
-                yield ChoiceAnswer(id="choice")
-                yield AnswerInput(id="typed")
-                yield TextBox(id="q-status", shrink=False)  # the keys for this question, and what just happened
-                yield Input(id="note", placeholder="what in the case file supports this answer")
         yield KeyBar()
+        yield Outline(id="outline")
+        yield ReviewNote(id="review-note")
+        # where it is, the question, its options, the keys for it and what just happened
+        yield QuestionView(id="question")
+        yield AnswerInput(id="typed")
+        yield TextBox(id="typed-status", shrink=False)  # a typed answer's keys and message, under its field
+        yield Input(id="note", placeholder="what in the case file supports this answer")
 
     def on_mount(self) -> None:
         # looked up once: a query per widget per keypress adds up (see docs/ui.md, the keypress path)
         self.header = self.query_one("#case-header", TextBox)
-        self.head = self.query_one("#q-head", TextBox)
-        self.status = self.query_one("#q-status", TextBox)
+        self.question = self.query_one(QuestionView)
+        self.typed_status = self.query_one("#typed-status", TextBox)
+        self.review_note = self.query_one(ReviewNote)
         self._hint_text, self._said = Text(), Text()
-        self.choice = self.query_one(ChoiceAnswer)
         self.typed = self.query_one(AnswerInput)
         self.note = self.query_one("#note", Input)
         self.note.border_title = "Evidence note (tab or e)"
@@ -217,8 +221,9 @@ class WalkthroughScreen(Screen):
 
     def _draw_outline(self, states: dict[str, str]) -> None:
         sections = {}
+        applies = self.evaluation.applicable
         for section_id, title, ids in rubric_facts(self.rubric).sections:
-            applicable = [qid for qid in ids if qid in self.evaluation.applicable]
+            applicable = [qid for qid in ids if qid in applies]
             done = sum(1 for qid in applicable if states[qid] == ANSWERED)
             if applicable:
                 tail = f"  {done}/{len(applicable)}"
@@ -226,8 +231,9 @@ class WalkthroughScreen(Screen):
                 tail = "  waits on earlier answers"
             else:
                 tail = "  does not apply"
-            style = "bold" if applicable else "dim"
-            sections[section_id] = Text.assemble((title, style), (tail, "dim"))
+            if self._section_tails.get(section_id) != tail:  # most answers change one section's count
+                self._section_tails[section_id] = tail
+                sections[section_id] = Text.assemble((title, "bold" if applicable else "dim"), (tail, "dim"))
         self.outline.show_states(states, self.current, sections)
 
     def show_question(self, qid: str, *, focus: bool = True) -> None:
@@ -243,22 +249,25 @@ class WalkthroughScreen(Screen):
         head = Text.assemble((place, "dim"), "\n\n", (shown(question.text), "bold" if applies else "dim"))
         if question.prompts:
             head.append("\n\n" + "\n".join(f"• {shown(p)}" for p in question.prompts), style="italic dim")
-        self.head.set(head)
-        self.query_one(ReviewNote).show(self.case, qid, self.rubric)
-        choice, typed = self.choice, self.typed
-        self._show(choice, question.is_choice)
-        self._show(typed, not question.is_choice)
+        self.review_note.show(self.case, qid, self.rubric)
+        view, typed = self.question, self.typed
+        is_choice = question.is_choice
+        if view.has_class("-typed") == is_choice:  # a change of height: only when the kind of question changes
+            view.set_class(not is_choice, "-typed")
+        self._show(typed, not is_choice)
+        self._show(self.typed_status, not is_choice)
         value = self._value(qid)
         offered = self._offered(qid)
-        if question.is_choice:
-            choice.show([(code, shown(opt.label)) for code, opt in question.options.items()], multi=question.type == "multi",
-                        value=value, offered=offered)
-            choice.disabled = not applies
+        if is_choice:
+            view.show(head, [(code, shown(opt.label)) for code, opt in question.options.items()],
+                      multi=question.type == "multi", value=value, offered=offered, answerable=applies)
         else:
+            view.show(head, None, answerable=False)
             shown_value = value if value is not None else offered
             typed.show("" if shown_value is None else str(shown_value), placeholder=f"{expectation(question)}, then enter",
                        read_only=self.read_only)
-            typed.disabled = not applies
+            if typed.disabled == applies:
+                typed.disabled = not applies
         self._hint_text = self._hint(question, applies)
         note = shown(self.rows.get(qid, {}).get("note") or "")
         note_box = self.note
@@ -271,7 +280,7 @@ class WalkthroughScreen(Screen):
         self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
         self.outline.point_at(qid)
         if focus:
-            target = (choice if question.is_choice else typed) if applies else self.outline
+            target = (view if is_choice else typed) if applies else self.outline
             if self.focused is not target:
                 self.set_focus(target)  # now, not after the keys already typed
         self.call_after_refresh(self.post_message, self.QuestionShown(qid))
@@ -320,7 +329,16 @@ class WalkthroughScreen(Screen):
         self._draw_status()
 
     def _draw_status(self) -> None:
-        self.status.set(Text.assemble(self._hint_text, "\n", self._said) if self._said.plain else self._hint_text)
+        status = self.status_text
+        typed = self._question_is_typed()
+        self.question.set_status(status, shown=not typed)  # under the options of a choice question
+        if typed:
+            self.typed_status.set(status)  # under the field of a typed one
+
+    @property
+    def status_text(self) -> Text:
+        """The keys for the question shown, and the last message."""
+        return Text.assemble(self._hint_text, "\n", self._said) if self._said.plain else self._hint_text
 
     @property
     def said(self) -> str:
@@ -335,8 +353,9 @@ class WalkthroughScreen(Screen):
         return False
 
     # -- answering -----------------------------------------------------------------------
-    @on(ChoiceAnswer.Picked)
-    def _picked(self, event: ChoiceAnswer.Picked) -> None:
+    @on(QuestionView.Picked)
+    def _picked(self, event: QuestionView.Picked) -> None:
+        event.stop()
         qid = self.current
         if qid is None or qid not in self.evaluation.applicable or self._refuse_read_only():
             return
@@ -353,8 +372,9 @@ class WalkthroughScreen(Screen):
         else:
             self.give_answer(qid, event.code, advance=True)
 
-    @on(ChoiceAnswer.NoneOfThese)
-    def _none_of_these(self) -> None:
+    @on(QuestionView.NoneOfThese)
+    def _none_of_these(self, event: QuestionView.NoneOfThese) -> None:
+        event.stop()
         qid = self.current
         if qid is None or qid not in self.evaluation.applicable or self._refuse_read_only():
             return
@@ -739,7 +759,7 @@ class WalkthroughScreen(Screen):
         if qid is None:
             return
         question = self.rubric.question(qid)
-        target = self.choice if question.is_choice else self.typed
+        target = self.question if question.is_choice else self.typed
         if qid in self.evaluation.applicable:
             target.focus()
 

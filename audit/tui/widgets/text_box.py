@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Hashable
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -25,6 +25,36 @@ from textual.widget import Widget
 def text_key(text: Text) -> tuple:
     """What makes two Texts draw the same (Text's == ignores its base style)."""
     return text.plain, tuple(text.spans), str(text.style)
+
+
+_LINES: dict[tuple, list[Strip]] = {}  # recently drawn lines: the same hint is drawn for question after question
+_LINES_KEPT = 512
+
+
+def _styled(text: Text) -> Text:
+    # Text.render leaves out the base style of a text without spans (Console.render adds it back)
+    if text.style and not text.spans:
+        text = text.copy()
+        text.stylize(text.style)
+    return text
+
+
+def text_strips(text: Text, width: int, console: Console) -> list[Strip]:
+    """``text`` as lines of at most ``width`` cells: each line of it as it is when it fits (a Rich wrap
+    pass costs more than drawing), wrapped otherwise."""
+    width = max(width, 1)
+    strips: list[Strip] = []
+    for line in text.split("\n", allow_blank=True) if text.plain else ():
+        key = (text_key(line), width)
+        drawn = _LINES.get(key)
+        if drawn is None:
+            parts = [line] if line.cell_len <= width else line.wrap(console, width)
+            drawn = [Strip(list(_styled(part).render(console)), part.cell_len) for part in parts]
+            if len(_LINES) >= _LINES_KEPT:
+                _LINES.clear()
+            _LINES[key] = drawn
+        strips += drawn
+    return strips
 
 
 class TextBox(Widget):
@@ -65,8 +95,8 @@ class TextBox(Widget):
     # -- drawing -------------------------------------------------------------------------
     def _wrap(self, width: int) -> list[Strip]:
         if self._strips is None or width != self._strips_width:
-            if isinstance(self._renderable, Text) and not self._renderable.plain:
-                self._strips = []
+            if isinstance(self._renderable, Text):  # drawn directly: a Console pass costs more
+                self._strips = text_strips(self._renderable, width, self.app.console)
             else:
                 console = self.app.console
                 options = console.options.update(width=max(width, 1), height=None, no_wrap=False, highlight=False)

@@ -1,0 +1,347 @@
+"""The question on screen: where it is, its text, its options, the keys for it and what just happened.
+
+One widget drawn line by line (a ScrollView with ``render_line``), so that an
+answer repaints only the lines that changed ("Question 12" becoming "Question
+13", the question's text, the message) and Textual's compositor has one widget
+to draw where it had five (issue #16; see "The keypress path" in docs/ui.md).
+It fills the space it is given and never asks for a layout pass: a longer
+question scrolls it, it does not move anything else.
+
+The answer keys of a choice question (y / n / a and the digits) are priority
+bindings: the app runs them as the key arrives, before handing the key down
+the focus chain; a key that does not fit the question (check_action False)
+goes on as usual. The widget posts what was pressed; the screen decides what
+that means, saves it, and shows the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from audit.tui.answering import NONE_OF_THESE
+from audit.tui.widgets.text_box import text_key, text_strips
+
+#: letter keys, for the options that have these codes (yes_no, yes_no_na, "na" options)
+LETTER_CODES = {"y": "yes", "n": "no", "a": "na"}
+#: the key that records "None of these" on a several-choice question
+NONE_KEY = "n"
+EARLIER = "  ← earlier answer"
+
+
+def option_key(index: int) -> str | None:
+    """The digit that picks the option at ``index`` (0-based): 1-9, then 0 for the tenth."""
+    if index < 9:
+        return str(index + 1)
+    if index == 9:
+        return "0"
+    return None
+
+
+class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
+    """A question and, for a choice question, its numbered options (check boxes and "None of these" when
+    several may be ticked), then the keys for it and the last message (``status``)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "pick_code('yes')", "Yes", show=False, id="answer.yes", priority=True),
+        Binding("n", "pick_code('no')", "No", show=False, id="answer.no", priority=True),
+        Binding("n", "none_of_these", NONE_OF_THESE, show=False, id="answer.none_of_these", priority=True),
+        Binding("a", "pick_code('na')", "N/A", show=False, id="answer.na", priority=True),
+        *(
+            Binding(str(n % 10), f"pick_number({n})", "Pick option by number", key_display="1-9, 0", show=False,
+                    id=f"answer.option_{n}", priority=True)
+            for n in range(1, 11)
+        ),
+        Binding("space", "pick_highlighted", "Pick the highlighted option", show=False, id="answer.pick_highlighted"),
+        Binding("up", "move(-1)", "Up", show=False, id="answer.up"),
+        Binding("down", "move(1)", "Down", show=False, id="answer.down"),
+    ]
+
+    class Picked(Message):
+        """An option was pressed: a choice for single questions, a toggle for multi."""
+
+        def __init__(self, code: str) -> None:
+            super().__init__()
+            self.code = code
+
+    class NoneOfThese(Message):
+        """The "None of these" key on a several-choice question."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.head = Text()
+        self.status = Text()
+        self.choices: list[tuple[str, str]] = []
+        self.is_multi = False
+        self.chosen_value: Any = None
+        self.offered_value: Any = None
+        self.cursor_index = 0
+        self.answerable = False  # a choice question that applies: the answer keys work
+        self.shows_status = True
+        self._width = 0
+        self._head_lines: list[Strip] = []
+        self._option_lines: list[Strip] = []
+        self._option_rows: list[int] = []  # first line of each option row, within the options
+        self._status_lines: list[Strip] = []
+        self._lines: list[Strip] = []
+        self._drawn: dict[int, Strip] = {}  # line -> the strip drawn there, in the widget's style
+        self._options_key: tuple = ()
+        self._base_style: Style | None = None
+
+    # -- what is shown ---------------------------------------------------------------------
+    def show(self, head: Text, options: list[tuple[str, str]] | None, *, multi: bool = False, value: Any = None,
+             offered: Any = None, answerable: bool = True) -> None:
+        """A question: ``head`` (where it is, its text, its guidance), and for a choice question its options
+        as (code, label) in rubric order with the stored value to mark. ``offered`` is a retired answer
+        offered back (the question has no answer now): marked as the earlier answer, and highlighted."""
+        options = options or []
+        same_options = options == self.choices and multi == self.is_multi
+        if not same_options:
+            self.cursor_index = 0
+        was_answerable = self.answerable
+        self.choices, self.is_multi, self.chosen_value, self.offered_value = options, multi, value, offered
+        self.answerable = answerable and bool(options)
+        chosen = self._chosen()
+        codes = [c for c, _ in options]
+        if chosen and not multi:
+            self.cursor_index = codes.index(next(iter(chosen)))
+        elif offered is not None and not multi and offered in codes:
+            self.cursor_index = codes.index(offered)
+        self.cursor_index = min(self.cursor_index, max(self._row_count() - 1, 0))
+        if not same_options or was_answerable != self.answerable:
+            self.refresh_bindings()  # which letter keys apply
+        new_question = text_key(head) != text_key(self.head)
+        if new_question:
+            self.head = head
+            self._head_lines = self._render_text(head)
+        self._draw_options()
+        self._redraw()
+        if new_question:
+            self._scroll_home()
+
+    def set_status(self, status: Text, *, shown: bool = True) -> None:
+        """The keys for this question and the last message, under the options (``shown`` False: drawn
+        elsewhere, as under a typed answer's field)."""
+        if text_key(status) == text_key(self.status) and shown == self.shows_status:
+            return
+        self.status, self.shows_status = status, shown
+        self._status_lines = self._render_text(status) if shown else []
+        self._redraw()
+
+    @property
+    def text(self) -> Text:
+        """Everything shown, as plain lines."""
+        return Text("\n".join(strip.text.rstrip() for strip in self._lines))
+
+    def _row_count(self) -> int:
+        return len(self.choices) + (1 if self.is_multi else 0)
+
+    def _chosen(self) -> set[str]:
+        if self.chosen_value is None:
+            return set()
+        return set(self.chosen_value) if self.is_multi else {self.chosen_value}
+
+    # -- drawing -------------------------------------------------------------------------
+    def _render_text(self, text: Text) -> list[Strip]:
+        return text_strips(text, self._width, self.app.console)
+
+    def _draw_options(self) -> None:
+        """The options as rows of key, mark and label; a long label wraps under itself, not under the keys."""
+        key = (tuple(self.choices), self.is_multi, repr(self.chosen_value), repr(self.offered_value), self.cursor_index,
+               self.has_focus, self.answerable, self._width)
+        if key == self._options_key:
+            return
+        self._options_key = key
+        chosen = self._chosen()
+        offered = self.offered_value
+        earlier = set() if offered is None else (set(offered) if self.is_multi else {offered})
+        rows: list[tuple[str, str, Text, bool]] = []
+        for index, (code, label) in enumerate(self.choices):
+            letter = None if self.is_multi else next((k for k, c in LETTER_CODES.items() if c == code), None)
+            keys = (option_key(index) or " ") + (f"/{letter}" if letter else "")
+            mark = ("[x]" if code in chosen else "[ ]") if self.is_multi else ("(•)" if code in chosen else "( )")
+            shown = Text.assemble(label, (EARLIER, "yellow")) if code in earlier else Text(label)
+            rows.append((keys, mark, shown, code in chosen))
+        if self.is_multi:
+            none = self.chosen_value == []
+            shown = Text.assemble(NONE_OF_THESE, (EARLIER, "yellow")) if offered == [] else Text(NONE_OF_THESE)
+            rows.append((NONE_KEY, "(•)" if none else "( )", shown, none))
+        key_width = max((cell_len(keys) for keys, *_ in rows), default=0) + 1
+        label_width = max(self._width - key_width - 6, 8)
+        console = self.app.console
+        lines: list[Strip] = []
+        starts: list[int] = []
+        for index, (keys, mark, label, is_chosen) in enumerate(rows):
+            style = "bold" if is_chosen else ""
+            if index == self.cursor_index and self.has_focus and self.answerable:
+                style += " reverse"
+            if not self.answerable:
+                style += " dim"
+            label.stylize(style)
+            starts.append(len(lines))
+            for number, line in enumerate(label.wrap(console, label_width)):
+                lead = Text.assemble((keys.rjust(key_width) if number == 0 else " " * key_width, "dim"), "  ",
+                                     (mark, style) if number == 0 else " " * len(mark), " ")
+                lead.append_text(line)
+                lines.append(Strip(list(lead.render(console)), lead.cell_len))
+        self._option_lines, self._option_rows = lines, starts
+
+    def _redraw(self) -> None:
+        """Put the parts together and repaint only the lines that differ from what is drawn."""
+        lines = list(self._head_lines)
+        if self._option_lines:
+            lines += [Strip.blank(0), *self._option_lines]
+        if self._status_lines:
+            lines += [Strip.blank(0), *self._status_lines]
+        old, self._lines = self._lines, lines
+        if len(lines) != len(old) and self.styles.is_auto_height:  # (above a typed answer's field)
+            self.refresh(layout=True)
+            return
+        view = self.scrollable_content_region
+        if view.height and (len(lines) > view.height or len(old) > view.height):  # (on_resize does it at first)
+            self._fit_virtual_size()
+        top, height, width = self.scroll_offset.y, view.height, view.width
+        for line in range(max(len(old), len(lines))):
+            if line < len(old) and line < len(lines) and old[line] == lines[line]:
+                continue
+            self._drawn.pop(line, None)
+            if top <= line < top + height:
+                self.refresh(Region(0, line - top, width, 1))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines)
+
+    def _fit_virtual_size(self) -> None:
+        # a scroll range only while the question is longer than the view (setting it is a layout pass)
+        lines, height = len(self._lines), self.scrollable_content_region.height
+        size = Size(0, lines) if height and lines > height else Size(0, 0)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        line = y + self.scroll_offset.y
+        strip = self._drawn.get(line)
+        if strip is None or strip.cell_length != width:
+            source = self._lines[line] if line < len(self._lines) else Strip.blank(0)
+            strip = source.apply_style(self._base_style).extend_cell_length(width, self._base_style)
+            self._drawn[line] = strip
+        return strip
+
+    def notify_style_update(self) -> None:
+        self._base_style = None
+        self._drawn.clear()
+        super().notify_style_update()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            self._head_lines = self._render_text(self.head)
+            self._status_lines = self._render_text(self.status) if self.shows_status else []
+            self._options_key = ()
+            self._draw_options()
+        self._lines = []  # all drawn again
+        self._drawn.clear()
+        self._redraw()
+        self._fit_virtual_size()
+        self._scroll_home()
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self._draw_options()
+        self._redraw()
+
+    def on_blur(self) -> None:
+        self._draw_options()
+        self._redraw()
+
+    # -- which keys apply to this question -------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hides a key that does not fit this question and lets it go on down the focus chain
+        if action in ("pick_code", "none_of_these", "pick_number", "pick_highlighted", "move") and not self.answerable:
+            return False
+        codes = [c for c, _ in self.choices]
+        if action == "pick_code":
+            return not self.is_multi and parameters[0] in codes
+        if action == "none_of_these":
+            return self.is_multi
+        if action == "pick_number":
+            return int(parameters[0]) <= len(codes)
+        return True
+
+    def action_pick_code(self, code: str) -> None:
+        codes = [c for c, _ in self.choices]
+        if code in codes:
+            self.cursor_index = codes.index(code)
+            self.post_message(self.Picked(code))
+
+    def action_pick_number(self, number: int) -> None:
+        if 1 <= number <= len(self.choices):
+            self.cursor_index = number - 1
+            self.post_message(self.Picked(self.choices[number - 1][0]))
+
+    def action_none_of_these(self) -> None:
+        if self.is_multi:
+            self.cursor_index = len(self.choices)
+            self.post_message(self.NoneOfThese())
+
+    def action_pick_highlighted(self) -> None:
+        if self.is_multi and self.cursor_index == len(self.choices):
+            self.post_message(self.NoneOfThese())
+        elif self.choices:
+            self.post_message(self.Picked(self.choices[self.cursor_index][0]))
+
+    def action_move(self, step: int) -> None:
+        if self.choices:
+            self.cursor_index = (self.cursor_index + step) % self._row_count()
+            self._draw_options()
+            self._redraw()
+            self._scroll_to_cursor()
+
+    def _scroll_home(self) -> None:
+        """A question longer than the view (a short terminal) shows its options and the keys for it, with
+        as much of the question above them as fits; the first option stays in view."""
+        height = self.scrollable_content_region.height
+        first = self._option_line(0)
+        target = 0 if not height else max(0, len(self._lines) - height)
+        if first is not None:
+            target = min(target, first)
+        if target != self.scroll_offset.y:
+            self.scroll_to(y=target, animate=False, immediate=True)
+
+    def _scroll_to_cursor(self) -> None:
+        line = self._option_line(self.cursor_index)
+        if line is not None:
+            self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
+
+    def _option_line(self, index: int) -> int | None:
+        if not self._option_lines or index >= len(self._option_rows):
+            return None
+        return len(self._head_lines) + 1 + self._option_rows[index]
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on an option picks it, as its key would."""
+        offset = event.get_content_offset(self)
+        if offset is None or not self.answerable:
+            return
+        line = offset.y + self.scroll_offset.y
+        end = len(self._head_lines) + 1 + len(self._option_lines)
+        for index in reversed(range(self._row_count())):
+            first = self._option_line(index)
+            if first is not None and first <= line < end:
+                self.cursor_index = index
+                self.action_pick_highlighted()
+                event.stop()
+                return
