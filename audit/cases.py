@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from audit.counting import count_case
+from audit.counting import count_case, progress
 from audit.engine import Evaluation, evaluate, is_answered
 from audit.errors import StoreError
 from audit.identity import IdentifierProblem, key, normalise
@@ -289,9 +289,9 @@ class CaseService:
 
     def _finish(self, state_case: Case, rubric: Rubric, rows: dict[str, dict], evaluation: Evaluation, status: str,
                 stamp: str) -> CaseState:
-        tally = count_case(rubric, evaluation.answers, evaluation)
+        applicable, answered = progress(evaluation)  # not count_case: what counts was decided by settle
         case = replace(state_case, status=status, updated_at=max(state_case.updated_at, stamp),
-                        applicable_count=tally.applicable_count, answered_count=tally.answered_count)
+                        applicable_count=applicable, answered_count=answered)
         return CaseState(case, rubric, rows, evaluation)
 
     # -- one answer ------------------------------------------------------------------------

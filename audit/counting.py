@@ -75,13 +75,18 @@ class CaseCount:
         return percent(self.answered_count, self.applicable_count) or 0
 
 
+def progress(evaluation: Evaluation) -> tuple[int, int]:
+    """(questions that apply, those of them answered): a case's progress, "Not applicable" answers included."""
+    return len(evaluation.applicable), len(evaluation.visible)
+
+
 def count_case(rubric: Rubric, answers: Mapping[str, Any], evaluation: Evaluation | None = None) -> CaseCount:
     if evaluation is None:
         from audit.engine import evaluate
 
         evaluation = evaluate(rubric, answers)
     counted = frozenset(counted_answers(evaluation))
-    return CaseCount(evaluation, counted, len(evaluation.applicable), len(evaluation.visible))
+    return CaseCount(evaluation, counted, *progress(evaluation))
 
 
 def percent(count: int, base: int) -> int | None:
