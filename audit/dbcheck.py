@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from audit.rubric import Rubric
     from audit.store import Store
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # whole text only: fullmatch
+TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)  # whole text only: fullmatch
 ANSWER_STATES = ("current", "retired")
 HISTORY_FIELDS = ("value", "note", "state", "status", "case", "case_ref", "site", "inspector", "review")
 #: problems listed in full; the rest are counted
@@ -141,7 +141,7 @@ def check_rows(conn: sqlite3.Connection, rubrics: dict[str, Rubric], report: Con
         f"SELECT {columns} FROM {case_table} WHERE {where}", params
     ):
         shown = _CaseName(ref, site)
-        if not isinstance(uuid, str) or not UUID.match(uuid):
+        if not isinstance(uuid, str) or not UUID.fullmatch(uuid):
             report.add(f"{shown} has a malformed id {_text(uuid)}")
         for name, text, required in (("case_ref", ref, True), ("site", site, True), ("inspector", inspector, False)):
             if text is None and not required:
@@ -154,10 +154,10 @@ def check_rows(conn: sqlite3.Connection, rubrics: dict[str, Rubric], report: Con
         if status not in STATUSES:
             report.add(f"{shown} has an unknown status {_text(status)}")
         for name, stamp in (("created_at", created), ("updated_at", updated), ("deleted_at", deleted_at)):
-            if (stamp is None and name != "deleted_at") or (stamp is not None and not (isinstance(stamp, str) and TIME.match(stamp))):
+            if (stamp is None and name != "deleted_at") or (stamp is not None and not (isinstance(stamp, str) and TIME.fullmatch(stamp))):
                 report.add(f"{shown} has a malformed {name} {_text(stamp)}")
         for name, other in (("copy_of", copy_of), ("duplicate_of", duplicate_of)):
-            if other is not None and (not isinstance(other, str) or not UUID.match(other)):
+            if other is not None and (not isinstance(other, str) or not UUID.fullmatch(other)):
                 report.add(f"{shown} has a malformed {name} {_text(other)}")
         if sha not in rubrics:
             report.add(f"{shown} names a rubric the file does not hold (or one that was refused)")
@@ -180,7 +180,7 @@ def check_rows(conn: sqlite3.Connection, rubrics: dict[str, Rubric], report: Con
             report.add(f"{shown}, question {_text(qid)} has an unknown state or verdict")
         if note is not None and (not isinstance(note, str) or len(note) > MAX_TEXT):
             report.add(f"{shown}, question {_text(qid)} has a note that is not text, or too long")
-        if at is not None and (not isinstance(at, str) or not TIME.match(at)):
+        if at is not None and (not isinstance(at, str) or not TIME.fullmatch(at)):
             report.add(f"{shown}, question {_text(qid)} has a malformed answered_at {_text(at)}")
         if by is not None and not isinstance(by, str):
             report.add(f"{shown}, question {_text(qid)} has a malformed answered_by")
@@ -191,7 +191,7 @@ def check_rows(conn: sqlite3.Connection, rubrics: dict[str, Rubric], report: Con
         if case_uuid not in cases:
             report.add("a history row belongs to no case the file holds (or to a refused one)")
             continue
-        if field_name not in HISTORY_FIELDS or not isinstance(reason, str) or not isinstance(at, str) or not TIME.match(at):
+        if field_name not in HISTORY_FIELDS or not isinstance(reason, str) or not isinstance(at, str) or not TIME.fullmatch(at):
             report.add(f"{cases[case_uuid][0]} has a malformed history row")
         elif any(v is not None and not isinstance(v, str) for v in (qid, old, new, by, origin)):
             report.add(f"{cases[case_uuid][0]} has a history row holding something other than text")

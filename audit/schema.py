@@ -249,7 +249,7 @@ _VIEWS_5 = [
     _MIGRATION_2[-1],  # answers_readable, as schema 2 made it (it reads the answers view)
 ]
 
-_STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$")
+_STAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z", re.ASCII)  # not "２０２６"
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
@@ -258,7 +258,7 @@ def stored_stamp(text: Any) -> Any:
     microseconds since 1970, 8 bytes instead of 27; anything else as it is, so nothing is lost."""
     if not isinstance(text, str):
         return text
-    match = _STAMP.match(text)
+    match = _STAMP.fullmatch(text)
     if match is None:
         return text
     try:

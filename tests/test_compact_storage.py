@@ -140,7 +140,7 @@ def test_a_time_the_tool_writes_is_stored_as_an_integer_and_read_back_exactly(mo
 
 @pytest.mark.parametrize("text", [
     "2026-11-30T10:43:20Z", "2026-11-30T10:43:20.7Z", "2026-11-30 10:43:20.706678Z", "1969-12-31T23:59:59.999999Z",
-    "2026-02-30T10:43:20.706678Z", "not a time", "", None,
+    "2026-02-30T10:43:20.706678Z", "not a time", "", None, "２０２６-11-30T10:43:20.706678Z", "2026-11-30T10:43:20.706678Z\n",
 ])
 def test_any_other_time_is_kept_as_it_was_given(text):
     assert stored_stamp(text) == text
@@ -217,3 +217,22 @@ def test_verify_names_answers_and_history_that_point_nowhere(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "answer(s) point to a case or question the file does not hold" in result.stderr
     assert "1 history row(s) point to a case or question the file does not hold" in result.stderr
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE cases SET uuid = uuid || char(10) WHERE id = (SELECT min(id) FROM cases)",  # a line break after a UUID
+    "UPDATE cases SET updated_at = updated_at || char(10) WHERE id = (SELECT min(id) FROM cases)",
+    "UPDATE answer_data SET answered_at = '２０１９-06-30T10:15:02.123456Z' "
+    "WHERE (case_id, question_key) = (SELECT case_id, question_key FROM answer_data LIMIT 1)",
+])
+def test_verify_takes_a_uuid_or_time_only_whole_and_in_ascii(tmp_path, change):
+    path = tmp_path / "site.db"
+    shutil.copy(FIXTURE, path)
+    os.chmod(path, 0o600)
+    assert run_audit("upgrade", str(path)).returncode == 0
+    conn = sqlite3.connect(path)
+    conn.execute(change)
+    conn.commit()
+    conn.close()
+    result = run_audit("verify", str(path))
+    assert result.returncode == 1 and "malformed" in result.stderr and "Traceback" not in result.stderr
