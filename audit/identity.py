@@ -74,8 +74,9 @@ def normalise(text: str, what: str = "identifier") -> str:
     """
     if not isinstance(text, str):
         raise IdentifierProblem(f"{what} must be text")
-    nfc = unicodedata.normalize("NFC", text)
-    for index, char in enumerate(nfc):
+    nfc = text if text.isascii() else unicodedata.normalize("NFC", text)
+    # printable ASCII (most references and sites) holds no forbidden character: no need to look at each
+    for index, char in enumerate(() if nfc.isascii() and nfc.isprintable() else nfc):
         wrong = _forbidden(char)
         if wrong is not None:
             # a tab or newline is a plain mistake: say so in words
@@ -95,8 +96,11 @@ def key(text: str) -> str:
     invisible ones are dropped and control whitespace is a space, so that they can
     never make two identifiers differ.
     """
+    text = text or ""
+    if text.isascii() and text.isprintable():  # NFKC leaves printable ASCII as it is, and casefold is lower
+        return " ".join(text.lower().split())
     # invisible characters go first: one between a letter and its accent must not stop them composing
-    visible = "".join(char for char in text or "" if char.isspace() or _forbidden(char) is None)
+    visible = "".join(char for char in text if char.isspace() or _forbidden(char) is None)
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
     return " ".join(folded.split())
 
