@@ -39,6 +39,29 @@ def _styled(text: Text) -> Text:
     return text
 
 
+def _broken_at_spaces(line: Text, width: int) -> list[Text] | None:
+    """A line broken at the last space that fits, as Rich's wrap breaks it (a space that would be the
+    cell past the width is left out) at a third of its cost; None for what Rich must do (a word longer
+    than the line, wide characters, spaces at a break)."""
+    parts: list[Text] = []
+    while line.cell_len > width:
+        plain = line.plain
+        if len(plain) != line.cell_len:
+            return None
+        cut = plain.rfind(" ", 0, width + 1)
+        if cut <= 0:
+            return None
+        if cut == width:
+            head, _, line = line.divide([cut, cut + 1])
+        else:
+            head, line = line.divide([cut + 1])
+        if line.plain.startswith(" "):
+            return None
+        parts.append(head)
+    parts.append(line)
+    return parts
+
+
 def text_strips(text: Text, width: int, console: Console) -> list[Strip]:
     """``text`` as lines of at most ``width`` cells: each line of it as it is when it fits (a Rich wrap
     pass costs more than drawing), wrapped otherwise."""
@@ -48,7 +71,7 @@ def text_strips(text: Text, width: int, console: Console) -> list[Strip]:
         key = (text_key(line), width)
         drawn = _LINES.get(key)
         if drawn is None:
-            parts = [line] if line.cell_len <= width else line.wrap(console, width)
+            parts = [line] if line.cell_len <= width else (_broken_at_spaces(line, width) or line.wrap(console, width))
             drawn = [Strip(list(_styled(part).render(console)), part.cell_len) for part in parts]
             if len(_LINES) >= _LINES_KEPT:
                 _LINES.clear()
