@@ -585,7 +585,7 @@ def test_a_click_on_an_option_saves_it_and_arrows_still_move_between_questions(t
             await pilot.click(QuestionView, offset=(12, line - view.scroll_offset.y + 1))  # + the top padding
             await settle(pilot)
             assert screen.current == "lead_agency"  # saved, and on to the next question
-            await pilot.press("left")  # the view's own scrolling keys do not take the arrows from the screen
+            await pilot.press("left")  # back a question, as on every question
             await settle(pilot)
             assert screen.current == "sentence_type"
             assert "(•) Non-statutory supervision" in view.text.plain
