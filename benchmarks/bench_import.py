@@ -75,10 +75,9 @@ class RawInsert:
             for number, c in enumerate(cases, 1)
         ]
         # schema 5's compact rows: the case's id, the question's key, the time as integer microseconds
-        question_keys = {qid: number for number, qid in enumerate(rubric.question_ids, 1)}
-        self.question_rows = list((number, qid) for qid, number in question_keys.items())
+        # (ids and keys are numbered from the target's own, in seconds(), before the clock starts)
         at = stored_stamp(stamp)
-        self.answer_rows = [(number, question_keys[qid], encode(v), "bench", at, 1, 1)
+        self.answer_rows = [(number, qid, encode(v), "bench", at, 1, 1)
                             for number, c in enumerate(cases, 1) for qid, v in sorted(c.answers.items())]
 
     def seconds(self, start: Path | None = None) -> float:
@@ -90,15 +89,22 @@ class RawInsert:
         store.close()
         conn = sqlite3.connect(self.path, isolation_level=None)
         try:
+            base = conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
+            keys = dict(conn.execute("SELECT question_id, id FROM question_keys"))
+            top = max(keys.values(), default=0)
+            new_keys = [(top + n, qid) for n, qid in enumerate((q for q in self.rubric.question_ids if q not in keys), 1)]
+            keys.update((qid, number) for number, qid in new_keys)
+            case_rows = [(*row[:-1], row[-1] + base) for row in self.case_rows]
+            answer_rows = [(number + base, keys[qid], *rest) for number, qid, *rest in self.answer_rows]
             start = time.perf_counter()
             conn.execute("BEGIN IMMEDIATE")
             columns = [*CASE_COLUMNS[:14], "site_key", "ref_key", "id"]
-            conn.executemany(f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", self.case_rows)
-            conn.executemany("INSERT INTO question_keys (id, question_id) VALUES (?, ?)", self.question_rows)
+            conn.executemany(f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", case_rows)
+            conn.executemany("INSERT INTO question_keys (id, question_id) VALUES (?, ?)", new_keys)
             conn.executemany(
                 "INSERT INTO answer_data (case_id, question_key, value, answered_by, answered_at, applies, counted) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                self.answer_rows,
+                answer_rows,
             )
             conn.execute("COMMIT")
             return time.perf_counter() - start

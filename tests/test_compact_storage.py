@@ -33,7 +33,7 @@ HISTORY = ("SELECT id, case_uuid, question_id, field, old_value, new_value, chan
 
 
 def logical_content(path: Path) -> dict[str, list[tuple]]:
-    """What a file holds, table by table, as any reader sees it (through the views at schema 5)."""
+    """What a file holds, table by table, as any reader sees it (through the views at schema 5 and after)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return {
@@ -76,7 +76,7 @@ def test_upgrading_a_schema4_file_keeps_every_answer_note_history_row_and_judgem
 
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 6
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name IN ('answers', 'history')"))
@@ -198,3 +198,22 @@ def test_every_index_is_used_by_a_query_plan_of_the_tool(tmp_path, thematic_rubr
             "SELECT name, type FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'")]
     unused = [name for name in indexes if name not in plans]
     assert not unused, unused
+
+
+def test_verify_names_answers_and_history_that_point_nowhere(tmp_path):
+    path = tmp_path / "site.db"
+    shutil.copy(FIXTURE, path)
+    os.chmod(path, 0o600)
+    assert run_audit("upgrade", str(path)).returncode == 0
+    assert run_audit("verify", str(path)).returncode == 0
+    conn = sqlite3.connect(path)  # foreign keys off, as another program may leave them
+    conn.execute("UPDATE answer_data SET question_key = 999999 WHERE (case_id, question_key) = "
+                 "(SELECT case_id, question_key FROM answer_data LIMIT 1)")
+    conn.execute("INSERT INTO history_data (case_id, field, changed_at, reason) VALUES (999999, 'case', "
+                 "'2019-06-30T10:15:02.123456Z', 'import')")
+    conn.commit()
+    conn.close()
+    result = run_audit("verify", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "answer(s) point to a case or question the file does not hold" in result.stderr
+    assert "1 history row(s) point to a case or question the file does not hold" in result.stderr
