@@ -567,3 +567,45 @@ def test_each_retired_answer_is_offered_on_its_question_and_enter_brings_it_back
             "index_offence": "burglary", "rosh": "medium", "age": 29}
     assert history_of(tmp_db_path, uuid, "index_offence")[-1] == ("state", "retired", "current")
     assert history_of(tmp_db_path, uuid, "rosh")[-1] == ("value", None, '"medium"')
+
+
+# --- the question view (issue #16): one widget, answer keys run as they arrive -------------------------
+
+
+def test_a_click_on_an_option_saves_it_and_arrows_still_move_between_questions(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot)
+            assert screen.current == "sentence_type" and pilot.app.focused is screen.question
+            view = screen.question
+            line = view.text.plain.splitlines().index(next(
+                text for text in view.text.plain.splitlines() if "Non-statutory supervision" in text))
+            await pilot.click(QuestionView, offset=(12, line - view.scroll_offset.y + 1))  # + the top padding
+            await settle(pilot)
+            assert screen.current == "lead_agency"  # saved, and on to the next question
+            await pilot.press("left")  # back a question, as on every question
+            await settle(pilot)
+            assert screen.current == "sentence_type"
+            assert "(•) Non-statutory supervision" in view.text.plain
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        assert store.answers(uuid)["sentence_type"] == "non_statutory"
+
+
+def test_an_answer_key_in_the_note_field_types_there(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community", "lead_agency": "police"})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot, at="lead_professional")
+            await pilot.press("e", *"yes 1 n a", "enter")  # the answer keys of a yes/no question, in the note
+            await settle(pilot)
+            assert screen.current == "lead_professional"
+
+    run(scenario())
+    with read(tmp_db_path) as store:
+        row = store.answer_rows(uuid)["lead_professional"]
+    assert row["note"] == "yes 1 n a" and row["value"] is None

@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from audit.tui.answering import NONE_OF_THESE
-from audit.tui.widgets.text_box import text_key, text_strips
+from audit.tui.widgets.text_box import changed_from, text_key, text_strips
 
 #: letter keys, for the options that have these codes (yes_no, yes_no_na, "na" options)
 LETTER_CODES = {"y": "yes", "n": "no", "a": "na"}
@@ -211,11 +211,14 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
             self._fit_virtual_size()
         top, height, width = self.scroll_offset.y, view.height, view.width
         for line in range(max(len(old), len(lines))):
-            if line < len(old) and line < len(lines) and old[line] == lines[line]:
+            before = old[line] if line < len(old) else None
+            after = lines[line] if line < len(lines) else None
+            if before == after:
                 continue
             self._drawn.pop(line, None)
             if top <= line < top + height:
-                self.refresh(Region(0, line - top, width, 1))
+                x = changed_from(before, after)  # "Question 12" becoming "Question 13": from the number on
+                self.refresh(Region(x, line - top, max(width - x, 1), 1))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines)

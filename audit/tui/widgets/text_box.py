@@ -17,7 +17,7 @@ from typing import Hashable
 from rich.console import Console, RenderableType
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -39,6 +39,29 @@ def _styled(text: Text) -> Text:
     return text
 
 
+def _broken_at_spaces(line: Text, width: int) -> list[Text] | None:
+    """A line broken at the last space that fits, as Rich's wrap breaks it (a space that would be the
+    cell past the width is left out) at a third of its cost; None for what Rich must do (a word longer
+    than the line, wide characters, spaces at a break)."""
+    parts: list[Text] = []
+    while line.cell_len > width:
+        plain = line.plain
+        if len(plain) != line.cell_len:
+            return None
+        cut = plain.rfind(" ", 0, width + 1)
+        if cut <= 0:
+            return None
+        if cut == width:
+            head, _, line = line.divide([cut, cut + 1])
+        else:
+            head, line = line.divide([cut + 1])
+        if line.plain.startswith(" "):
+            return None
+        parts.append(head)
+    parts.append(line)
+    return parts
+
+
 def text_strips(text: Text, width: int, console: Console) -> list[Strip]:
     """``text`` as lines of at most ``width`` cells: each line of it as it is when it fits (a Rich wrap
     pass costs more than drawing), wrapped otherwise."""
@@ -48,13 +71,25 @@ def text_strips(text: Text, width: int, console: Console) -> list[Strip]:
         key = (text_key(line), width)
         drawn = _LINES.get(key)
         if drawn is None:
-            parts = [line] if line.cell_len <= width else line.wrap(console, width)
+            parts = [line] if line.cell_len <= width else (_broken_at_spaces(line, width) or line.wrap(console, width))
             drawn = [Strip(list(_styled(part).render(console)), part.cell_len) for part in parts]
             if len(_LINES) >= _LINES_KEPT:
                 _LINES.clear()
             _LINES[key] = drawn
         strips += drawn
     return strips
+
+
+def changed_from(before: Strip | None, after: Strip | None) -> int:
+    """The first cell at which two lines are drawn differently (0 when either is missing)."""
+    if before is None or after is None:
+        return 0
+    x = 0
+    for old, new in zip(before, after):
+        if old != new:
+            break
+        x += old.cell_length
+    return x
 
 
 class TextBox(Widget):
@@ -86,11 +121,21 @@ class TextBox(Widget):
         key = text_key(renderable) if key is None and isinstance(renderable, Text) else key
         if key is not None and key == self._key:
             return
+        drawn = self._strips if self._strips_width == self.content_region.width else None
         self._renderable, self._key, self._strips = renderable, key, None
         width, height = self.content_region.width, self.content_region.height
         lines = len(self._wrap(width)) if width > 0 else -1
         fits = width > 0 and (lines == height if self.shrink else lines <= height)
-        self.refresh(layout=not fits)
+        if not fits or drawn is None:
+            self.refresh(layout=not fits)
+            return
+        # only what changed: "saved 10:03:00" becoming "saved 10:03:04" rewrites those cells, not the line
+        for y in range(max(len(drawn), len(self._strips))):
+            before = drawn[y] if y < len(drawn) else None
+            after = self._strips[y] if y < len(self._strips) else None
+            if before != after:
+                x = changed_from(before, after)
+                self.refresh(Region(x, y, max(width - x, 1), 1))
 
     # -- drawing -------------------------------------------------------------------------
     def _wrap(self, width: int) -> list[Strip]:
