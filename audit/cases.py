@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from audit.rubric import Rubric
 
 ANSWER_FIELDS = ("value", "note", "answered_by", "answered_at", "state", "applies", "counted")
+#: a history row as the history view shows it and the service logs it (case by UUID)
 HISTORY_COLUMNS = ("case_uuid", "question_id", "field", "old_value", "new_value", "changed_by", "changed_at", "reason", "origin")
 # the tables behind the answers and history views (schema 5): a case by its integer id, a question by its key
 ANSWER_INSERT = (f"INSERT INTO answer_data (case_id, question_key, {', '.join(ANSWER_FIELDS)}) "

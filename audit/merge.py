@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from audit import dbfile, schema
 from audit.dbfile import FileInfo
-from audit.cases import CaseService
+from audit.cases import HISTORY_COLUMNS, CaseService
 from audit.errors import AuditError, Problem, Problems
 from audit.identity import key
 from audit.rubric import Rubric
@@ -56,7 +56,6 @@ Progress = Callable[[str, int, int], None]
 MERGE_REASON = "merge"
 CONFLICT_REASON = "merge conflict"
 ANSWER_COLUMNS = ["case_uuid", "question_id", "value", "note", "answered_by", "answered_at", "state", "applies", "counted"]
-HISTORY_COLUMNS = ["case_uuid", "question_id", "field", "old_value", "new_value", "changed_by", "changed_at", "reason", "origin"]
 #: case fields a merge reconciles (the copy updated later wins); a difference in the first three is reported as a conflict
 CASE_FIELDS = ("case_ref", "site", "inspector", "status", "deleted_at", "deleted_reason", "review_comment", "review_question")
 REPORTED_CASE_FIELDS = ("case_ref", "site", "inspector")

@@ -229,7 +229,7 @@ _ANSWERS_5 = [
     '   "changed_at" TEXT NOT NULL,\n   "reason" TEXT NOT NULL,\n   "origin" TEXT\n)',
     'CREATE INDEX "idx_history_data_case_id"\n    ON "history_data" ("case_id")',
 ]
-#: SQL that turns a stored answered_at back into the text the tool wrote (see stored_stamp)
+#: SQL that turns a stored answered_at back into the text the tool wrote (the inverse of stored_stamp)
 STAMP_TEXT_SQL = ("CASE WHEN typeof({0}) = 'integer' THEN strftime('%Y-%m-%dT%H:%M:%S', {0} / 1000000, 'unixepoch') "
                   "|| printf('.%06dZ', {0} % 1000000) ELSE {0} END")
 _VIEWS_5 = [
@@ -268,13 +268,6 @@ def stored_stamp(text: Any) -> Any:
     if moment < _EPOCH:
         return text
     return (moment - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def stamp_text(stored: Any) -> Any:
-    """The text of a stored answered_at (the inverse of :func:`stored_stamp`, as the view computes it)."""
-    if isinstance(stored, int) and not isinstance(stored, bool):
-        return (_EPOCH + dt.timedelta(microseconds=stored)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return stored
 
 
 def _migration_5(conn: sqlite3.Connection) -> None:

@@ -21,10 +21,25 @@ from hypothesis import strategies as st
 from audit import schema
 from audit.cases import CaseService
 from audit.moderation import copies_of
-from audit.schema import stamp_text, stored_stamp
+from audit.schema import stored_stamp
 from audit.store import CASE_COLUMNS, Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema4.db"
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def stamp_text(stored):
+    """The reference for the view's decoding: integer microseconds since 1970 as the tool writes a time."""
+    return (EPOCH + dt.timedelta(microseconds=stored)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture
+def site_db(tmp_path) -> Path:
+    """A copy of the schema-4 fixture, private as the tool makes its files."""
+    path = tmp_path / "site.db"
+    shutil.copy(FIXTURE, path)
+    os.chmod(path, 0o600)
+    return path
 CASE_FIELDS = ", ".join(CASE_COLUMNS)
 ANSWERS = ("SELECT case_uuid, question_id, value, note, answered_by, answered_at, state, applies, counted "
            "FROM answers ORDER BY case_uuid, question_id")
@@ -57,10 +72,8 @@ def run_audit(*args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "AUDIT_USER": "tester"})
 
 
-def test_upgrading_a_schema4_file_keeps_every_answer_note_history_row_and_judgement(tmp_path):
-    path = tmp_path / "site.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+def test_upgrading_a_schema4_file_keeps_every_answer_note_history_row_and_judgement(site_db):
+    path = site_db
     before = logical_content(path)
     # the fixture holds what the migration must carry: retired answers, notes, None of these, a deleted case,
     # moderation copies, a duplicate, review comments, judgements and a merge
@@ -92,10 +105,8 @@ def test_upgrading_a_schema4_file_keeps_every_answer_note_history_row_and_judgem
     assert run_audit("verify", str(path)).returncode == 0
 
 
-def test_the_upgraded_file_keeps_working(tmp_path):
-    path = tmp_path / "site.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+def test_the_upgraded_file_keeps_working(site_db):
+    path = site_db
     with Store.open(path) as store:
         service = CaseService(store, "tester")
         case = next(c for c in store.list_cases(limit=100, status="in_progress") if c.copy_of is None)
@@ -109,10 +120,8 @@ def test_the_upgraded_file_keeps_working(tmp_path):
         assert history[-1]["new_value"] == "30" and history[-1]["changed_by"] == "tester"
 
 
-def test_a_file_with_answers_that_belong_to_no_case_is_refused_whole_and_left_as_it_was(tmp_path):
-    path = tmp_path / "site.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+def test_a_file_with_answers_that_belong_to_no_case_is_refused_whole_and_left_as_it_was(site_db):
+    path = site_db
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("INSERT INTO answers (case_uuid, question_id, value) VALUES ('00000000-0000-4000-8000-000000000000', 'age', '3')")  # schema 4: a table
@@ -164,12 +173,10 @@ def _plans(conn: sqlite3.Connection, statements: list[str]) -> str:
     return "\n".join(plans)
 
 
-def test_every_index_is_used_by_a_query_plan_of_the_tool(tmp_path, thematic_rubric):
+def test_every_index_is_used_by_a_query_plan_of_the_tool(site_db):
     from audit.tabulate import tabulate_question
 
-    path = tmp_path / "audit.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+    path = site_db
     seen: list[str] = []
     with Store.open(path) as store:
         store.conn.set_trace_callback(seen.append)
@@ -200,10 +207,8 @@ def test_every_index_is_used_by_a_query_plan_of_the_tool(tmp_path, thematic_rubr
     assert not unused, unused
 
 
-def test_verify_names_answers_and_history_that_point_nowhere(tmp_path):
-    path = tmp_path / "site.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+def test_verify_names_answers_and_history_that_point_nowhere(site_db):
+    path = site_db
     assert run_audit("upgrade", str(path)).returncode == 0
     assert run_audit("verify", str(path)).returncode == 0
     conn = sqlite3.connect(path)  # foreign keys off, as another program may leave them
@@ -225,10 +230,8 @@ def test_verify_names_answers_and_history_that_point_nowhere(tmp_path):
     "UPDATE answer_data SET answered_at = '２０１９-06-30T10:15:02.123456Z' "
     "WHERE (case_id, question_key) = (SELECT case_id, question_key FROM answer_data LIMIT 1)",
 ])
-def test_verify_takes_a_uuid_or_time_only_whole_and_in_ascii(tmp_path, change):
-    path = tmp_path / "site.db"
-    shutil.copy(FIXTURE, path)
-    os.chmod(path, 0o600)
+def test_verify_takes_a_uuid_or_time_only_whole_and_in_ascii(site_db, change):
+    path = site_db
     assert run_audit("upgrade", str(path)).returncode == 0
     conn = sqlite3.connect(path)
     conn.execute(change)
