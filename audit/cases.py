@@ -190,7 +190,7 @@ class _Known:
 
 
 def _copy_rows(rows: dict[str, dict]) -> dict[str, dict]:
-    return {qid: dict(row) for qid, row in rows.items()}
+    return {qid: row.copy() for qid, row in rows.items()}
 
 
 class CaseService:
@@ -208,16 +208,17 @@ class CaseService:
         program, another thread) commits; ``total_changes`` when this one writes, by any path."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
 
-    def _recall(self, case_uuid: str, file_state: tuple[int, int] | None = None) -> tuple[Case, dict[str, dict]] | None:
-        """The case and its rows as this service last read or saved them, if the file cannot have changed
-        since (a keypress then skips reading and decoding every row again); None: read them."""
+    def _recall(self, case_uuid: str, file_state: tuple[int, int] | None = None, *,
+                rows: bool = True) -> tuple[Case, dict[str, dict] | None] | None:
+        """The case (and a copy of its rows) as this service last read or saved it, if the file cannot have
+        changed since (a keypress then skips reading and decoding every row again); None: read them."""
         known = self._known
         if known is None or known.case.uuid != case_uuid:
             return None
         if (file_state or self._file_state()) != known.file_state:
             self._known = None
             return None
-        return known.case, _copy_rows(known.rows)
+        return known.case, _copy_rows(known.rows) if rows else None
 
     def _remember(self, data_version: int, case: Case, rows: dict[str, dict], nested: bool) -> None:
         """Keep what was just committed, with ``data_version`` as read under the write lock. Not inside a
@@ -344,7 +345,7 @@ class CaseService:
         then call again with ``confirm_retire=True``. ``dry_run`` only reports.
         """
         nested = self.conn.in_transaction
-        recalled = self._recall(case_uuid)
+        recalled = self._recall(case_uuid, rows=False)
         case = recalled[0] if recalled else self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
