@@ -158,6 +158,41 @@ def verdicts(rubric: Rubric, rows: dict[str, dict], *, deleted: bool, status: st
     return Verdict(evaluation, retired, status, tally.applicable_count, tally.answered_count)
 
 
+@dataclass(frozen=True)
+class _RubricPlan:
+    """What :meth:`CaseService.insert_cases` works out once per rubric: its stored sha256, each question's
+    integer key, the questions in key order, and the set of its question ids."""
+
+    rubric: Rubric
+    sha: str
+    keys: dict[str, int]
+    by_key: tuple[tuple[str, int], ...]
+    question_set: frozenset[str]
+
+
+class _Encoder:
+    """``store.encode`` once per distinct code or selection: most answers repeat a few of them."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.selections: dict[tuple, str] = {}
+
+    def text(self, value: str) -> str:
+        found = self.texts.get(value)
+        if found is None:
+            found = self.texts[value] = encode(value)
+        return found
+
+    def value(self, value: Any) -> str:
+        if value.__class__ is list and all(item.__class__ is str for item in value):
+            memo = tuple(value)
+            found = self.selections.get(memo)
+            if found is None:
+                found = self.selections[memo] = encode(value)
+            return found
+        return encode(value)
+
+
 class _Abandon(Exception):
     """Leave a transaction without writing, returning an outcome (a dry run, or nothing to change)."""
 
@@ -599,23 +634,25 @@ class CaseService:
         """
         stamp = storage.now()
         inserted = 0
-        known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
-        encoded: dict[Any, str] = {}  # most answers repeat a few codes and selections: encode each once
+        plans: dict[int, _RubricPlan] = {}  # id(rubric) -> what is worked out once per rubric per call
+        encoded = _Encoder()
         sites: dict[str, tuple[str, str]] = {}  # site as given -> (as stored, key)
         spellings: dict[str, str] = {}  # site key -> as stored
         inspectors: dict[str, str | None] = {}
         who = self.who
-        stored_now = stored_stamp(stamp)
+        stored_now = stored_stamp(stamp)  # every answer of the call has this time: converted once
+        counts_nothing = copy_of is not None  # a moderation copy never counts
         with self.store.transaction():
             next_id = self.store.last_case_id() + 1  # ids given here, under the write lock: no read back per case
-            question_keys: dict[str, int] = {}
             case_rows: list[tuple] = []
             answer_rows: list[tuple] = []
             history_rows: list[tuple] = []
+            add_answer = answer_rows.append
             for new in cases:
-                sha = known_rubrics.get(id(new.rubric))
-                if sha is None:
-                    sha = known_rubrics[id(new.rubric)] = self.store.add_rubric(new.rubric)
+                rubric = new.rubric
+                plan = plans.get(id(rubric))
+                if plan is None:
+                    plan = plans[id(rubric)] = self._rubric_plan(rubric, plans)
                 try:
                     case_ref = normalise(new.case_ref, "case_ref")
                     if new.site not in sites:
@@ -633,41 +670,44 @@ class CaseService:
                     raise StoreError(str(exc)) from None
                 if new.status not in STATUSES:
                     raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
+                answers = new.answers
+                if not plan.question_set.issuperset(answers):
+                    unknown = sorted(set(answers) - plan.question_set)
+                    raise StoreError(f"case {case_ref}: question '{unknown[0]}' is not in rubric {rubric.id}")
                 # the status is the caller's: an import refuses "complete" with a required gap, with its line
-                tally = count_case(new.rubric, new.answers, new.evaluation)
-                uuid, case_id = new.uuid, next_id
+                tally = count_case(rubric, answers, new.evaluation)
+                case_id = next_id
                 next_id += 1
-                if sha not in question_keys:
-                    question_keys[sha] = self.question_keys(new.rubric.question_ids)
-                keys = question_keys[sha]
                 case_rows.append((
-                    uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
+                    new.uuid, case_ref, site, inspector, new.status, stamp, stamp, rubric.id, rubric.version, plan.sha,
                     tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
                     case_id,
                 ))
                 applicable = tally.evaluation.applicable
-                counted = tally.counted if copy_of is None else frozenset()
-                notes = new.notes or {}
-                for qid in sorted(new.answers):  # key order: primary-key appends
-                    value = new.answers[qid]
-                    if not is_answered(value):
+                counted = frozenset() if counts_nothing else tally.counted
+                notes = new.notes
+                for qid, question_key in plan.by_key:  # key order: primary-key appends
+                    value = answers.get(qid)
+                    if value is None:
                         continue
-                    memo = value if isinstance(value, str) else (
-                        tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
-                    text = encoded.get(memo) if memo is not None else None
-                    if text is None:
-                        text = encode(value)
-                        if memo is not None:
-                            encoded[memo] = text
+                    if value.__class__ is str:
+                        if not value.strip():  # blank text is unanswered (engine.is_answered)
+                            continue
+                        text = encoded.text(value)
+                    else:
+                        text = encoded.value(value)
                     # an answer to a question that does not apply is kept retired, as any other path keeps it
-                    applies = qid in applicable
-                    if not applies:
+                    if qid in applicable:
+                        add_answer((case_id, question_key, text, notes.get(qid) if notes else None, who, stored_now, None,
+                                    1, 1 if qid in counted else 0))
+                    else:
                         history_rows.append((case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
-                    answer_rows.append((case_id, keys[qid], text, notes.get(qid), who, stored_now, None if applies else "retired",
-                                        int(applies), int(qid in counted)))
-                for qid, note in notes.items():
-                    if note and not is_answered(new.answers.get(qid)):
-                        answer_rows.append((case_id, keys[qid], None, note, who, stored_now, None, int(qid in applicable), 0))
+                        add_answer((case_id, question_key, text, notes.get(qid) if notes else None, who, stored_now,
+                                    "retired", 0, 0))
+                if notes:
+                    for qid, note in notes.items():
+                        if note and not is_answered(answers.get(qid)):
+                            add_answer((case_id, plan.keys[qid], None, note, who, stored_now, None, int(qid in applicable), 0))
                 history_rows.append((case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
                 inserted += 1
                 if len(answer_rows) >= 20000:
@@ -678,6 +718,16 @@ class CaseService:
             if progress:
                 progress(inserted)
         return inserted
+
+    def _rubric_plan(self, rubric: Rubric, plans: dict[int, _RubricPlan]) -> _RubricPlan:
+        """A rubric stored once per call, with its question keys in key order (inside the transaction)."""
+        for plan in plans.values():
+            if plan.rubric is not rubric and plan.sha == rubric.sha256:  # the same text, parsed twice
+                return _RubricPlan(rubric, plan.sha, plan.keys, plan.by_key, plan.question_set)
+        sha = self.store.add_rubric(rubric)
+        keys = self.question_keys(rubric.question_ids)
+        by_key = tuple(sorted(keys.items(), key=lambda item: item[1]))
+        return _RubricPlan(rubric, sha, keys, by_key, frozenset(keys))
 
     def _flush(self, case_rows: list, answer_rows: list, history_rows: list) -> None:
         conn = self.conn

@@ -61,6 +61,34 @@ def counted_answers(evaluation: Evaluation) -> dict[str, Any]:
     return {qid: value for qid, value in evaluation.visible.items() if _option_counts(rubric.question(qid), value)}
 
 
+#: rubric id() -> (the rubric, its questions that have an option marked ``counts: false``); the
+#: rubric is held, so its id() cannot be reused while its entry is here
+_MAY_NOT_COUNT: dict[int, tuple[Rubric, tuple[str, ...]]] = {}
+
+
+def questions_that_may_not_count(rubric: Rubric) -> tuple[str, ...]:
+    """The questions whose answer may be left out of the base (a choice with an option marked
+    ``counts: false``): for every other question, an applicable answer always counts
+    (:func:`_option_counts` is true). Worked out once per rubric."""
+    entry = _MAY_NOT_COUNT.get(id(rubric))
+    if entry is None or entry[0] is not rubric:
+        if len(_MAY_NOT_COUNT) >= 64:
+            _MAY_NOT_COUNT.clear()
+        ids = tuple(q.id for q in rubric.questions if q.is_choice and not all(o.counts for o in q.options.values()))
+        entry = _MAY_NOT_COUNT[id(rubric)] = (rubric, ids)
+    return entry[1]
+
+
+def counted_questions(evaluation: Evaluation) -> frozenset[str]:
+    """The question ids of :func:`counted_answers`, deciding by :func:`_option_counts` only for the few
+    questions where an answer may not count (the bulk paths ask this once per case)."""
+    visible = evaluation.visible
+    rubric = evaluation.rubric
+    left_out = [qid for qid in questions_that_may_not_count(rubric)
+                if qid in visible and not _option_counts(rubric.question(qid), visible[qid])]
+    return frozenset(visible).difference(left_out) if left_out else frozenset(visible)
+
+
 @dataclass(frozen=True)
 class CaseCount:
     """What the store persists for one case after each change."""
@@ -85,7 +113,7 @@ def count_case(rubric: Rubric, answers: Mapping[str, Any], evaluation: Evaluatio
         from audit.engine import evaluate
 
         evaluation = evaluate(rubric, answers)
-    counted = frozenset(counted_answers(evaluation))
+    counted = counted_questions(evaluation)
     return CaseCount(evaluation, counted, *progress(evaluation))
 
 
