@@ -193,6 +193,48 @@ class _Encoder:
         return encode(value)
 
 
+# insert_cases' statements. A Python None bound to a parameter costs the sqlite3 module an adapter
+# lookup (a failed protocol search), dearer than SQLite's own insert of the row, so the columns
+# that bulk rows leave empty are not named: they take their NULL default.
+_CASE_INSERT = ("INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
+                "rubric_version, rubric_sha256, applicable_count, answered_count, origin_file, site_key, ref_key, id{}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{})")
+#: a current answer that applies, without a note (most rows)
+_CURRENT_ANSWER_INSERT = ("INSERT INTO answer_data (case_id, question_key, value, answered_by, answered_at, applies, "
+                          "counted) VALUES (?, ?, ?, ?, ?, 1, ?)")
+#: history ids are given by insert_cases, so that a case's rows keep their order across the two statements
+_CASE_HISTORY_INSERT = ("INSERT INTO history_data (id, case_id, field, new_value, changed_by, changed_at, reason, origin) "
+                        "VALUES (?, ?, 'case', ?, ?, ?, ?, ?)")
+_HISTORY_INSERT_WITH_ID = HISTORY_INSERT.replace("(case_id,", "(id, case_id,", 1).replace("VALUES (", "VALUES (?, ", 1)
+
+
+class _InsertRows:
+    """The rows insert_cases has made and not yet written, by statement."""
+
+    def __init__(self, copy_of: str | None, last_history_id: int):
+        self.copy_of = copy_of
+        self.case_sql = _CASE_INSERT.format(", copy_of", ", ?") if copy_of is not None else _CASE_INSERT.format("", "")
+        self.cases: list[tuple] = []
+        self.current: list[tuple] = []  # _CURRENT_ANSWER_INSERT
+        self.other: list[tuple] = []  # ANSWER_INSERT: retired answers, notes
+        self.case_history: list[tuple] = []
+        self.other_history: list[tuple] = []
+        self.history_id = last_history_id
+
+    def history(self, case_id: int, question_id: str | None, field_name: str, old: Any, new: Any, who: str,
+                stamp: str, reason: str, origin: str | None) -> None:
+        """A history row (in :data:`HISTORY_INSERT` order after the case id), numbered in the order given."""
+        self.history_id += 1
+        if field_name == "case" and question_id is None and old is None and origin is not None:
+            self.case_history.append((self.history_id, case_id, new, who, stamp, reason, origin))
+        else:
+            self.other_history.append((self.history_id, case_id, question_id, field_name, old, new, who, stamp, reason, origin))
+
+    def clear(self) -> None:
+        for rows in (self.cases, self.current, self.other, self.case_history, self.other_history):
+            rows.clear()
+
+
 class _Abandon(Exception):
     """Leave a transaction without writing, returning an outcome (a dry run, or nothing to change)."""
 
@@ -642,12 +684,12 @@ class CaseService:
         who = self.who
         stored_now = stored_stamp(stamp)  # every answer of the call has this time: converted once
         counts_nothing = copy_of is not None  # a moderation copy never counts
+        copy_column = () if copy_of is None else (copy_of,)
         with self.store.transaction():
             next_id = self.store.last_case_id() + 1  # ids given here, under the write lock: no read back per case
-            case_rows: list[tuple] = []
-            answer_rows: list[tuple] = []
-            history_rows: list[tuple] = []
-            add_answer = answer_rows.append
+            rows = _InsertRows(copy_of, self.conn.execute("SELECT coalesce(max(id), 0) FROM history_data").fetchone()[0])
+            case_rows, current_rows, other_rows = rows.cases, rows.current, rows.other
+            add_history = rows.history
             for new in cases:
                 rubric = new.rubric
                 plan = plans.get(id(rubric))
@@ -680,8 +722,8 @@ class CaseService:
                 next_id += 1
                 case_rows.append((
                     new.uuid, case_ref, site, inspector, new.status, stamp, stamp, rubric.id, rubric.version, plan.sha,
-                    tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
-                    case_id,
+                    tally.applicable_count, tally.answered_count, origin_file, site_key, key(case_ref), case_id,
+                    *copy_column,
                 ))
                 applicable = tally.evaluation.applicable
                 counted = frozenset() if counts_nothing else tally.counted
@@ -696,25 +738,27 @@ class CaseService:
                         text = encoded.text(value)
                     else:
                         text = encoded.value(value)
-                    # an answer to a question that does not apply is kept retired, as any other path keeps it
-                    if qid in applicable:
-                        add_answer((case_id, question_key, text, notes.get(qid) if notes else None, who, stored_now, None,
-                                    1, 1 if qid in counted else 0))
-                    else:
-                        history_rows.append((case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
-                        add_answer((case_id, question_key, text, notes.get(qid) if notes else None, who, stored_now,
-                                    "retired", 0, 0))
+                    note = notes.get(qid) if notes else None
+                    if qid in applicable and note is None:  # most rows
+                        current_rows.append((case_id, question_key, text, who, stored_now, 1 if qid in counted else 0))
+                    elif qid in applicable:
+                        other_rows.append((case_id, question_key, text, note, who, stored_now, None, 1,
+                                           1 if qid in counted else 0))
+                    else:  # an answer to a question that does not apply is kept retired, as any other path keeps it
+                        add_history(case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file)
+                        other_rows.append((case_id, question_key, text, note, who, stored_now, "retired", 0, 0))
                 if notes:
                     for qid, note in notes.items():
                         if note and not is_answered(answers.get(qid)):
-                            add_answer((case_id, plan.keys[qid], None, note, who, stored_now, None, int(qid in applicable), 0))
-                history_rows.append((case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                            other_rows.append((case_id, plan.keys[qid], None, note, who, stored_now, None,
+                                               int(qid in applicable), 0))
+                add_history(case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file)
                 inserted += 1
-                if len(answer_rows) >= 20000:
-                    self._flush(case_rows, answer_rows, history_rows)
+                if len(current_rows) + len(other_rows) >= 20000:
+                    self._flush(rows)
                     if progress:
                         progress(inserted)
-            self._flush(case_rows, answer_rows, history_rows)
+            self._flush(rows)
             if progress:
                 progress(inserted)
         return inserted
@@ -729,40 +773,36 @@ class CaseService:
         by_key = tuple(sorted(keys.items(), key=lambda item: item[1]))
         return _RubricPlan(rubric, sha, keys, by_key, frozenset(keys))
 
-    def _flush(self, case_rows: list, answer_rows: list, history_rows: list) -> None:
+    def _flush(self, rows: _InsertRows) -> None:
         conn = self.conn
         try:
-            conn.executemany(
-                "INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
-                "rubric_version, rubric_sha256, applicable_count, answered_count, origin_db, origin_file, site_key, "
-                "ref_key, copy_of, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                case_rows,
-            )
+            conn.executemany(rows.case_sql, rows.cases)
         except sqlite3.IntegrityError as exc:
             if "idx_cases_identity" in str(exc) or "site_key" in str(exc):
-                clash = self._first_clash(case_rows)
+                clash = self._first_clash(rows)
                 raise StoreError(
                     f"case_ref '{clash[1]}' already exists at site '{clash[2]}'; open that case or use another ref"
                 ) from None
             raise
-        conn.executemany(ANSWER_INSERT, answer_rows)
-        conn.executemany(HISTORY_INSERT, history_rows)
-        case_rows.clear()
-        answer_rows.clear()
-        history_rows.clear()
+        conn.executemany(_CURRENT_ANSWER_INSERT, rows.current)
+        conn.executemany(ANSWER_INSERT, rows.other)
+        conn.executemany(_CASE_HISTORY_INSERT, rows.case_history)
+        conn.executemany(_HISTORY_INSERT_WITH_ID, rows.other_history)
+        rows.clear()
 
-    def _first_clash(self, case_rows: list[tuple]) -> tuple:
+    def _first_clash(self, rows: _InsertRows) -> tuple:
+        """The first case row of a failed batch whose (site, case_ref) is taken."""
         seen: set[tuple[str, str]] = set()
-        for row in case_rows:
-            pair = (row[14], row[15])
+        for row in rows.cases:
+            pair = (row[13], row[14])
             taken = self.conn.execute(
                 "SELECT 1 FROM cases WHERE site_key = ? AND ref_key = ? AND duplicate_of IS NULL AND copy_of IS NULL "
                 "AND deleted_at IS NULL", pair,
             ).fetchone()
-            if (taken or pair in seen) and row[16] is None:
+            if (taken or pair in seen) and rows.copy_of is None:
                 return row
             seen.add(pair)
-        return case_rows[0]
+        return rows.cases[0]
 
     # -- merged changes ----------------------------------------------------------------------
     def insert_merged(self, items: Iterable[tuple[dict, dict[str, dict], list[tuple], str | None]], origin_of) -> int:
