@@ -44,6 +44,9 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 CASE_FIELDS = ("case_ref", "site", "inspector", "status")
 JSON_KEYS = (*CASE_FIELDS, "answers", "notes")
+_JSON_KEY_SET = frozenset(JSON_KEYS)
+#: where a JSONL line's case fields are, for messages (one dict shared by every row: read only)
+_JSON_FIELD_WHERE = {name: name for name in CASE_FIELDS}
 #: statuses an import may give a case
 IMPORT_STATUSES = (STATUS_IN_PROGRESS, STATUS_COMPLETE)
 #: CSV columns holding evidence notes are named NOTE_PREFIX + question id
@@ -274,11 +277,12 @@ class _JsonlReader:
                 place, _text_value(record.get("case_ref")), _text_value(record.get("site")),
                 _text_value(record.get("inspector")), _text_value(record.get("status")),
             )
-            row.field_where = {name: name for name in CASE_FIELDS}
+            row.field_where = _JSON_FIELD_WHERE
             self.unknown_on_line = 0
-            for name in record:
-                if name not in JSON_KEYS:
-                    self._unknown(name, number, place, top_level=True)
+            if not _JSON_KEY_SET.issuperset(record):
+                for name in record:
+                    if name not in JSON_KEYS:
+                        self._unknown(name, number, place, top_level=True)
             known = self.known
             for part, target in (("answers", row.cells), ("notes", None)):
                 given = record.get(part)
@@ -287,6 +291,9 @@ class _JsonlReader:
                 if not isinstance(given, dict):
                     what = "answer" if part == "answers" else "evidence note"
                     self.errors.add(f"{place}, {part}", f"expected an object of question id: {what}, got {_json_kind(given)}", MALFORMED)
+                    continue
+                if target is not None and known.issuperset(given):  # most lines: every key is a question of the rubric
+                    target.extend(given.items())
                     continue
                 for qid, raw in given.items():
                     if qid not in known:
@@ -522,9 +529,27 @@ class _Coercer:
         # free text is not remembered: every value may differ
         self.memoable = {q.id for q in rubric.questions if q.is_choice or q.type == "integer"}
         self.memo: dict[tuple, Any] = {}
+        # text given to a question whose value is a code or a number (not a list, which is copied per
+        # use): question id -> {text: value or _Refused}, the commonest cell of all
+        self.by_text: dict[str, dict[str, Any]] = {
+            qid: {} for qid in self.memoable if self.questions[qid].type != "multi"
+        }
 
     def __call__(self, question_id: str, raw: Any) -> Any:
         cls = raw.__class__
+        if cls is str:
+            texts = self.by_text.get(question_id)
+            if texts is not None:
+                found = texts.get(raw, self)
+                if found is self:
+                    try:
+                        found = coerce(self.questions[question_id], raw)
+                    except ValueProblem as exc:
+                        found = _Refused(str(exc))
+                    texts[raw] = found
+                if found.__class__ is _Refused:
+                    raise ValueProblem(found.reason)
+                return found
         if cls is list and all(item.__class__ is str for item in raw):
             key: tuple = (question_id, list, tuple(raw))
         elif cls in (str, int, float, bool):
@@ -542,6 +567,38 @@ class _Coercer:
         if found.__class__ is _Refused:
             raise ValueProblem(found.reason)
         return found[:] if found.__class__ is list else found
+
+
+class _Normalised:
+    """:func:`audit.identity.normalise` with a memo, for identifiers that repeat (sites, inspectors)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[str, str], str | _Refused] = {}
+
+    def __call__(self, text: str, what: str) -> str:
+        found = self.memo.get((text, what))
+        if found is None:
+            try:
+                found = normalise(text, what)
+            except IdentifierProblem as exc:
+                found = _Refused(str(exc))
+            if len(self.memo) < 10_000:  # a file of all-different inspectors stays bounded
+                self.memo[(text, what)] = found
+        if found.__class__ is _Refused:
+            raise IdentifierProblem(found.reason)
+        return found
+
+
+def _uuid4_texts(batch: int = 4096) -> Iterator[str]:
+    """Random (version 4) UUIDs as text, as ``str(uuid.uuid4())`` gives them, from one
+    ``os.urandom`` call per ``batch`` instead of one call and one UUID object per case."""
+    clear = ~((0xF000 << 64) | (0xC000 << 48))
+    version_and_variant = (0x4000 << 64) | (0x8000 << 48)
+    while True:
+        block = os.urandom(16 * batch)
+        for start in range(0, 16 * batch, 16):
+            text = "%032x" % (int.from_bytes(block[start:start + 16], "big") & clear | version_and_variant)
+            yield f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _value_message(question: Question, raw: Any, reason: str) -> str:
@@ -635,6 +692,9 @@ def check_file(
     answer_total = 0
     coerce_cell = _Coercer(rubric)
     question = coerce_cell.questions.__getitem__
+    identifiers = _Normalised()
+    site_keys: dict[str, str] = {}
+    new_uuid = _uuid4_texts().__next__
     total = len(reader)
     rows_read = 0
     for row in reader.rows():
@@ -678,7 +738,8 @@ def check_file(
             if not isinstance(text, str) or not text:
                 continue
             try:
-                cleaned = normalise(text, name)
+                # a site or an inspector is one of a few, repeated on every row: normalised once each
+                cleaned = normalise(text, name) if name == "case_ref" else identifiers(text, name)
             except IdentifierProblem as exc:
                 errors.add(row.at(fields_where.get(name, "")), f"{exc}", IDENTIFIER)
                 row_ok = False
@@ -727,7 +788,7 @@ def check_file(
                 answers[qid] = value
         evaluation = evaluate(rubric, answers)
         applicable = evaluation.applicable
-        for qid in answers:
+        for qid in (() if applicable.issuperset(answers) else answers):  # most rows: every answer applies
             if qid not in applicable:
                 row_ok = False
                 rule = evaluation.excluded_by(qid) if refused else None
@@ -740,13 +801,16 @@ def check_file(
                 )
         # duplicates, within the file and against the database
         if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
-            pair = case_key(row_site, case_ref)
+            site_key = site_keys.get(row_site)
+            if site_key is None:
+                site_key = site_keys[row_site] = key(row_site)
+            pair = (site_key, key(case_ref))  # case_key
             clash = None
             if pair in seen:
                 place, there_site, there_ref = seen[pair]
-                clash = f"is also on {place}", "each case needs its own reference"
+                clash = f"is also on {unit} {place.rsplit(' ', 1)[-1]}", "each case needs its own reference"
             else:
-                seen[pair] = (f"{unit} {row.place.rsplit(' ', 1)[-1]}", row_site, case_ref)
+                seen[pair] = (row.place, row_site, case_ref)
                 if pair in existing:
                     there_site, there_ref = existing[pair]
                     clash = f"is already in {existing_label}", "remove the row, or change the reference"
@@ -770,7 +834,7 @@ def check_file(
         if row_ok and not errors:
             cases.append(
                 NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None,
-                        evaluation=evaluation, status=status, notes=notes)
+                        uuid=new_uuid(), evaluation=evaluation, status=status, notes=notes)
             )
             answer_total += len(answers)
     if isinstance(reader, _JsonlReader):
