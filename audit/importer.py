@@ -27,7 +27,6 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -926,6 +925,7 @@ def import_file(
                 _insert(Store.on_connection(conn, db_path), checked, who, progress)
         else:
             def build(conn) -> None:
+                conn.execute(f"PRAGMA cache_size = -{dbfile.BULK_CACHE_KIB}")  # as bulk_write's: indexes stay in memory
                 _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress)
 
             try:
@@ -952,8 +952,10 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
         if progress:
             progress("writing", count, total)
 
-    # uuid order: the primary keys of cases, answers and history are appended to, not inserted into
-    cases = sorted(checked.cases, key=attrgetter("uuid"))
+    # in the file's order: case ids are given in it, so the primary keys of cases, answers and history
+    # are appended to whatever the order; a file in reference order appends to the case_ref indexes too
+    # (uuid order would append only to the uuid's, and scatter the three on case_ref)
+    cases = checked.cases
     with store.transaction():
         # checked before the long read, checked again under the write lock: another
         # writer may have added one of these cases meanwhile
