@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 from audit import dbfile
 from audit.engine import Evaluation, evaluate
 from audit.errors import AuditError, Problem, Problems, StoreError, did_you_mean
-from audit.identity import IdentifierProblem, key, normalise
+from audit.identity import IdentifierProblem, Normaliser, key, normalise
 from audit.rubric import Question, Rubric
 from audit.store import LOCKED_STATUSES, STATUS_COMPLETE, STATUS_IN_PROGRESS, NewCase, Store, current_user
 from audit.values import ValueProblem, coerce
@@ -520,7 +520,7 @@ class _Refused:
         self.reason = reason
 
 
-class _Coercer:
+class CellCoercer:
     """``coerce`` with a memo: real files repeat the same few codes and labels endlessly."""
 
     def __init__(self, rubric: Rubric):
@@ -568,27 +568,7 @@ class _Coercer:
         return found[:] if found.__class__ is list else found
 
 
-class _Normalised:
-    """:func:`audit.identity.normalise` with a memo, for identifiers that repeat (sites, inspectors)."""
-
-    def __init__(self) -> None:
-        self.memo: dict[tuple[str, str], str | _Refused] = {}
-
-    def __call__(self, text: str, what: str) -> str:
-        found = self.memo.get((text, what))
-        if found is None:
-            try:
-                found = normalise(text, what)
-            except IdentifierProblem as exc:
-                found = _Refused(str(exc))
-            if len(self.memo) < 10_000:  # a file of all-different inspectors stays bounded
-                self.memo[(text, what)] = found
-        if found.__class__ is _Refused:
-            raise IdentifierProblem(found.reason)
-        return found
-
-
-def _uuid4_texts(batch: int = 4096) -> Iterator[str]:
+def uuid4_texts(batch: int = 4096) -> Iterator[str]:
     """Random (version 4) UUIDs as text, as ``str(uuid.uuid4())`` gives them, from one
     ``os.urandom`` call per ``batch`` instead of one call and one UUID object per case."""
     clear = ~((0xF000 << 64) | (0xC000 << 48))
@@ -689,11 +669,11 @@ def check_file(
     seen: dict[tuple[str, str], tuple[str, str, str]] = {}
     cases: list[NewCase] = []
     answer_total = 0
-    coerce_cell = _Coercer(rubric)
+    coerce_cell = CellCoercer(rubric)
     question = coerce_cell.questions.__getitem__
-    identifiers = _Normalised()
+    identifiers = Normaliser()
     site_keys: dict[str, str] = {}
-    new_uuid = _uuid4_texts().__next__
+    new_uuid = uuid4_texts().__next__
     total = len(reader)
     rows_read = 0
     for row in reader.rows():
