@@ -690,6 +690,7 @@ class CaseService:
             rows = _InsertRows(copy_of, self.conn.execute("SELECT coalesce(max(id), 0) FROM history_data").fetchone()[0])
             case_rows, current_rows, other_rows = rows.cases, rows.current, rows.other
             add_history = rows.history
+            texts = encoded.texts
             for new in cases:
                 rubric = new.rubric
                 plan = plans.get(id(rubric))
@@ -733,9 +734,11 @@ class CaseService:
                     if value is None:
                         continue
                     if value.__class__ is str:
-                        if not value.strip():  # blank text is unanswered (engine.is_answered)
-                            continue
-                        text = encoded.text(value)
+                        text = texts.get(value)  # only answered text is remembered
+                        if text is None:
+                            if not value.strip():  # blank text is unanswered (engine.is_answered)
+                                continue
+                            text = encoded.text(value)
                     else:
                         text = encoded.value(value)
                     note = notes.get(qid) if notes else None

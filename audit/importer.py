@@ -671,6 +671,7 @@ def check_file(
     answer_total = 0
     coerce_cell = CellCoercer(rubric)
     question = coerce_cell.questions.__getitem__
+    by_text = coerce_cell.by_text
     identifiers = Normaliser()
     site_keys: dict[str, str] = {}
     new_uuid = uuid4_texts().__next__
@@ -756,6 +757,12 @@ def check_file(
         answers: dict[str, Any] = {}
         refused: set[str] = set()
         for qid, raw in row.cells:
+            if raw.__class__ is str:  # the commonest cell: a code or a number, seen before (CellCoercer's memo)
+                texts = by_text.get(qid)
+                value = texts.get(raw) if texts is not None else None
+                if value is not None and value.__class__ is not _Refused:
+                    answers[qid] = value
+                    continue
             try:
                 value = coerce_cell(qid, raw)
             except ValueProblem as exc:
