@@ -671,8 +671,12 @@ class CaseService:
 
         The bulk write path (import, demo): what is not SQLite's own work is done once
         per distinct value, not per row: a site's or inspector's normal form and key,
-        the JSON text of a code or of a multi-choice selection. Callers that pass
-        cases in ``uuid`` order get primary-key appends instead of random inserts.
+        the JSON text of a code or of a multi-choice selection; once per rubric: its
+        question keys and which of its questions may not count; once per call: the
+        time as stored. A case's evaluation, if the caller has one (the importer
+        does), is counted, not made again. Case ids (and history ids) are given here,
+        so the primary keys are appended to in any order; answers go in question-key
+        order. No None is bound to a statement (see ``_CASE_INSERT``).
         """
         stamp = storage.now()
         inserted = 0
