@@ -909,11 +909,11 @@ def import_file(
             store.close()  # the write gets a fresh connection of its own (dbfile.bulk_write)
             store = None
             with dbfile.bulk_write(db_path) as (conn, _bounded):
-                _insert(Store.on_connection(conn, db_path), checked, who, progress)
+                _insert(Store.on_connection(conn, db_path), checked, who, progress, existing)
         else:
             def build(conn) -> None:
                 conn.execute(f"PRAGMA cache_size = -{dbfile.BULK_CACHE_KIB}")  # as bulk_write's: indexes stay in memory
-                _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress)
+                _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress, existing)
 
             try:
                 dbfile.create_atomically(db_path, build)
@@ -930,7 +930,8 @@ def import_file(
             store.close()
 
 
-def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None) -> None:
+def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None,
+            checked_against: dict[tuple[str, str], tuple[str, str]]) -> None:
     from audit.cases import CaseService
 
     total = len(checked.cases)
@@ -944,10 +945,10 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
     # (uuid order would append only to the uuid's, and scatter the three on case_ref)
     cases = checked.cases
     with store.transaction():
-        # checked before the long read, checked again under the write lock: another
-        # writer may have added one of these cases meanwhile
-        now_there = existing_refs(store)
-        raced = sorted({(c.site, c.case_ref) for c in cases if now_there and case_key(c.site, c.case_ref) in now_there})
+        # checked before the long read (against ``checked_against``), checked again under the write
+        # lock: another writer may have added one of these cases meanwhile
+        added = {pair for pair in existing_refs(store) if pair not in checked_against}
+        raced = sorted({(c.site, c.case_ref) for c in cases if added and case_key(c.site, c.case_ref) in added})
         if raced:
             shown = ", ".join(f"{ref} at {site}" for site, ref in raced[:10])
             raise AuditError(
