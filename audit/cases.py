@@ -257,6 +257,19 @@ def _abandonable(method):
     return wrapper
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The last case this service read or saved, and the file's state when it did (see ``_recall``)."""
+
+    file_state: tuple[int, int]
+    case: Case
+    rows: dict[str, dict]
+
+
+def _copy_rows(rows: dict[str, dict]) -> dict[str, dict]:
+    return {qid: row.copy() for qid, row in rows.items()}
+
+
 class CaseService:
     """Changes to the cases of one open :class:`Store`, made by ``who``."""
 
@@ -264,8 +277,31 @@ class CaseService:
         self.store = store
         self.conn: sqlite3.Connection = store.conn
         self.who = who or current_user()
+        self._known: _Known | None = None
 
     # -- reading a case --------------------------------------------------------------------
+    def _file_state(self) -> tuple[int, int]:
+        """What says whether the file changed: ``data_version`` moves when another connection (another
+        program, another thread) commits; ``total_changes`` when this one writes, by any path."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
+
+    def _recall(self, case_uuid: str, file_state: tuple[int, int] | None = None, *,
+                rows: bool = True) -> tuple[Case, dict[str, dict] | None] | None:
+        """The case (and a copy of its rows) as this service last read or saved it, if the file cannot have
+        changed since (a keypress then skips reading and decoding every row again); None: read them."""
+        known = self._known
+        if known is None or known.case.uuid != case_uuid:
+            return None
+        if (file_state or self._file_state()) != known.file_state:
+            self._known = None
+            return None
+        return known.case, _copy_rows(known.rows) if rows else None
+
+    def _remember(self, data_version: int, case: Case, rows: dict[str, dict], nested: bool) -> None:
+        """Keep what was just committed, with ``data_version`` as read under the write lock. Not inside a
+        caller's transaction: that may still roll back, and a rollback leaves both counters as they are."""
+        self._known = None if nested else _Known((data_version, self.conn.total_changes), case, _copy_rows(rows))
+
     def _rows(self, case_uuid: str) -> dict[str, dict]:
         cursor = self.conn.execute(
             f"SELECT question_id, {', '.join(ANSWER_FIELDS)} FROM answers WHERE case_uuid = ?", [case_uuid]
@@ -279,9 +315,12 @@ class CaseService:
 
     def load(self, case_uuid: str) -> CaseState:
         """A case with its rows and one evaluation of its current answers."""
+        nested = self.conn.in_transaction
+        version = self._file_state()[0]  # first: a commit after it makes what is read below stale, never missed
         case = self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         rows = self._rows(case_uuid)
+        self._remember(version, case, rows, nested)
         return CaseState(case, rubric, rows, evaluate(rubric, self.current(rows)))
 
     # -- writing helpers -------------------------------------------------------------------
@@ -382,15 +421,19 @@ class CaseService:
         is false, nothing is written and ``Outcome.would_retire`` lists them: ask,
         then call again with ``confirm_retire=True``. ``dry_run`` only reports.
         """
-        case = self.store.case(case_uuid)
+        nested = self.conn.in_transaction
+        recalled = self._recall(case_uuid, rows=False)
+        case = recalled[0] if recalled else self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         self._editable(case)
         stamp = storage.now()
         with self.store.transaction():
-            case = self.store.case(case_uuid)  # under the write lock: nobody changes it now
+            # under the write lock: nobody changes the case now
+            file_state = self._file_state()
+            recalled = self._recall(case_uuid, file_state)
+            case, rows = recalled or (self.store.case(case_uuid), self._rows(case_uuid))
             self._editable(case)
-            rows = self._rows(case_uuid)
             after = self.current(rows)
             after.pop(question_id, None)
             if is_answered(value):
@@ -416,19 +459,22 @@ class CaseService:
                     f"UPDATE answer_data SET answered_by = ?, answered_at = ? WHERE case_id = ? AND question_key = {QUESTION_KEY}",
                     [self.who, stored_stamp(stamp), case.id, question_id],
                 )
-                self.conn.execute("UPDATE cases SET updated_at = ? WHERE uuid = ?", [stamp, case_uuid])
+                self.conn.execute("UPDATE cases SET updated_at = max(updated_at, ?) WHERE uuid = ?", [stamp, case_uuid])
                 state = self._finish(case, rubric, rows, evaluation, case.status, stamp)
-                return Outcome(state.case, state, saved=True, value=value)
-            log: list[tuple] = []
-            new_row = dict(row or _answer_row(question_id))
-            new_row.update(value=value, answered_by=self.who, answered_at=stamp, state="current")
-            self._write_row(case, question_id, new_row, row is not None)
-            rows[question_id] = new_row
-            self._history(log, case, question_id, "value", encode(old_value), encode(value), stamp, ANSWERED)
-            evaluation, retired, status = self.settle(case, rubric, rows, stamp, log, evaluation=evaluation)
-            state = self._finish(case, rubric, rows, evaluation, status, stamp)
-        return Outcome(state.case, state, saved=True, value=value, retired=retired, history=log,
-                       reopened=case.status in LOCKED_STATUSES and status == STATUS_IN_PROGRESS)
+                outcome = Outcome(state.case, state, saved=True, value=value)
+            else:
+                log: list[tuple] = []
+                new_row = dict(row or _answer_row(question_id))
+                new_row.update(value=value, answered_by=self.who, answered_at=stamp, state="current")
+                self._write_row(case, question_id, new_row, row is not None)
+                rows[question_id] = new_row
+                self._history(log, case, question_id, "value", encode(old_value), encode(value), stamp, ANSWERED)
+                evaluation, retired, status = self.settle(case, rubric, rows, stamp, log, evaluation=evaluation)
+                state = self._finish(case, rubric, rows, evaluation, status, stamp)
+                outcome = Outcome(state.case, state, saved=True, value=value, retired=retired, history=log,
+                                  reopened=case.status in LOCKED_STATUSES and status == STATUS_IN_PROGRESS)
+        self._remember(file_state[0], state.case, rows, nested)
+        return outcome
 
     @_abandonable
     def note(self, case_uuid: str, question_id: str, text: str | None) -> Outcome:

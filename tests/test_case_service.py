@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pprint
 import sqlite3
 
 import pytest
@@ -314,3 +315,90 @@ def test_a_moderation_copy_shares_the_reference_and_never_counts(service, case, 
     assert outcome.saved and service.store.answer_rows(copy.uuid)["complied"]["counted"] is False
     assert service.store.answer_rows(case.uuid)["complied"]["counted"] is True
     assert service.store.status_counts() == {"in_progress": 1}  # the copy is not a case of the figures
+
+
+# --- a keypress reads nothing it already knows, and never trusts what it knew after a change -------
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import audit.store
+
+CHANGES = st.lists(st.sampled_from([
+    ("sentence_type", "community"), ("sentence_type", "non_statutory"), ("sentence_type", None),
+    ("age", 30), ("age", None), ("rosh", "high"), ("assessment_completed", "yes"), ("assessment_completed", "no"),
+    ("assessment_engaging", "yes"), ("factors", []), ("factors", ["drugs"]), ("lead_professional", "no"),
+]), min_size=1, max_size=12)
+
+
+def stored_case(store: Store, case_uuid: str) -> tuple:
+    return store.case(case_uuid), store.answer_rows(case_uuid), [dict(h) for h in store.history(case_uuid)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=CHANGES)
+def test_a_service_that_remembers_the_case_saves_what_a_fresh_one_would(tmp_path_factory, thematic_rubric, monkeypatch,
+                                                                         changes):
+    """The same changes through one long-lived service (which keeps the case between keypresses) and
+    through a new service for each (which reads everything): the same outcomes and the same files."""
+    results = []
+    for long_lived in (True, False):
+        monkeypatch.setattr(audit.store, "now", iter(f"2019-06-03T09:{m:02d}:00.000000Z" for m in range(60)).__next__)
+        path = tmp_path_factory.mktemp("cache") / "cases.db"
+        with Store.open(path, site="sheffield") as store:
+            kept = CaseService(store, who="jb")
+            case = kept.create_case("T001", "sheffield", thematic_rubric, "jb")
+            kept.load(case.uuid)
+            outcomes = []
+            for qid, value in changes:
+                service = kept if long_lived else CaseService(store, who="jb")
+                try:
+                    done = service.answer(case.uuid, qid, value, confirm_retire=True)
+                except StoreError as exc:  # a question that does not apply now: refused the same way
+                    outcomes.append(str(exc))
+                    continue
+                outcomes.append((done.case, done.state.rows, done.retired, done.history))
+                assert (done.case, done.state.rows) == stored_case(store, case.uuid)[:2]
+            # compared as text, with each file's own case UUID taken out (pformat sorts the dicts)
+            results.append(pprint.pformat((outcomes, stored_case(store, case.uuid))).replace(case.uuid, "<uuid>"))
+    assert results[0] == results[1]
+
+
+def test_another_program_s_answer_between_two_keypresses_is_read_not_overwritten(service, case, tmp_db_path):
+    import subprocess
+    import sys
+
+    service.answer(case.uuid, "sentence_type", "community")
+    script = (
+        "import sys; from audit.store import Store\n"
+        "with Store.open(sys.argv[1]) as s: s.set_answer(sys.argv[2], 'age', 41, who='other')\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_db_path), case.uuid], check=True)
+    done = service.answer(case.uuid, "rosh", "high")
+    assert done.state.value("age") == 41 and done.case.answered_count == 3
+    assert done.case == service.store.case(case.uuid) and done.state.rows == service.store.answer_rows(case.uuid)
+    # and a change the other program makes to what applies is seen too: its retirement stands
+    subprocess.run([sys.executable, "-c", script.replace("'age', 41", "'sentence_type', 'non_statutory'"),
+                    str(tmp_db_path), case.uuid], check=True)
+    with pytest.raises(StoreError, match="does not apply"):
+        service.answer(case.uuid, "age", 42)
+    verdicts_are_fresh(service.store, case.uuid)
+
+
+def test_a_write_by_another_path_on_the_same_connection_is_seen(service, case):
+    service.answer(case.uuid, "sentence_type", "community")
+    service.store.set_answer(case.uuid, "age", 41, who="other")  # another service, the same connection
+    done = service.answer(case.uuid, "rosh", "high")
+    assert done.state.value("age") == 41 and done.state.rows["age"]["answered_by"] == "other"
+    assert done.state.rows == service.store.answer_rows(case.uuid)
+
+
+def test_an_answer_inside_a_transaction_that_rolls_back_is_forgotten(service, case):
+    service.answer(case.uuid, "sentence_type", "community")
+    with pytest.raises(RuntimeError):
+        with service.store.transaction():
+            service.answer(case.uuid, "age", 41)
+            raise RuntimeError("the caller gives up")
+    done = service.answer(case.uuid, "rosh", "high")
+    assert done.state.value("age") is None and "age" not in service.store.answers(case.uuid)
+    assert done.state.rows == service.store.answer_rows(case.uuid) and done.case.answered_count == 2

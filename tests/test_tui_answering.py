@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual import events
 
 from audit.store import STATUS_COMPLETE, STATUS_IN_PROGRESS, Store
 from audit import engine
@@ -20,7 +21,6 @@ from audit.tui.screens.confirm import ConfirmRetireScreen, ConfirmScreen, Restor
 from audit.tui.screens.history import HistoryScreen
 from audit.tui.screens.review import ReviewScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
-from audit.tui.widgets.answer import AnswerInput
 from audit.tui.widgets.question import QuestionView
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.key_bar import KeyBar
@@ -155,7 +155,7 @@ def test_a_number_shows_what_was_typed_says_why_it_is_refused_and_saves_nothing_
             screen = await open_case(pilot, at="age")
             await pilot.press(*"12.5")
             await pilot.pause()
-            assert screen.typed.value == "12.5"  # nothing dropped: '.' once vanished and 125 was saved
+            assert screen.question.field_value == "12.5"  # nothing dropped: '.' once vanished and 125 was saved
             hint = screen.status_text.plain
             assert "Not a valid answer yet: “12.5” is not a whole number: type a whole number, 10–120." in hint
             await pilot.press("enter")
@@ -231,7 +231,7 @@ def test_a_typed_answer_of_a_complete_case_cannot_be_edited_and_ctrl_e_reopens_i
             screen = await open_case(pilot, at="previous_convictions")
             await pilot.press("backspace", "9")
             await pilot.pause()
-            assert screen.typed.value == "4"
+            assert screen.question.field_value == "4"
             assert "reopen the case: ctrl+e" in screen.said
             await pilot.press("enter")  # enter still moves on
             await pilot.pause()
@@ -276,11 +276,11 @@ def test_clearing_takes_ctrl_x_and_a_yes_and_is_in_the_history(tmp_db_path, them
             await pilot.pause()
             await pilot.press("backspace", "backspace", "enter")  # an emptied number field keeps the answer
             await pilot.pause()
-            assert screen.typed.value == "29"
+            assert screen.question.field_value == "29"
             assert screen.said == "Not cleared: the saved answer (29) is kept. To clear an answer, press ctrl+x."
             await pilot.press("ctrl+x", "y")  # ctrl+x works in a typed answer as well
             await settle(pilot)
-            assert screen.typed.value == ""
+            assert screen.question.field_value == ""
 
     run(scenario())
     assert history_of(tmp_db_path, uuid, "lead_agency") == [("value", None, '"crc"'), ("value", '"crc"', None)]
@@ -308,7 +308,7 @@ def test_the_same_navigation_on_a_typed_question_with_ctrl_shown_in_the_key_bar(
                 assert entry in bar, bar
             await pilot.press("o")  # a letter types here, and is refused as a number at once
             await pilot.pause()
-            assert screen.typed.value == "o" and "not a whole number" in screen.status_text.plain
+            assert screen.question.field_value == "o" and "not a whole number" in screen.status_text.plain
             await pilot.press("enter")  # and enter does not skip past it
             await pilot.pause()
             assert screen.current == "age"
@@ -478,7 +478,7 @@ def test_every_key_bar_fits_one_line_at_80_columns(tmp_db_path, thematic_rubric)
             assert len(await lines(pilot.app)) == 1, await lines(pilot.app)
             screen.show_question("age")
             await settle(pilot)
-            assert isinstance(pilot.app.focused, AnswerInput)
+            assert pilot.app.focused is screen.question and screen.question.field is not None  # its field
             assert len(await lines(pilot.app)) == 1, await lines(pilot.app)
             screen.show_question("factors" if "factors" in screen.evaluation.applicable else "gender")
             await settle(pilot)
@@ -556,7 +556,7 @@ def test_each_retired_answer_is_offered_on_its_question_and_enter_brings_it_back
             assert screen.said.startswith("Saved: Medium")
             screen.show_question("age")
             await pilot.pause()
-            assert screen.typed.value == "29"  # a typed answer is offered as text, enter takes it back
+            assert screen.question.field_value == "29"  # a typed answer is offered as text, enter takes it back
             await pilot.press("enter")
             await pilot.pause()
             assert screen.said.startswith("Brought back: 29")
@@ -609,3 +609,97 @@ def test_an_answer_key_in_the_note_field_types_there(tmp_db_path, thematic_rubri
     with read(tmp_db_path) as store:
         row = store.answer_rows(uuid)["lead_professional"]
     assert row["note"] == "yes 1 n a" and row["value"] is None
+
+
+# --- a typed answer's field is drawn and edited by the question view (#15: no layout pass) ---------
+
+
+def test_a_typed_answer_is_edited_in_the_question_view_and_saved(tmp_db_path, thematic_rubric):
+    uuid = make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot, at="age")
+            view = screen.question
+            assert pilot.app.focused is view and view.field == "" and view.editable
+            await pilot.press("3", "4", "left", "left", "1")
+            assert view.field_value == "134" and view.field_cursor == 1
+            await pilot.press("home", "delete", "end", "backspace")
+            assert view.field_value == "3"
+            await pilot.press("u")  # a letter key types here (the screen's u is ^n in a typed answer)
+            assert view.field_value == "3u" and screen.current == "age"
+            assert "not a whole number" in screen.status_text.plain  # said while typing
+            await pilot.press("left", "ctrl+k")
+            assert view.field_value == "3"
+            await pilot.press("ctrl+u")
+            assert view.field_value == ""
+            view.post_message(events.Paste("4\x1b[2J1"))  # a control character is drawn as one cell, never sent
+            await pilot.pause()
+            assert view.field_value == "4\x1b[2J1" and "4\ufffd[2J1" in view.text.plain
+            assert "\x1b" not in view.text.plain  # the lines drawn
+            await pilot.press("enter")
+            assert "not a whole number" in screen.said and screen.current == "age"  # nothing saved
+            await pilot.press("ctrl+u")
+            view.post_message(events.Paste("41\nrm -rf /"))  # a paste keeps its first line
+            await pilot.pause()
+            assert view.field_value == "41" and "41" in view.text.plain
+            await pilot.press("enter")
+            await pilot.pause()
+            assert screen.current == "gender" and screen.said.startswith("Saved: 41")
+            screen.show_question("age")
+            await pilot.pause()
+            assert view.field_value == "41" and view.field_selected  # shown anew, selected: typing replaces it
+            await pilot.press("5", "2", "enter")
+            await pilot.pause()
+        with read(tmp_db_path) as store:
+            assert store.answers(uuid)["age"] == 52
+
+    run(scenario())
+
+
+def test_moving_between_choice_and_typed_questions_and_typing_is_never_a_layout_pass(tmp_db_path, thematic_rubric,
+                                                                                    monkeypatch):
+    """An Input beside the question view was shown, hidden and focused at each change of the kind of
+    question: a layout pass and a repaint of the whole screen, the slowest answers of all."""
+    from textual.screen import Screen
+
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
+    passes = []
+    real = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        passes.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot, at="rosh")
+            await settle(pilot)
+            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            await pilot.press("3")  # rosh (a choice) -> previous_convictions (typed)
+            await pilot.pause()
+            assert screen.current == "previous_convictions"
+            await pilot.press("2", "backspace", "7", "enter")  # -> age (typed)
+            await pilot.pause()
+            await pilot.press("4", "0", "enter")  # -> gender (a choice)
+            await pilot.pause()
+            assert screen.current == "gender" and screen.evaluation.answers["age"] == 40
+            assert passes == []
+
+    run(scenario())
+
+
+def test_a_typed_answer_of_a_question_that_does_not_apply_takes_no_keys(tmp_db_path, thematic_rubric):
+    make_case(tmp_db_path, thematic_rubric, {"sentence_type": "non_statutory"})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot, at="age")
+            view = screen.question
+            assert view.field == "" and not view.editable and pilot.app.focused is not view
+            view.focus()
+            await pilot.pause()
+            await pilot.press("4", "backspace")
+            assert view.field_value == ""
+
+    run(scenario())

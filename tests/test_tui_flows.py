@@ -20,7 +20,6 @@ from audit.tui.screens.history import HistoryScreen
 from audit.tui.screens.new_case import NewCaseScreen
 from audit.tui.screens.review import ReviewScreen
 from audit.tui.screens.walkthrough import WalkthroughScreen
-from audit.tui.widgets.answer import AnswerInput
 from audit.tui.widgets.question import QuestionView
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.outline import ANSWERED, NOT_APPLICABLE, RETIRED
@@ -158,7 +157,7 @@ def test_create_answer_complete_then_find_every_answer_after_a_restart(tmp_db_pa
                 if question.is_choice:
                     seen[qid] = screen.query_one(QuestionView).chosen_value
                 else:
-                    seen[qid] = int(screen.query_one(AnswerInput).value)
+                    seen[qid] = int(screen.question.field_value)
                 await pilot.press("enter")
                 if screen.current == qid:
                     break
@@ -471,15 +470,15 @@ def test_audit_tui_refuses_a_file_that_is_not_an_audit_database(tmp_path, capsys
 
 
 def test_every_binding_has_an_id():
+    import importlib
     import inspect
+    import pkgutil
 
-    import audit.tui.app as app_module
-    from audit.tui.screens import case_list, confirm, figures, help, history, new_case, review, site_picker, walkthrough
-    from audit.tui.widgets import answer, case_table, outline
+    import audit.tui
     from textual.binding import Binding
 
-    modules = [app_module, case_list, confirm, figures, help, history, new_case, review, site_picker, walkthrough,
-               answer, case_table, outline]
+    modules = [importlib.import_module(info.name)  # every module of the UI, so a new one is checked too
+               for info in pkgutil.walk_packages(audit.tui.__path__, "audit.tui.") if not info.ispkg]
     checked = 0
     for module in modules:
         for _, cls in inspect.getmembers(module, inspect.isclass):
@@ -549,14 +548,14 @@ def test_a_number_typed_without_enter_is_saved_on_leaving_and_one_that_cannot_be
             assert screen.said == "Saved: 42 (question 7)"
             screen.show_question("age")
             await pilot.pause()
-            assert screen.typed.value == "29"
+            assert screen.question.field_value == "29"
             await pilot.press("backspace", "5", "shift+tab")  # 25 -> 5 is out of range: not saved, and you may leave
             await pilot.pause()
             assert screen.current == "previous_convictions"
             assert screen.said == "Question 8 not saved: 5 is out of range: type a whole number, 10–120; its saved answer (29) is kept."
             screen.show_question("age")
             await pilot.pause()
-            assert screen.typed.value == "29"  # the saved answer, not what was typed
+            assert screen.question.field_value == "29"  # the saved answer, not what was typed
             await pilot.press("backspace", "backspace", "escape")  # cleared, then leave: the answer stays
             await settle(pilot)
             assert isinstance(app.screen, CaseListScreen)

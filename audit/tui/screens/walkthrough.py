@@ -40,7 +40,6 @@ from audit.tui.answering import (
     rubric_facts, ticked, typed_value,
 )
 from audit.tui.format import clock, shorten, shown, status_label
-from audit.tui.widgets.answer import AnswerInput
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline, outline_text
 from audit.tui.widgets.question import LETTER_CODES, NONE_KEY, QuestionView
@@ -124,19 +123,15 @@ class WalkthroughScreen(Screen):
         yield Outline(id="outline")
         yield ReviewNote(id="review-note")
         # where it is, the question, its options, the keys for it and what just happened
-        yield QuestionView(id="question")
-        yield AnswerInput(id="typed")
-        yield TextBox(id="typed-status", shrink=False)  # a typed answer's keys and message, under its field
+        yield QuestionView(id="question")  # a typed answer's field too: no widget to show or hide
         yield Input(id="note", placeholder="what in the case file supports this answer")
 
     def on_mount(self) -> None:
         # looked up once: a query per widget per keypress adds up (see docs/ui.md, the keypress path)
         self.header = self.query_one("#case-header", TextBox)
         self.question = self.query_one(QuestionView)
-        self.typed_status = self.query_one("#typed-status", TextBox)
         self.review_note = self.query_one(ReviewNote)
         self._hint_text, self._said = Text(), Text()
-        self.typed = self.query_one(AnswerInput)
         self.note = self.query_one("#note", Input)
         self.note.border_title = "Evidence note (tab or e)"
         self.outline = self.query_one(Outline)
@@ -250,24 +245,17 @@ class WalkthroughScreen(Screen):
         if question.prompts:
             head.append("\n\n" + "\n".join(f"• {shown(p)}" for p in question.prompts), style="italic dim")
         self.review_note.show(self.case, qid, self.rubric)
-        view, typed = self.question, self.typed
+        view = self.question
         is_choice = question.is_choice
-        if view.has_class("-typed") == is_choice:  # a change of height: only when the kind of question changes
-            view.set_class(not is_choice, "-typed")
-        self._show(typed, not is_choice)
-        self._show(self.typed_status, not is_choice)
         value = self._value(qid)
         offered = self._offered(qid)
         if is_choice:
             view.show(head, [(code, shown(opt.label)) for code, opt in question.options.items()],
                       multi=question.type == "multi", value=value, offered=offered, answerable=applies)
         else:
-            view.show(head, None, answerable=False)
             shown_value = value if value is not None else offered
-            typed.show("" if shown_value is None else str(shown_value), placeholder=f"{expectation(question)}, then enter",
-                       read_only=self.read_only)
-            if typed.disabled == applies:
-                typed.disabled = not applies
+            view.show(head, None, answerable=applies, field="" if shown_value is None else str(shown_value),
+                      placeholder=f"{expectation(question)}, then enter", read_only=self.read_only)
         self._hint_text = self._hint(question, applies)
         note = shown(self.rows.get(qid, {}).get("note") or "")
         note_box = self.note
@@ -280,15 +268,10 @@ class WalkthroughScreen(Screen):
         self._draw_outline(question_states(self.rubric, self.evaluation, self.rows))
         self.outline.point_at(qid)
         if focus:
-            target = (view if is_choice else typed) if applies else self.outline
+            target = view if applies else self.outline
             if self.focused is not target:
                 self.set_focus(target)  # now, not after the keys already typed
         self.call_after_refresh(self.post_message, self.QuestionShown(qid))
-
-    @staticmethod
-    def _show(widget, shown: bool) -> None:
-        if widget.display != shown:  # a change of display is a layout pass: only when it changes
-            widget.display = shown
 
     def _hint(self, question: Question, applies: bool) -> Text:
         if not applies:
@@ -329,11 +312,7 @@ class WalkthroughScreen(Screen):
         self._draw_status()
 
     def _draw_status(self) -> None:
-        status = self.status_text
-        typed = self._question_is_typed()
-        self.question.set_status(status, shown=not typed)  # under the options of a choice question
-        if typed:
-            self.typed_status.set(status)  # under the field of a typed one
+        self.question.set_status(self.status_text)  # under the options, or the typed answer's field
 
     @property
     def status_text(self) -> Text:
@@ -386,12 +365,12 @@ class WalkthroughScreen(Screen):
         if self._value(qid) != []:
             self.give_answer(qid, [], advance=False)
 
-    @on(AnswerInput.EditRefused)
+    @on(QuestionView.EditRefused)
     def _edit_refused(self) -> None:
         self._refuse_read_only()
 
-    @on(Input.Changed, "#typed")
-    def _typing(self, event: Input.Changed) -> None:
+    @on(QuestionView.FieldChanged)
+    def _typing(self, event: QuestionView.FieldChanged) -> None:
         """Say at once why what is being typed cannot be saved (a number field once dropped a '.' silently)."""
         qid = self.current
         if qid is None or self.rubric.question(qid).is_choice or qid not in self.evaluation.applicable or self.read_only:
@@ -405,8 +384,8 @@ class WalkthroughScreen(Screen):
             self._hint_text = self._hint(question, True)
         self._draw_status()
 
-    @on(Input.Submitted, "#typed")
-    def _typed(self, event: Input.Submitted) -> None:
+    @on(QuestionView.FieldSubmitted)
+    def _typed(self, event: QuestionView.FieldSubmitted) -> None:
         event.stop()
         qid = self.current
         if qid is None or qid not in self.evaluation.applicable:
@@ -434,7 +413,7 @@ class WalkthroughScreen(Screen):
     def _keep_saved(self, qid: str, saved: Any) -> None:
         """A typed answer emptied: the saved answer stays (clearing takes its own key)."""
         question = self.rubric.question(qid)
-        self.typed.show(str(saved), placeholder=f"{expectation(question)}, then enter", read_only=False)
+        self.question.set_field(str(saved))
         self._feedback(f"Not cleared: the saved answer ({answer_label(question, saved)}) is kept. "
                        f"To clear an answer, press {CLEAR_KEY}.", "yellow")
 
@@ -461,7 +440,7 @@ class WalkthroughScreen(Screen):
         saved = self._value(qid)
         number = self.number[qid]
         try:
-            value = typed_value(question, self.typed.value)
+            value = typed_value(question, self.question.field_value)
         except TypedProblem as exc:
             kept = f"its saved answer ({answer_label(question, saved)}) is kept" if saved is not None else "it has no answer"
             self.feedback_text = Text(f"Question {number} not saved: {exc}; {kept}.", style="yellow")
@@ -481,7 +460,7 @@ class WalkthroughScreen(Screen):
                 self._save_when_writable(qid, value, advance=False, show=False)
         if done == ASK:
             self._feedback("This change alters which questions apply: press enter to review and save it.", "yellow")
-            self.set_focus(self.typed)
+            self.set_focus(self.question)
             return False
         return True
 
@@ -758,10 +737,8 @@ class WalkthroughScreen(Screen):
         qid = self.current
         if qid is None:
             return
-        question = self.rubric.question(qid)
-        target = self.question if question.is_choice else self.typed
         if qid in self.evaluation.applicable:
-            target.focus()
+            self.question.focus()
 
     @on(Outline.Jump)
     def _jump(self, event: Outline.Jump) -> None:

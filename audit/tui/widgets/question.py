@@ -12,6 +12,12 @@ bindings: the app runs them as the key arrives, before handing the key down
 the focus chain; a key that does not fit the question (check_action False)
 goes on as usual. The widget posts what was pressed; the screen decides what
 that means, saves it, and shows the result.
+
+A typed question (a number, a date, text) gets its field drawn here too, as
+one line under the question, edited by this widget's own keys. An Input
+widget beside the view had to be shown, hidden and focused whenever the kind
+of question changed: a layout pass and a repaint of the whole screen, the
+slowest answers of all (issue #15).
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ LETTER_CODES = {"y": "yes", "n": "no", "a": "na"}
 #: the key that records "None of these" on a several-choice question
 NONE_KEY = "n"
 EARLIER = "  ← earlier answer"
+#: the widest a typed answer's field is drawn
+FIELD_WIDTH = 64
+#: the field's actions that change its text (refused, and said, on a read-only case)
+FIELD_EDITS = ("field_delete_left", "field_delete_right", "field_delete_to_start", "field_delete_to_end")
+FIELD_ACTIONS = ("field_move", "field_home", "field_end", "field_submit", *FIELD_EDITS)
 
 
 def option_key(index: int) -> str | None:
@@ -64,7 +75,37 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("space", "pick_highlighted", "Pick the highlighted option", show=False, id="answer.pick_highlighted"),
         Binding("up", "move(-1)", "Up", show=False, id="answer.up"),
         Binding("down", "move(1)", "Down", show=False, id="answer.down"),
+        # a typed answer's field (check_action: only while one is shown; otherwise the screen's keys)
+        Binding("enter", "field_submit", "Save", id="field.submit"),
+        Binding("left", "field_move(-1)", "Left", show=False, id="field.left"),
+        Binding("right", "field_move(1)", "Right", show=False, id="field.right"),
+        Binding("home,ctrl+a", "field_home", "Start", show=False, id="field.home"),
+        Binding("end", "field_end", "End", show=False, id="field.end"),
+        Binding("backspace", "field_delete_left", "Delete left", show=False, id="field.delete_left"),
+        Binding("delete,ctrl+d", "field_delete_right", "Delete right", show=False, id="field.delete_right"),
+        Binding("ctrl+u", "field_delete_to_start", "Delete to start", show=False, id="field.delete_to_start"),
+        Binding("ctrl+k", "field_delete_to_end", "Delete to end", show=False, id="field.delete_to_end"),
     ]
+
+    DEFAULT_CSS = """
+    QuestionView > .question--field {
+        background: $surface-lighten-1;  /* opaque: a partial style is not blended with what is under it */
+    }
+    QuestionView > .question--placeholder {
+        color: $text-disabled;
+    }
+    QuestionView > .question--cursor {
+        background: $input-cursor-background;
+        color: $input-cursor-foreground;
+        text-style: $input-cursor-text-style;
+    }
+    QuestionView > .question--selection {
+        background: $input-selection-background;
+        color: $input-selection-foreground;
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"question--field", "question--placeholder", "question--cursor",
+                                             "question--selection"}
 
     class Picked(Message):
         """An option was pressed: a choice for single questions, a toggle for multi."""
@@ -76,6 +117,23 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
     class NoneOfThese(Message):
         """The "None of these" key on a several-choice question."""
 
+    class FieldChanged(Message):
+        """The text of a typed answer's field changed (not saved: the screen says whether it could be)."""
+
+        def __init__(self, value: str) -> None:
+            super().__init__()
+            self.value = value
+
+    class FieldSubmitted(Message):
+        """Enter in a typed answer's field."""
+
+        def __init__(self, value: str) -> None:
+            super().__init__()
+            self.value = value
+
+    class EditRefused(Message):
+        """A key that would have changed a read-only answer."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.head = Text()
@@ -86,7 +144,13 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         self.offered_value: Any = None
         self.cursor_index = 0
         self.answerable = False  # a choice question that applies: the answer keys work
-        self.shows_status = True
+        self.field: str | None = None  # a typed answer's text (None: no field, a choice question)
+        self.field_cursor = 0
+        self.field_selected = False  # a saved answer shown anew is selected: what is typed replaces it
+        self.placeholder = ""
+        self.read_only = False  # a complete case: the field's text cannot be changed
+        self.editable = False  # a typed question that applies: the field takes keys
+        self._field_lines: list[Strip] = []
         self._width = 0
         self._head_lines: list[Strip] = []
         self._option_lines: list[Strip] = []
@@ -99,11 +163,21 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- what is shown ---------------------------------------------------------------------
     def show(self, head: Text, options: list[tuple[str, str]] | None, *, multi: bool = False, value: Any = None,
-             offered: Any = None, answerable: bool = True) -> None:
+             offered: Any = None, answerable: bool = True, field: str | None = None, placeholder: str = "",
+             read_only: bool = False) -> None:
         """A question: ``head`` (where it is, its text, its guidance), and for a choice question its options
         as (code, label) in rubric order with the stored value to mark. ``offered`` is a retired answer
-        offered back (the question has no answer now): marked as the earlier answer, and highlighted."""
+        offered back (the question has no answer now): marked as the earlier answer, and highlighted.
+        A typed question has no options and a ``field`` (its text: the saved answer, or the one offered
+        back), edited here unless ``read_only`` (or ``answerable`` is false: it does not apply)."""
         options = options or []
+        was_editable, was_field = self.editable, self.field is not None
+        self.placeholder, self.read_only = placeholder, read_only
+        self.editable = field is not None and answerable
+        if field is None:
+            self.field = None
+        elif field != self.field or not was_field or text_key(head) != text_key(self.head):
+            self.field, self.field_cursor, self.field_selected = field, len(field), bool(field)
         same_options = options == self.choices and multi == self.is_multi
         if not same_options:
             self.cursor_index = 0
@@ -117,24 +191,37 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         elif offered is not None and not multi and offered in codes:
             self.cursor_index = codes.index(offered)
         self.cursor_index = min(self.cursor_index, max(self._row_count() - 1, 0))
-        if not same_options or was_answerable != self.answerable:
-            self.refresh_bindings()  # which letter keys apply
+        if not same_options or was_answerable != self.answerable or (was_field, was_editable) != (
+                self.field is not None, self.editable):
+            self.refresh_bindings()  # which letter keys apply, and whether the field's keys do
         new_question = text_key(head) != text_key(self.head)
         if new_question:
             self.head = head
             self._head_lines = self._render_text(head)
         self._draw_options()
+        self._draw_field()
         self._redraw()
         if new_question:
             self._scroll_home()
 
-    def set_status(self, status: Text, *, shown: bool = True) -> None:
-        """The keys for this question and the last message, under the options (``shown`` False: drawn
-        elsewhere, as under a typed answer's field)."""
-        if text_key(status) == text_key(self.status) and shown == self.shows_status:
+    def set_field(self, text: str) -> None:
+        """Put ``text`` in the field (the cursor at its end)."""
+        if self.field is not None:
+            self.field, self.field_cursor, self.field_selected = text, len(text), bool(text)
+            self._draw_field()
+            self._redraw()
+
+    @property
+    def field_value(self) -> str:
+        """What the typed answer's field holds ("" without one)."""
+        return self.field or ""
+
+    def set_status(self, status: Text) -> None:
+        """The keys for this question and the last message, under the options or the field."""
+        if text_key(status) == text_key(self.status):
             return
-        self.status, self.shows_status = status, shown
-        self._status_lines = self._render_text(status) if shown else []
+        self.status = status
+        self._status_lines = self._render_text(status)
         self._redraw()
 
     @property
@@ -195,17 +282,44 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
                 lines.append(Strip(list(lead.render(console)), lead.cell_len))
         self._option_lines, self._option_rows = lines, starts
 
+    def _draw_field(self) -> None:
+        """A typed answer's field: one line, scrolled sideways to keep the cursor in view."""
+        if self.field is None:
+            self._field_lines = []
+            return
+        width = max(min(self._width, FIELD_WIDTH), 4)
+        box = self.get_component_rich_style("question--field", partial=True)
+        cursor = self.has_focus and self.editable
+        text, at = self.field, self.field_cursor
+        start = max(0, at - width + 1)
+        while cell_len(text[start:at]) > width - 1:  # wide characters take two cells
+            start += 1
+        shown = Text(style=box)
+        if text:
+            # a control character (pasted, or in an imported answer) is drawn as one replacement cell, so the
+            # cursor keeps its place and nothing reaches the terminal (saving such text is refused, with why)
+            visible = "".join(c if c.isprintable() else "\ufffd" for c in text[start:])
+            shown.append(visible, style="" if self.editable else "dim")
+            if cursor and self.field_selected:
+                shown.stylize(self.get_component_rich_style("question--selection", partial=True), 0, len(visible))
+        elif self.placeholder:
+            shown.append(self.placeholder, style=self.get_component_rich_style("question--placeholder", partial=True))
+        shown.truncate(width, pad=True)
+        if cursor:
+            column = at - start
+            shown.stylize(self.get_component_rich_style("question--cursor", partial=True), column, column + 1)
+        self._field_lines = [Strip(list(shown.render(self.app.console)), shown.cell_len)]
+
     def _redraw(self) -> None:
         """Put the parts together and repaint only the lines that differ from what is drawn."""
         lines = list(self._head_lines)
         if self._option_lines:
             lines += [Strip.blank(0), *self._option_lines]
+        if self._field_lines:
+            lines += [Strip.blank(0), *self._field_lines]
         if self._status_lines:
             lines += [Strip.blank(0), *self._status_lines]
         old, self._lines = self._lines, lines
-        if len(lines) != len(old) and self.styles.is_auto_height:  # (above a typed answer's field)
-            self.refresh(layout=True)
-            return
         view = self.scrollable_content_region
         if view.height and (len(lines) > view.height or len(old) > view.height):  # (on_resize does it at first)
             self._fit_virtual_size()
@@ -252,9 +366,10 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         if width != self._width:
             self._width = width
             self._head_lines = self._render_text(self.head)
-            self._status_lines = self._render_text(self.status) if self.shows_status else []
+            self._status_lines = self._render_text(self.status)
             self._options_key = ()
             self._draw_options()
+            self._draw_field()
         self._lines = []  # all drawn again
         self._drawn.clear()
         self._redraw()
@@ -264,15 +379,89 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_focus(self) -> None:
         self._draw_options()
+        self._draw_field()
         self._redraw()
 
     def on_blur(self) -> None:
         self._draw_options()
+        self._draw_field()
         self._redraw()
+
+    # -- a typed answer's field ------------------------------------------------------------
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # as an Input: a printable key types, so the key bar offers ^n for "To do" where u would be typed
+        return self.field is not None and character is not None and character.isprintable()
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key types into the field (a letter key of the screen's, like u, types too)."""
+        if self.field is None or not event.is_printable or not event.character:
+            return
+        event.stop()
+        event.prevent_default()
+        self._insert(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self.field is None or not event.text:
+            return
+        event.stop()
+        event.prevent_default()
+        lines = event.text.splitlines()
+        self._insert(lines[0] if lines else "")
+
+    def _insert(self, text: str) -> None:
+        if self.field_selected:  # as an Input selects its text on focus: what is typed replaces it
+            self._set_field(text, len(text))
+            return
+        at = self.field_cursor
+        self._set_field(self.field[:at] + text + self.field[at:], at + len(text))
+
+    def _set_field(self, text: str, cursor: int) -> None:
+        changed = text != self.field
+        if changed and self.read_only:
+            self.post_message(self.EditRefused())
+            return
+        if changed and not self.editable:
+            return
+        self.field, self.field_cursor, self.field_selected = text, max(0, min(cursor, len(text))), False
+        self._draw_field()
+        self._redraw()
+        if changed:
+            self.post_message(self.FieldChanged(text))
+
+    def action_field_submit(self) -> None:
+        self.post_message(self.FieldSubmitted(self.field_value))
+
+    def action_field_move(self, step: int) -> None:
+        self._set_field(self.field_value, self.field_cursor + step)
+
+    def action_field_home(self) -> None:
+        self._set_field(self.field_value, 0)
+
+    def action_field_end(self) -> None:
+        self._set_field(self.field_value, len(self.field_value))
+
+    def action_field_delete_left(self) -> None:
+        at, text = self.field_cursor, self.field_value
+        if self.field_selected:
+            self._set_field("", 0)
+        elif at:
+            self._set_field(text[:at - 1] + text[at:], at - 1)
+
+    def action_field_delete_right(self) -> None:
+        at, text = self.field_cursor, self.field_value
+        self._set_field("" if self.field_selected else text[:at] + text[at + 1:], at)
+
+    def action_field_delete_to_start(self) -> None:
+        self._set_field(self.field_value[self.field_cursor:], 0)
+
+    def action_field_delete_to_end(self) -> None:
+        self._set_field(self.field_value[:self.field_cursor], self.field_cursor)
 
     # -- which keys apply to this question -------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a key that does not fit this question and lets it go on down the focus chain
+        if action in FIELD_ACTIONS:
+            return self.field is not None and (self.editable or self.read_only)
         if action in ("pick_code", "none_of_these", "pick_number", "pick_highlighted", "move") and not self.answerable:
             return False
         codes = [c for c, _ in self.choices]
