@@ -158,6 +158,83 @@ def verdicts(rubric: Rubric, rows: dict[str, dict], *, deleted: bool, status: st
     return Verdict(evaluation, retired, status, tally.applicable_count, tally.answered_count)
 
 
+@dataclass(frozen=True)
+class _RubricPlan:
+    """What :meth:`CaseService.insert_cases` works out once per rubric: its stored sha256, each question's
+    integer key, the questions in key order, and the set of its question ids."""
+
+    rubric: Rubric
+    sha: str
+    keys: dict[str, int]
+    by_key: tuple[tuple[str, int], ...]
+    question_set: frozenset[str]
+
+
+class _Encoder:
+    """``store.encode`` once per distinct code or selection: most answers repeat a few of them."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.selections: dict[tuple, str] = {}
+
+    def text(self, value: str) -> str:
+        found = self.texts.get(value)
+        if found is None:
+            found = self.texts[value] = encode(value)
+        return found
+
+    def value(self, value: Any) -> str:
+        if value.__class__ is list and all(item.__class__ is str for item in value):
+            memo = tuple(value)
+            found = self.selections.get(memo)
+            if found is None:
+                found = self.selections[memo] = encode(value)
+            return found
+        return encode(value)
+
+
+# insert_cases' statements. A Python None bound to a parameter costs the sqlite3 module an adapter
+# lookup (a failed protocol search), dearer than SQLite's own insert of the row, so the columns
+# that bulk rows leave empty are not named: they take their NULL default.
+_CASE_INSERT = ("INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
+                "rubric_version, rubric_sha256, applicable_count, answered_count, origin_file, site_key, ref_key, id{}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?{})")
+#: a current answer that applies, without a note (most rows)
+_CURRENT_ANSWER_INSERT = ("INSERT INTO answer_data (case_id, question_key, value, answered_by, answered_at, applies, "
+                          "counted) VALUES (?, ?, ?, ?, ?, 1, ?)")
+#: history ids are given by insert_cases, so that a case's rows keep their order across the two statements
+_CASE_HISTORY_INSERT = ("INSERT INTO history_data (id, case_id, field, new_value, changed_by, changed_at, reason, origin) "
+                        "VALUES (?, ?, 'case', ?, ?, ?, ?, ?)")
+_HISTORY_INSERT_WITH_ID = HISTORY_INSERT.replace("(case_id,", "(id, case_id,", 1).replace("VALUES (", "VALUES (?, ", 1)
+
+
+class _InsertRows:
+    """The rows insert_cases has made and not yet written, by statement."""
+
+    def __init__(self, copy_of: str | None, last_history_id: int):
+        self.copy_of = copy_of
+        self.case_sql = _CASE_INSERT.format(", copy_of", ", ?") if copy_of is not None else _CASE_INSERT.format("", "")
+        self.cases: list[tuple] = []
+        self.current: list[tuple] = []  # _CURRENT_ANSWER_INSERT
+        self.other: list[tuple] = []  # ANSWER_INSERT: retired answers, notes
+        self.case_history: list[tuple] = []
+        self.other_history: list[tuple] = []
+        self.history_id = last_history_id
+
+    def history(self, case_id: int, question_id: str | None, field_name: str, old: Any, new: Any, who: str,
+                stamp: str, reason: str, origin: str | None) -> None:
+        """A history row (in :data:`HISTORY_INSERT` order after the case id), numbered in the order given."""
+        self.history_id += 1
+        if field_name == "case" and question_id is None and old is None and origin is not None:
+            self.case_history.append((self.history_id, case_id, new, who, stamp, reason, origin))
+        else:
+            self.other_history.append((self.history_id, case_id, question_id, field_name, old, new, who, stamp, reason, origin))
+
+    def clear(self) -> None:
+        for rows in (self.cases, self.current, self.other, self.case_history, self.other_history):
+            rows.clear()
+
+
 class _Abandon(Exception):
     """Leave a transaction without writing, returning an outcome (a dry run, or nothing to change)."""
 
@@ -645,28 +722,35 @@ class CaseService:
 
         The bulk write path (import, demo): what is not SQLite's own work is done once
         per distinct value, not per row: a site's or inspector's normal form and key,
-        the JSON text of a code or of a multi-choice selection. Callers that pass
-        cases in ``uuid`` order get primary-key appends instead of random inserts.
+        the JSON text of a code or of a multi-choice selection; once per rubric: its
+        question keys and which of its questions may not count; once per call: the
+        time as stored. A case's evaluation, if the caller has one (the importer
+        does), is counted, not made again. Case ids (and history ids) are given here,
+        so the primary keys are appended to in any order; answers go in question-key
+        order. No None is bound to a statement (see ``_CASE_INSERT``).
         """
         stamp = storage.now()
         inserted = 0
-        known_rubrics: dict[int, str] = {}  # id(rubric) -> sha256, so each rubric is stored once per call
-        encoded: dict[Any, str] = {}  # most answers repeat a few codes and selections: encode each once
+        plans: dict[int, _RubricPlan] = {}  # id(rubric) -> what is worked out once per rubric per call
+        encoded = _Encoder()
         sites: dict[str, tuple[str, str]] = {}  # site as given -> (as stored, key)
         spellings: dict[str, str] = {}  # site key -> as stored
         inspectors: dict[str, str | None] = {}
         who = self.who
-        stored_now = stored_stamp(stamp)
+        stored_now = stored_stamp(stamp)  # every answer of the call has this time: converted once
+        counts_nothing = copy_of is not None  # a moderation copy never counts
+        copy_column = () if copy_of is None else (copy_of,)
         with self.store.transaction():
             next_id = self.store.last_case_id() + 1  # ids given here, under the write lock: no read back per case
-            question_keys: dict[str, int] = {}
-            case_rows: list[tuple] = []
-            answer_rows: list[tuple] = []
-            history_rows: list[tuple] = []
+            rows = _InsertRows(copy_of, self.conn.execute("SELECT coalesce(max(id), 0) FROM history_data").fetchone()[0])
+            case_rows, current_rows, other_rows = rows.cases, rows.current, rows.other
+            add_history = rows.history
+            texts = encoded.texts
             for new in cases:
-                sha = known_rubrics.get(id(new.rubric))
-                if sha is None:
-                    sha = known_rubrics[id(new.rubric)] = self.store.add_rubric(new.rubric)
+                rubric = new.rubric
+                plan = plans.get(id(rubric))
+                if plan is None:
+                    plan = plans[id(rubric)] = self._rubric_plan(rubric, plans)
                 try:
                     case_ref = normalise(new.case_ref, "case_ref")
                     if new.site not in sites:
@@ -684,86 +768,99 @@ class CaseService:
                     raise StoreError(str(exc)) from None
                 if new.status not in STATUSES:
                     raise StoreError(f"case {case_ref}: status '{new.status}' is not one of {', '.join(STATUSES)}")
+                answers = new.answers
+                if not plan.question_set.issuperset(answers):
+                    unknown = sorted(set(answers) - plan.question_set)
+                    raise StoreError(f"case {case_ref}: question '{unknown[0]}' is not in rubric {rubric.id}")
                 # the status is the caller's: an import refuses "complete" with a required gap, with its line
-                tally = count_case(new.rubric, new.answers, new.evaluation)
-                uuid, case_id = new.uuid, next_id
+                tally = count_case(rubric, answers, new.evaluation)
+                case_id = next_id
                 next_id += 1
-                if sha not in question_keys:
-                    question_keys[sha] = self.question_keys(new.rubric.question_ids)
-                keys = question_keys[sha]
                 case_rows.append((
-                    uuid, case_ref, site, inspector, new.status, stamp, stamp, new.rubric.id, new.rubric.version, sha,
-                    tally.applicable_count, tally.answered_count, None, origin_file, site_key, key(case_ref), copy_of,
-                    case_id,
+                    new.uuid, case_ref, site, inspector, new.status, stamp, stamp, rubric.id, rubric.version, plan.sha,
+                    tally.applicable_count, tally.answered_count, origin_file, site_key, key(case_ref), case_id,
+                    *copy_column,
                 ))
                 applicable = tally.evaluation.applicable
-                counted = tally.counted if copy_of is None else frozenset()
-                notes = new.notes or {}
-                for qid in sorted(new.answers):  # key order: primary-key appends
-                    value = new.answers[qid]
-                    if not is_answered(value):
+                counted = frozenset() if counts_nothing else tally.counted
+                notes = new.notes
+                for qid, question_key in plan.by_key:  # key order: primary-key appends
+                    value = answers.get(qid)
+                    if value is None:
                         continue
-                    memo = value if isinstance(value, str) else (
-                        tuple(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else None)
-                    text = encoded.get(memo) if memo is not None else None
-                    if text is None:
-                        text = encode(value)
-                        if memo is not None:
-                            encoded[memo] = text
-                    # an answer to a question that does not apply is kept retired, as any other path keeps it
-                    applies = qid in applicable
-                    if not applies:
-                        history_rows.append((case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file))
-                    answer_rows.append((case_id, keys[qid], text, notes.get(qid), who, stored_now, None if applies else "retired",
-                                        int(applies), int(qid in counted)))
-                for qid, note in notes.items():
-                    if note and not is_answered(new.answers.get(qid)):
-                        answer_rows.append((case_id, keys[qid], None, note, who, stored_now, None, int(qid in applicable), 0))
-                history_rows.append((case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file))
+                    if value.__class__ is str:
+                        text = texts.get(value)  # only answered text is remembered
+                        if text is None:
+                            if not value.strip():  # blank text is unanswered (engine.is_answered)
+                                continue
+                            text = encoded.text(value)
+                    else:
+                        text = encoded.value(value)
+                    note = notes.get(qid) if notes else None
+                    if qid in applicable and note is None:  # most rows
+                        current_rows.append((case_id, question_key, text, who, stored_now, 1 if qid in counted else 0))
+                    elif qid in applicable:
+                        other_rows.append((case_id, question_key, text, note, who, stored_now, None, 1,
+                                           1 if qid in counted else 0))
+                    else:  # an answer to a question that does not apply is kept retired, as any other path keeps it
+                        add_history(case_id, qid, "state", "current", "retired", who, stamp, RETIRED, origin_file)
+                        other_rows.append((case_id, question_key, text, note, who, stored_now, "retired", 0, 0))
+                if notes:
+                    for qid, note in notes.items():
+                        if note and not is_answered(answers.get(qid)):
+                            other_rows.append((case_id, plan.keys[qid], None, note, who, stored_now, None,
+                                               int(qid in applicable), 0))
+                add_history(case_id, None, "case", None, origin_file or case_ref, who, stamp, reason, origin_file)
                 inserted += 1
-                if len(answer_rows) >= 20000:
-                    self._flush(case_rows, answer_rows, history_rows)
+                if len(current_rows) + len(other_rows) >= 20000:
+                    self._flush(rows)
                     if progress:
                         progress(inserted)
-            self._flush(case_rows, answer_rows, history_rows)
+            self._flush(rows)
             if progress:
                 progress(inserted)
         return inserted
 
-    def _flush(self, case_rows: list, answer_rows: list, history_rows: list) -> None:
+    def _rubric_plan(self, rubric: Rubric, plans: dict[int, _RubricPlan]) -> _RubricPlan:
+        """A rubric stored once per call, with its question keys in key order (inside the transaction)."""
+        for plan in plans.values():
+            if plan.rubric is not rubric and plan.sha == rubric.sha256:  # the same text, parsed twice
+                return _RubricPlan(rubric, plan.sha, plan.keys, plan.by_key, plan.question_set)
+        sha = self.store.add_rubric(rubric)
+        keys = self.question_keys(rubric.question_ids)
+        by_key = tuple(sorted(keys.items(), key=lambda item: item[1]))
+        return _RubricPlan(rubric, sha, keys, by_key, frozenset(keys))
+
+    def _flush(self, rows: _InsertRows) -> None:
         conn = self.conn
         try:
-            conn.executemany(
-                "INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
-                "rubric_version, rubric_sha256, applicable_count, answered_count, origin_db, origin_file, site_key, "
-                "ref_key, copy_of, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                case_rows,
-            )
+            conn.executemany(rows.case_sql, rows.cases)
         except sqlite3.IntegrityError as exc:
             if "idx_cases_identity" in str(exc) or "site_key" in str(exc):
-                clash = self._first_clash(case_rows)
+                clash = self._first_clash(rows)
                 raise StoreError(
                     f"case_ref '{clash[1]}' already exists at site '{clash[2]}'; open that case or use another ref"
                 ) from None
             raise
-        conn.executemany(ANSWER_INSERT, answer_rows)
-        conn.executemany(HISTORY_INSERT, history_rows)
-        case_rows.clear()
-        answer_rows.clear()
-        history_rows.clear()
+        conn.executemany(_CURRENT_ANSWER_INSERT, rows.current)
+        conn.executemany(ANSWER_INSERT, rows.other)
+        conn.executemany(_CASE_HISTORY_INSERT, rows.case_history)
+        conn.executemany(_HISTORY_INSERT_WITH_ID, rows.other_history)
+        rows.clear()
 
-    def _first_clash(self, case_rows: list[tuple]) -> tuple:
+    def _first_clash(self, rows: _InsertRows) -> tuple:
+        """The first case row of a failed batch whose (site, case_ref) is taken."""
         seen: set[tuple[str, str]] = set()
-        for row in case_rows:
-            pair = (row[14], row[15])
+        for row in rows.cases:
+            pair = (row[13], row[14])
             taken = self.conn.execute(
                 "SELECT 1 FROM cases WHERE site_key = ? AND ref_key = ? AND duplicate_of IS NULL AND copy_of IS NULL "
                 "AND deleted_at IS NULL", pair,
             ).fetchone()
-            if (taken or pair in seen) and row[16] is None:
+            if (taken or pair in seen) and rows.copy_of is None:
                 return row
             seen.add(pair)
-        return case_rows[0]
+        return rows.cases[0]
 
     # -- merged changes ----------------------------------------------------------------------
     def insert_merged(self, items: Iterable[tuple[dict, dict[str, dict], list[tuple], str | None]], origin_of) -> int:

@@ -61,6 +61,49 @@ def counted_answers(evaluation: Evaluation) -> dict[str, Any]:
     return {qid: value for qid, value in evaluation.visible.items() if _option_counts(rubric.question(qid), value)}
 
 
+#: rubric id() -> (the rubric, its questions that have an option marked ``counts: false``); the
+#: rubric is held, so its id() cannot be reused while its entry is here
+_MAY_NOT_COUNT: dict[int, tuple[Rubric, tuple[tuple[str, bool, frozenset[str]], ...]]] = {}
+
+
+def questions_that_may_not_count(rubric: Rubric) -> tuple[tuple[str, bool, frozenset[str]], ...]:
+    """(question id, is multi-choice, its options marked ``counts: false``) for each question whose
+    answer may be left out of the base; an applicable answer to any other question always counts
+    (:func:`_option_counts` is true). Worked out once per rubric."""
+    entry = _MAY_NOT_COUNT.get(id(rubric))
+    if entry is None or entry[0] is not rubric:
+        if len(_MAY_NOT_COUNT) >= 64:
+            _MAY_NOT_COUNT.clear()
+        table = tuple(
+            (q.id, q.type == "multi", frozenset(code for code, option in q.options.items() if not option.counts))
+            for q in rubric.questions if q.is_choice and not all(o.counts for o in q.options.values())
+        )
+        entry = _MAY_NOT_COUNT[id(rubric)] = (rubric, table)
+    return entry[1]
+
+
+def counted_questions(evaluation: Evaluation) -> frozenset[str]:
+    """The question ids of :func:`counted_answers`, looking only at the few questions where an answer
+    may not count (the bulk paths ask this once per case). Decides as :func:`_option_counts` does: a
+    code counts unless its option says ``counts: false``; a selection counts unless it is not empty
+    and every code in it is such an option."""
+    visible = evaluation.visible
+    left_out = []
+    for qid, multi, never in questions_that_may_not_count(evaluation.rubric):
+        value = visible.get(qid)
+        if value is None:
+            continue
+        if not multi and value.__class__ is str:
+            if value in never:
+                left_out.append(qid)
+        elif multi and value.__class__ is list and all(code.__class__ is str for code in value):
+            if value and never.issuperset(value):
+                left_out.append(qid)
+        elif not _option_counts(evaluation.rubric.question(qid), value):
+            left_out.append(qid)
+    return frozenset(visible).difference(left_out) if left_out else frozenset(visible)
+
+
 @dataclass(frozen=True)
 class CaseCount:
     """What the store persists for one case after each change."""
@@ -85,7 +128,7 @@ def count_case(rubric: Rubric, answers: Mapping[str, Any], evaluation: Evaluatio
         from audit.engine import evaluate
 
         evaluation = evaluate(rubric, answers)
-    counted = frozenset(counted_answers(evaluation))
+    counted = counted_questions(evaluation)
     return CaseCount(evaluation, counted, *progress(evaluation))
 
 

@@ -88,6 +88,30 @@ def normalise(text: str, what: str = "identifier") -> str:
     return cleaned
 
 
+class Normaliser:
+    """:func:`normalise` with a memo, for identifiers that repeat on every row of a file (sites,
+    inspectors): each distinct text is normalised once, with the same result or the same refusal."""
+
+    #: distinct texts remembered; past it, text is normalised each time (a file of all-different names)
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[str, str], tuple[str | None, str]] = {}
+
+    def __call__(self, text: str, what: str = "identifier") -> str:
+        found = self.memo.get((text, what))
+        if found is None:
+            try:
+                found = (normalise(text, what), "")
+            except IdentifierProblem as exc:
+                found = (None, str(exc))
+            if len(self.memo) < self.LIMIT:
+                self.memo[(text, what)] = found
+        if found[0] is None:
+            raise IdentifierProblem(found[1])
+        return found[0]
+
+
 def key(text: str) -> str:
     """What two identifiers are compared by: compatibility-normalised (full-width ``Ｔ``
     is ``T``), case-folded (``T001`` = ``t001``), spaces collapsed.

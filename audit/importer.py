@@ -27,14 +27,13 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from audit import dbfile
 from audit.engine import Evaluation, evaluate
 from audit.errors import AuditError, Problem, Problems, StoreError, did_you_mean
-from audit.identity import IdentifierProblem, key, normalise
+from audit.identity import IdentifierProblem, Normaliser, key, normalise
 from audit.rubric import Question, Rubric
 from audit.store import LOCKED_STATUSES, STATUS_COMPLETE, STATUS_IN_PROGRESS, NewCase, Store, current_user
 from audit.values import ValueProblem, coerce
@@ -44,6 +43,9 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
 CASE_FIELDS = ("case_ref", "site", "inspector", "status")
 JSON_KEYS = (*CASE_FIELDS, "answers", "notes")
+_JSON_KEY_SET = frozenset(JSON_KEYS)
+#: where a JSONL line's case fields are, for messages (one dict shared by every row: read only)
+_JSON_FIELD_WHERE = {name: name for name in CASE_FIELDS}
 #: statuses an import may give a case
 IMPORT_STATUSES = (STATUS_IN_PROGRESS, STATUS_COMPLETE)
 #: CSV columns holding evidence notes are named NOTE_PREFIX + question id
@@ -126,7 +128,7 @@ class ErrorList:
 # --- rows, as read from either format ------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     place: str  # "cases.csv row 14" / "cases.jsonl line 3"
     case_ref: Any
@@ -274,11 +276,12 @@ class _JsonlReader:
                 place, _text_value(record.get("case_ref")), _text_value(record.get("site")),
                 _text_value(record.get("inspector")), _text_value(record.get("status")),
             )
-            row.field_where = {name: name for name in CASE_FIELDS}
+            row.field_where = _JSON_FIELD_WHERE
             self.unknown_on_line = 0
-            for name in record:
-                if name not in JSON_KEYS:
-                    self._unknown(name, number, place, top_level=True)
+            if not _JSON_KEY_SET.issuperset(record):
+                for name in record:
+                    if name not in JSON_KEYS:
+                        self._unknown(name, number, place, top_level=True)
             known = self.known
             for part, target in (("answers", row.cells), ("notes", None)):
                 given = record.get(part)
@@ -287,6 +290,9 @@ class _JsonlReader:
                 if not isinstance(given, dict):
                     what = "answer" if part == "answers" else "evidence note"
                     self.errors.add(f"{place}, {part}", f"expected an object of question id: {what}, got {_json_kind(given)}", MALFORMED)
+                    continue
+                if target is not None and known.issuperset(given):  # most lines: every key is a question of the rubric
+                    target.extend(given.items())
                     continue
                 for qid, raw in given.items():
                     if qid not in known:
@@ -514,7 +520,7 @@ class _Refused:
         self.reason = reason
 
 
-class _Coercer:
+class CellCoercer:
     """``coerce`` with a memo: real files repeat the same few codes and labels endlessly."""
 
     def __init__(self, rubric: Rubric):
@@ -522,9 +528,27 @@ class _Coercer:
         # free text is not remembered: every value may differ
         self.memoable = {q.id for q in rubric.questions if q.is_choice or q.type == "integer"}
         self.memo: dict[tuple, Any] = {}
+        # text given to a question whose value is a code or a number (not a list, which is copied per
+        # use): question id -> {text: value or _Refused}, the commonest cell of all
+        self.by_text: dict[str, dict[str, Any]] = {
+            qid: {} for qid in self.memoable if self.questions[qid].type != "multi"
+        }
 
     def __call__(self, question_id: str, raw: Any) -> Any:
         cls = raw.__class__
+        if cls is str:
+            texts = self.by_text.get(question_id)
+            if texts is not None:
+                found = texts.get(raw, self)
+                if found is self:
+                    try:
+                        found = coerce(self.questions[question_id], raw)
+                    except ValueProblem as exc:
+                        found = _Refused(str(exc))
+                    texts[raw] = found
+                if found.__class__ is _Refused:
+                    raise ValueProblem(found.reason)
+                return found
         if cls is list and all(item.__class__ is str for item in raw):
             key: tuple = (question_id, list, tuple(raw))
         elif cls in (str, int, float, bool):
@@ -542,6 +566,21 @@ class _Coercer:
         if found.__class__ is _Refused:
             raise ValueProblem(found.reason)
         return found[:] if found.__class__ is list else found
+
+
+#: the variant digit of a random UUID (RFC 4122: binary 10xx) for any random hex digit
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def uuid4_texts(batch: int = 4096) -> Iterator[str]:
+    """Random (version 4) UUIDs as text, as ``str(uuid.uuid4())`` writes them, from one ``os.urandom``
+    call per ``batch`` instead of one call and one UUID object per case: 122 random bits, the version
+    digit 4 and the variant bits set, as :func:`uuid.uuid4` sets them."""
+    while True:
+        digits = os.urandom(16 * batch).hex()
+        for start in range(0, 32 * batch, 32):
+            h = digits[start:start + 32]
+            yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _value_message(question: Question, raw: Any, reason: str) -> str:
@@ -633,8 +672,12 @@ def check_file(
     seen: dict[tuple[str, str], tuple[str, str, str]] = {}
     cases: list[NewCase] = []
     answer_total = 0
-    coerce_cell = _Coercer(rubric)
+    coerce_cell = CellCoercer(rubric)
     question = coerce_cell.questions.__getitem__
+    by_text = coerce_cell.by_text
+    identifiers = Normaliser()
+    site_keys: dict[str, str] = {}
+    new_uuid = uuid4_texts().__next__
     total = len(reader)
     rows_read = 0
     for row in reader.rows():
@@ -678,7 +721,8 @@ def check_file(
             if not isinstance(text, str) or not text:
                 continue
             try:
-                cleaned = normalise(text, name)
+                # a site or an inspector is one of a few, repeated on every row: normalised once each
+                cleaned = normalise(text, name) if name == "case_ref" else identifiers(text, name)
             except IdentifierProblem as exc:
                 errors.add(row.at(fields_where.get(name, "")), f"{exc}", IDENTIFIER)
                 row_ok = False
@@ -716,6 +760,12 @@ def check_file(
         answers: dict[str, Any] = {}
         refused: set[str] = set()
         for qid, raw in row.cells:
+            if raw.__class__ is str:  # the commonest cell: a code or a number, seen before (CellCoercer's memo)
+                texts = by_text.get(qid)
+                value = texts.get(raw) if texts is not None else None
+                if value is not None and value.__class__ is not _Refused:
+                    answers[qid] = value
+                    continue
             try:
                 value = coerce_cell(qid, raw)
             except ValueProblem as exc:
@@ -727,7 +777,7 @@ def check_file(
                 answers[qid] = value
         evaluation = evaluate(rubric, answers)
         applicable = evaluation.applicable
-        for qid in answers:
+        for qid in (() if applicable.issuperset(answers) else answers):  # most rows: every answer applies
             if qid not in applicable:
                 row_ok = False
                 rule = evaluation.excluded_by(qid) if refused else None
@@ -740,13 +790,16 @@ def check_file(
                 )
         # duplicates, within the file and against the database
         if isinstance(case_ref, str) and case_ref and isinstance(row_site, str) and row_site:
-            pair = case_key(row_site, case_ref)
+            site_key = site_keys.get(row_site)
+            if site_key is None:
+                site_key = site_keys[row_site] = key(row_site)
+            pair = (site_key, key(case_ref))  # case_key
             clash = None
             if pair in seen:
                 place, there_site, there_ref = seen[pair]
-                clash = f"is also on {place}", "each case needs its own reference"
+                clash = f"is also on {unit} {place.rsplit(' ', 1)[-1]}", "each case needs its own reference"
             else:
-                seen[pair] = (f"{unit} {row.place.rsplit(' ', 1)[-1]}", row_site, case_ref)
+                seen[pair] = (row.place, row_site, case_ref)
                 if pair in existing:
                     there_site, there_ref = existing[pair]
                     clash = f"is already in {existing_label}", "remove the row, or change the reference"
@@ -770,7 +823,7 @@ def check_file(
         if row_ok and not errors:
             cases.append(
                 NewCase(case_ref=case_ref, site=row_site, rubric=rubric, answers=answers, inspector=inspector or None,
-                        evaluation=evaluation, status=status, notes=notes)
+                        uuid=new_uuid(), evaluation=evaluation, status=status, notes=notes)
             )
             answer_total += len(answers)
     if isinstance(reader, _JsonlReader):
@@ -859,10 +912,11 @@ def import_file(
             store.close()  # the write gets a fresh connection of its own (dbfile.bulk_write)
             store = None
             with dbfile.bulk_write(db_path) as (conn, _bounded):
-                _insert(Store.on_connection(conn, db_path), checked, who, progress)
+                _insert(Store.on_connection(conn, db_path), checked, who, progress, existing)
         else:
             def build(conn) -> None:
-                _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress)
+                conn.execute(f"PRAGMA cache_size = -{dbfile.BULK_CACHE_KIB}")  # as bulk_write's: indexes stay in memory
+                _insert(Store.initialise(conn, str(db_path), site.strip() if site else None), checked, who, progress, existing)
 
             try:
                 dbfile.create_atomically(db_path, build)
@@ -879,7 +933,8 @@ def import_file(
             store.close()
 
 
-def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None) -> None:
+def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | None,
+            checked_against: dict[tuple[str, str], tuple[str, str]]) -> None:
     from audit.cases import CaseService
 
     total = len(checked.cases)
@@ -888,13 +943,15 @@ def _insert(store: Store, checked: CheckedFile, who: str, progress: Progress | N
         if progress:
             progress("writing", count, total)
 
-    # uuid order: the primary keys of cases, answers and history are appended to, not inserted into
-    cases = sorted(checked.cases, key=attrgetter("uuid"))
+    # in the file's order: case ids are given in it, so the primary keys of cases, answers and history
+    # are appended to whatever the order; a file in reference order appends to the case_ref indexes too
+    # (uuid order would append only to the uuid's, and scatter the three on case_ref)
+    cases = checked.cases
     with store.transaction():
-        # checked before the long read, checked again under the write lock: another
-        # writer may have added one of these cases meanwhile
-        now_there = existing_refs(store)
-        raced = sorted({(c.site, c.case_ref) for c in cases if now_there and case_key(c.site, c.case_ref) in now_there})
+        # checked before the long read (against ``checked_against``), checked again under the write
+        # lock: another writer may have added one of these cases meanwhile
+        added = {pair for pair in existing_refs(store) if pair not in checked_against}
+        raced = sorted({(c.site, c.case_ref) for c in cases if added and case_key(c.site, c.case_ref) in added})
         if raced:
             shown = ", ".join(f"{ref} at {site}" for site, ref in raced[:10])
             raise AuditError(

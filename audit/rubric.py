@@ -240,12 +240,14 @@ class Rubric(BaseModel):
     @property
     def evaluation_plan(self) -> list[tuple[str, str, Rule | None, Rule | None]]:
         """(question id, section id, section rule, question rule) in evaluation order."""
-        if not self._plan and self._evaluation_order:
-            self._plan = [
+        private = self.__pydantic_private__  # asked once per evaluation: see question() below
+        plan = private["_plan"]
+        if not plan and private["_evaluation_order"]:
+            plan = private["_plan"] = [
                 (qid, self._by_id[qid].section_id, self.section_of(qid).rule, self._by_id[qid].rule)
                 for qid in self._evaluation_order
             ]
-        return self._plan
+        return plan
 
     @property
     def evaluation_order(self) -> list[str]:
