@@ -706,3 +706,27 @@ def test_a_typed_answer_of_a_question_that_does_not_apply_takes_no_keys(tmp_db_p
             assert screen.current != "age"
 
     run(scenario())
+
+
+def test_an_open_case_keeps_what_was_alive_out_of_the_garbage_collector_s_view_until_it_is_left(tmp_db_path,
+                                                                                               thematic_rubric):
+    """A full collection walked every object of the app and the rubric, the slowest answers of all."""
+    import gc
+
+    make_case(tmp_db_path, thematic_rubric, {})
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert gc.get_freeze_count() == 0
+            screen = await open_case(pilot)
+            assert gc.get_freeze_count() > 1000
+            await pilot.press("1")  # answers still save and show as usual
+            await pilot.pause()
+            assert screen.said.startswith("Saved")
+            await pilot.press("escape")
+            await settle(pilot)
+            assert not isinstance(pilot.app.screen, WalkthroughScreen)
+            assert gc.get_freeze_count() == 0  # given back: the screen left can be collected
+
+    run(scenario())

@@ -21,6 +21,7 @@ around a frame's changes.
 
 from __future__ import annotations
 
+import gc
 from typing import Any, Callable
 
 from rich.text import Text
@@ -148,6 +149,13 @@ class WalkthroughScreen(Screen):
         start = self.evaluation.next_unanswered() or self.evaluation.next_applicable() or self.rubric.question_ids[0]
         self.show_question(start)
         self.watch(self.app, "integrity", lambda _: self._draw_header(), init=False)
+        # every object alive now (the app, the rubric, these widgets) leaves the garbage collector's
+        # view while the case is open: a full collection walked them all, the slowest 1-5% of answers
+        # (docs/ui.md, the keypress path); given back on leaving, so nothing is held for good
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
 
     # -- state from the store --------------------------------------------------------------
     def _load_answers(self) -> None:
