@@ -287,15 +287,20 @@ class CaseService:
 
     def _recall(self, case_uuid: str, file_state: tuple[int, int] | None = None, *,
                 rows: bool = True) -> tuple[Case, dict[str, dict] | None] | None:
-        """The case (and a copy of its rows) as this service last read or saved it, if the file cannot have
-        changed since (a keypress then skips reading and decoding every row again); None: read them."""
+        """The case as this service last read or saved it, if the file cannot have changed since (a
+        keypress then skips reading and decoding every row again); None: read them. With ``rows``, its
+        rows too, handed over: they are the caller's to change, and kept again only by ``_remember``
+        after a commit (so a change that fails half-way leaves nothing behind to trust)."""
         known = self._known
         if known is None or known.case.uuid != case_uuid:
             return None
         if (file_state or self._file_state()) != known.file_state:
             self._known = None
             return None
-        return known.case, _copy_rows(known.rows) if rows else None
+        if not rows:
+            return known.case, None
+        self._known = None
+        return known.case, known.rows
 
     def _remember(self, data_version: int, case: Case, rows: dict[str, dict], nested: bool) -> None:
         """Keep what was just committed, with ``data_version`` as read under the write lock. Not inside a

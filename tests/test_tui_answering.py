@@ -701,5 +701,8 @@ def test_a_typed_answer_of_a_question_that_does_not_apply_takes_no_keys(tmp_db_p
             await pilot.pause()
             await pilot.press("4", "backspace")
             assert view.field_value == ""
+            await pilot.press("u")  # the screen's keys work there: u goes to the next question to do
+            await pilot.pause()
+            assert screen.current != "age"
 
     run(scenario())

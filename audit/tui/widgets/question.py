@@ -390,18 +390,24 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
     # -- a typed answer's field ------------------------------------------------------------
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # as an Input: a printable key types, so the key bar offers ^n for "To do" where u would be typed
-        return self.field is not None and character is not None and character.isprintable()
+        return self._takes_keys and character is not None and character.isprintable()
+
+    @property
+    def _takes_keys(self) -> bool:
+        """A field that applies (a read-only one too, to say so); one that does not apply leaves the
+        keys to the screen."""
+        return self.field is not None and (self.editable or self.read_only)
 
     def on_key(self, event: events.Key) -> None:
         """A printable key types into the field (a letter key of the screen's, like u, types too)."""
-        if self.field is None or not event.is_printable or not event.character:
+        if not self._takes_keys or not event.is_printable or not event.character:
             return
         event.stop()
         event.prevent_default()
         self._insert(event.character)
 
     def on_paste(self, event: events.Paste) -> None:
-        if self.field is None or not event.text:
+        if not self._takes_keys or not event.text:
             return
         event.stop()
         event.prevent_default()
@@ -461,7 +467,7 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a key that does not fit this question and lets it go on down the focus chain
         if action in FIELD_ACTIONS:
-            return self.field is not None and (self.editable or self.read_only)
+            return self._takes_keys
         if action in ("pick_code", "none_of_these", "pick_number", "pick_highlighted", "move") and not self.answerable:
             return False
         codes = [c for c, _ in self.choices]
