@@ -122,6 +122,7 @@ def parse_rule(source: str) -> Rule:
     try:
         with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 1and: not for users' eyes
             warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # "invalid escape sequence" (Python 3.11)
             tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise RuleError(text, exc.offset, f"not a valid rule ({exc.msg})") from None

@@ -348,3 +348,16 @@ def test_rules_are_never_evaluated_by_python(tmp_path, monkeypatch, template, pr
         monkeypatch.undo()
     assert calls == []
     assert not canary.exists()
+
+
+def test_a_rule_with_an_invalid_escape_says_nothing_on_the_terminal(recwarn):
+    import warnings
+
+    from audit.rules import RuleError, parse_rule
+
+    warnings.simplefilter("always")
+    try:
+        parse_rule('q == "a\\ b"')
+    except RuleError:
+        pass
+    assert [str(w.message) for w in recwarn] == []
