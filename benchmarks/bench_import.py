@@ -199,6 +199,6 @@ def run(workdir: Path) -> list[Result]:
     sample = make_cases(rubric, CORE_SAMPLE, seed=12)
     csv_path = workdir / "core-3308.csv"
     write_csv(csv_path, rubric, sample)
-    results += compare(workdir, "3308", csv_path, rubric, sample, repeat=5)
-    results[-2].goal = "<= 3x; a few seconds"
-    return results
+    small = compare(workdir, "3308", csv_path, rubric, sample, repeat=5)
+    small[0].goal = "<= 3x; a few seconds"  # the import row (the report's sample, CSV with labels)
+    return results + small
