@@ -44,9 +44,9 @@ NONE_KEY = "n"
 EARLIER = "  ← earlier answer"
 #: the widest a typed answer's field is drawn
 FIELD_WIDTH = 64
-#: the field's actions that change its text (refused, and said, on a read-only case)
-FIELD_EDITS = ("field_delete_left", "field_delete_right", "field_delete_to_start", "field_delete_to_end")
-FIELD_ACTIONS = ("field_move", "field_home", "field_end", "field_submit", *FIELD_EDITS)
+#: the field's actions (its bindings apply only while a field is shown)
+FIELD_ACTIONS = ("field_move", "field_home", "field_end", "field_submit", "field_delete_left", "field_delete_right",
+                 "field_delete_to_start", "field_delete_to_end")
 
 
 def option_key(index: int) -> str | None:
@@ -171,12 +171,13 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         A typed question has no options and a ``field`` (its text: the saved answer, or the one offered
         back), edited here unless ``read_only`` (or ``answerable`` is false: it does not apply)."""
         options = options or []
+        new_question = text_key(head) != text_key(self.head)
         was_editable, was_field = self.editable, self.field is not None
         self.placeholder, self.read_only = placeholder, read_only
         self.editable = field is not None and answerable
         if field is None:
             self.field = None
-        elif field != self.field or not was_field or text_key(head) != text_key(self.head):
+        elif field != self.field or not was_field or new_question:
             self.field, self.field_cursor, self.field_selected = field, len(field), bool(field)
         same_options = options == self.choices and multi == self.is_multi
         if not same_options:
@@ -194,7 +195,6 @@ class QuestionView(ScrollView, can_focus=True, inherit_bindings=False):
         if not same_options or was_answerable != self.answerable or (was_field, was_editable) != (
                 self.field is not None, self.editable):
             self.refresh_bindings()  # which letter keys apply, and whether the field's keys do
-        new_question = text_key(head) != text_key(self.head)
         if new_question:
             self.head = head
             self._head_lines = self._render_text(head)
