@@ -259,7 +259,7 @@ def _abandonable(method):
 
 @dataclass(frozen=True)
 class _Known:
-    """The last case this service read or saved, and the file's state when it did (see ``_recall``)."""
+    """The last case this service read or saved, and the file's state when it did (see ``_known_case``)."""
 
     file_state: tuple[int, int]
     case: Case
@@ -285,22 +285,25 @@ class CaseService:
         program, another thread) commits; ``total_changes`` when this one writes, by any path."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
 
-    def _recall(self, case_uuid: str, file_state: tuple[int, int] | None = None, *,
-                rows: bool = True) -> tuple[Case, dict[str, dict] | None] | None:
+    def _known_case(self, case_uuid: str, file_state: tuple[int, int] | None = None) -> Case | None:
         """The case as this service last read or saved it, if the file cannot have changed since (a
-        keypress then skips reading and decoding every row again); None: read them. With ``rows``, its
-        rows too, handed over: they are the caller's to change, and kept again only by ``_remember``
-        after a commit (so a change that fails half-way leaves nothing behind to trust)."""
+        keypress then skips reading and decoding every row again); None: read it."""
         known = self._known
         if known is None or known.case.uuid != case_uuid:
             return None
         if (file_state or self._file_state()) != known.file_state:
             self._known = None
             return None
-        if not rows:
-            return known.case, None
-        self._known = None
-        return known.case, known.rows
+        return known.case
+
+    def _take_known(self, case_uuid: str, file_state: tuple[int, int]) -> tuple[Case, dict[str, dict]] | None:
+        """The known case and its rows, handed over: they are the caller's to change, and kept again only
+        by ``_remember`` after a commit (so a change that fails half-way leaves nothing behind to trust)."""
+        case = self._known_case(case_uuid, file_state)
+        if case is None:
+            return None
+        rows, self._known = self._known.rows, None
+        return case, rows
 
     def _remember(self, data_version: int, case: Case, rows: dict[str, dict], nested: bool) -> None:
         """Keep what was just committed, with ``data_version`` as read under the write lock. Not inside a
@@ -427,8 +430,7 @@ class CaseService:
         then call again with ``confirm_retire=True``. ``dry_run`` only reports.
         """
         nested = self.conn.in_transaction
-        recalled = self._recall(case_uuid, rows=False)
-        case = recalled[0] if recalled else self.store.case(case_uuid)
+        case = self._known_case(case_uuid) or self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         self._editable(case)
@@ -436,8 +438,7 @@ class CaseService:
         with self.store.transaction():
             # under the write lock: nobody changes the case now
             file_state = self._file_state()
-            recalled = self._recall(case_uuid, file_state)
-            case, rows = recalled or (self.store.case(case_uuid), self._rows(case_uuid))
+            case, rows = self._take_known(case_uuid, file_state) or (self.store.case(case_uuid), self._rows(case_uuid))
             self._editable(case)
             after = self.current(rows)
             after.pop(question_id, None)
