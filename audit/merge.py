@@ -55,6 +55,8 @@ Progress = Callable[[str, int, int], None]
 
 MERGE_REASON = "merge"
 CONFLICT_REASON = "merge conflict"
+#: how a note removed on purpose reads in the conflict report
+REMOVED_NOTE = "(note removed)"
 ANSWER_COLUMNS = ["case_uuid", "question_id", "value", "note", "answered_by", "answered_at", "state", "applies", "counted"]
 #: case fields a merge reconciles (the copy updated later wins); a difference in the first three is reported as a conflict
 CASE_FIELDS = ("case_ref", "site", "inspector", "status", "deleted_at", "deleted_reason", "review_comment", "review_question")
@@ -835,27 +837,31 @@ class _Merger:
         self, case: dict, rubric: Rubric, mine: dict, theirs: dict, mine_history: list[tuple], their_history: list[tuple],
         source: _Source, plan: _Plan,
     ) -> None:
-        """An evidence note held by one side is kept; two different notes are a conflict, the later one wins."""
+        """An evidence note held by one side is kept, unless the other side removed it on purpose (as a
+        cleared answer competes); two different notes, or a note and its removal, are a conflict: the one
+        written later wins."""
         uuid, qid = mine["case_uuid"], mine["question_id"]
-        if not theirs["note"]:
+        mine_note, their_note = mine["note"] or None, theirs["note"] or None
+        if their_note is None and not _note_removed(theirs, their_history):
             return
-        if not mine["note"]:
-            plan.rows[qid]["note"] = theirs["note"]
+        if mine_note is None and not _note_removed(mine, mine_history):
+            plan.rows[qid]["note"] = their_note
             plan.changed.add(qid)
-            plan.log(qid, "note", None, theirs["note"], MERGE_REASON, self, source)
+            plan.log(qid, "note", None, their_note, MERGE_REASON, self, source)
             return
         mine_time, their_time = _note_time(mine, mine_history), _note_time(theirs, their_history)
-        source_wins = (their_time, theirs["note"]) > (mine_time, mine["note"])
-        winner, loser = (theirs["note"], mine["note"]) if source_wins else (mine["note"], theirs["note"])
+        source_wins = (their_time, their_note or "") > (mine_time, mine_note or "")
+        winner, loser = (their_note, mine_note) if source_wins else (mine_note, their_note)
         if self._already_resolved(uuid, qid, "note", loser, winner):
             return
         self._conflict(
-            case, qid, _question_text(rubric, qid), "note", mine["note"], theirs["note"], mine["note"], theirs["note"],
-            mine_time, their_time, mine["answered_by"], theirs["answered_by"], source_wins, source,
+            case, qid, _question_text(rubric, qid), "note", mine_note, their_note, mine_note or REMOVED_NOTE,
+            their_note or REMOVED_NOTE, mine_time, their_time, mine["answered_by"], theirs["answered_by"], source_wins,
+            source,
         )
         plan.log(qid, "note", loser, winner, CONFLICT_REASON, self, source)
         if source_wins:
-            plan.rows[qid]["note"] = theirs["note"]
+            plan.rows[qid]["note"] = their_note
             plan.changed.add(qid)
 
     def _conflict(
@@ -984,6 +990,12 @@ def _review_conflict(name: str, mine: Any, theirs: Any) -> bool:
 def _never_answered(answer: dict, history: list[tuple]) -> bool:
     """A row with no value whose side never gave one (its history has no value change): it holds only a note."""
     return answer["value"] is None and not any(row[1] == answer["question_id"] and row[2] == "value" for row in history)
+
+
+def _note_removed(answer: dict, history: list[tuple]) -> bool:
+    """Whether a side holding no note removed one on purpose: its latest 'note' history row empties it."""
+    rows = [row for row in history if row[1] == answer["question_id"] and row[2] == "note" and row[6]]
+    return bool(rows) and not max(rows, key=lambda row: row[6])[4]
 
 
 def _note_time(answer: dict, history: list[tuple]) -> str:

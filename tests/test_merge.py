@@ -795,3 +795,47 @@ def test_when_the_report_fails_after_the_merge_the_conflicts_are_still_on_screen
     out, err = capsys.readouterr()
     assert "conflicts (1)" in out and "question complied" in out, out
     assert "merge" in err and "committed" in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("order", ["removal last", "removal first"])
+def test_a_note_removed_on_purpose_competes_with_the_note_and_the_later_wins(tmp_path, thematic_rubric, order):
+    """As a cleared answer does: a note held by one side only is kept unless the other side removed it."""
+    from audit.cases import CaseService
+    from audit.merge import REMOVED_NOTE
+
+    site_a, site_b, national = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "national.db"
+    with Store.open(site_a) as store:
+        service = CaseService(store, who="jb")
+        case = service.create_case("T1", "sheffield", thematic_rubric)
+        service.answer(case.uuid, "sentence_type", "community")
+        service.note(case.uuid, "sentence_type", "seen in the file")
+    shutil.copy(site_a, site_b)
+    with Store.open(site_b) as store:
+        CaseService(store, who="kl").note(case.uuid, "sentence_type", "")  # removed later, on the copy
+    sources = [site_a, site_b] if order == "removal last" else [site_b, site_a]
+    results = [merge_databases(national, [source]) for source in sources]
+    with Store.open_read_only(national) as store:
+        assert store.answer_rows(case.uuid)["sentence_type"]["note"] is None
+        assert store.answers(case.uuid)["sentence_type"] == "community"
+    conflicts = [c for result in results for c in result.conflicts]
+    assert [(c.field, c.kept) for c in conflicts] == [("note", "source" if order == "removal last" else "target")]
+    assert REMOVED_NOTE in (conflicts[0].target_label, conflicts[0].source_label)
+    again = merge_databases(national, [site_b])  # nothing new: nothing changes, no conflict again
+    assert again.conflicts == []
+
+
+def test_a_note_never_written_on_one_side_is_no_removal(tmp_path, thematic_rubric):
+    from audit.cases import CaseService
+
+    site_a, site_b, national = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "national.db"
+    with Store.open(site_a) as store:
+        service = CaseService(store, who="jb")
+        case = service.create_case("T1", "sheffield", thematic_rubric)
+        service.answer(case.uuid, "sentence_type", "community")
+    shutil.copy(site_a, site_b)
+    with Store.open(site_b) as store:
+        CaseService(store, who="kl").note(case.uuid, "sentence_type", "seen in the file")
+    for source in (site_b, site_a):
+        assert merge_databases(national, [source]).conflicts == []
+    with Store.open_read_only(national) as store:
+        assert store.answer_rows(case.uuid)["sentence_type"]["note"] == "seen in the file"
