@@ -48,7 +48,9 @@ def outside_reader(db: Path, round_number: int, folder: Path) -> subprocess.Pope
     """A real program reading the file: the tool's own read-only commands, or the sqlite3 shell."""
     choice = round_number // 10 % 3
     if choice == 2 and shutil.which("sqlite3"):
-        command = ["sqlite3", str(db), "SELECT count(*) FROM answers"]
+        # with a busy timeout, as the tool's own connections have: without one the shell gives up at once
+        # ("database is locked") while the next connection recovers the WAL of the process just killed
+        command = ["sqlite3", "-cmd", ".timeout 10000", str(db), "SELECT count(*) FROM answers"]
     elif choice == 1:
         command = [*AUDIT, "backup", str(db), str(folder / f"copy-{round_number}.db")]
     else:
