@@ -730,3 +730,33 @@ def test_an_open_case_keeps_what_was_alive_out_of_the_garbage_collector_s_view_u
             assert gc.get_freeze_count() == 0  # given back: the screen left can be collected
 
     run(scenario())
+
+
+def test_the_header_has_room_from_the_start_for_what_answering_adds_to_it(tmp_db_path, thematic_rubric, monkeypatch):
+    """At a width where the header fits on one line until an answer adds "saved 10:03:04" (or a count
+    gains a digit), it wrapped half-way through: the whole screen moved down a line, in a layout pass."""
+    from textual.screen import Screen
+
+    make_case(tmp_db_path, thematic_rubric, {})
+    passes = []
+    real = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        passes.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    async def scenario() -> None:
+        async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot)
+            unsaved = screen.header.text.plain
+            assert "saved" not in unsaved
+            await pilot.resize_terminal(len(unsaved) + 2, SIZE[1])  # it just fits, inside its padding
+            await settle(pilot)
+            height = screen.header.size.height
+            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            await pilot.press("1")
+            await pilot.pause()
+            assert "saved" in screen.header.text.plain and len(screen.header.text.plain) > len(unsaved)
+            assert screen.header.size.height == height and passes == []
+
+    run(scenario())

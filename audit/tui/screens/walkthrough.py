@@ -114,6 +114,7 @@ class WalkthroughScreen(Screen):
         self._would_retire: list[str] = []  # what the service said the change being asked about would retire
         self._section_tails: dict[str, str] = {}  # what each section's line in the outline says after its title
         self.last_saved: str | None = None
+        self._header_shape: tuple = ()  # what the header's reserved room was worked out for
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -203,7 +204,20 @@ class WalkthroughScreen(Screen):
         case = self.case
         required = rubric_facts(self.rubric).required
         missing = sum(1 for qid in self.evaluation.applicable if qid in required and qid not in self.evaluation.visible)
-        done = f"{case.answered_count}/{case.applicable_count} answered ({progress(case.answered_count, case.applicable_count)}%)"
+        saved = None if not self.app.writable else clock(self.last_saved) if self.last_saved else None
+        # room for the longest this header gets while answering (every count at its widest, a save
+        # time): a header that wraps to a second line half-way through moved the whole screen and
+        # cost a layout pass on that keypress
+        shape = (case.applicable_count, len(required), case.status, self.read_only, self.app.writable)
+        if shape != self._header_shape:
+            self._header_shape = shape
+            self.header.reserve(self._header_text(case.applicable_count, case.applicable_count, len(required),
+                                                  "00:00:00"))
+        self.header.set(self._header_text(case.answered_count, case.applicable_count, missing, saved))
+
+    def _header_text(self, answered: int, applicable: int, missing: int, saved: str | None) -> Text:
+        case = self.case
+        done = f"{answered}/{applicable} answered ({progress(answered, applicable)}%)"
         parts = [
             (f" {shown(case.case_ref)} ", "bold reverse"),
             f" {shown(case.site)}" + (f" · {shown(case.inspector)}" if case.inspector else ""),
@@ -218,9 +232,9 @@ class WalkthroughScreen(Screen):
         ]
         if not self.app.writable:
             parts += [" │ ", ("checking the file: answers are saved when it passes", "yellow")]
-        elif self.last_saved:
-            parts += [" │ ", (f"saved {clock(self.last_saved)}", "green")]
-        self.header.set(Text.assemble(*parts))
+        elif saved:
+            parts += [" │ ", (f"saved {saved}", "green")]
+        return Text.assemble(*parts)
 
     def _draw_outline(self, states: dict[str, str]) -> None:
         sections = {}

@@ -7,7 +7,8 @@ renders its Rich renderable once per change into ready-made lines.
 
 With ``shrink=False`` a box keeps the height it grew to (until the next layout
 pass for another reason), so a line that wraps now and then, like the case
-header, does not move everything below it up and down.
+header, does not move everything below it up and down; ``reserve`` gives it
+that height from the start.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class TextBox(Widget):
         self._strips: list[Strip] | None = None
         self._strips_width = -1
         self._base_style: Style | None = None
+        self._reserved: Text | None = None
+        self._reserved_key: Hashable = None
 
     @property
     def text(self) -> Text:
@@ -124,7 +127,7 @@ class TextBox(Widget):
         drawn = self._strips if self._strips_width == self.content_region.width else None
         self._renderable, self._key, self._strips = renderable, key, None
         width, height = self.content_region.width, self.content_region.height
-        lines = len(self._wrap(width)) if width > 0 else -1
+        lines = self.get_content_height(Size(width, height), Size(width, height), width) if width > 0 else -1
         fits = width > 0 and (lines == height if self.shrink else lines <= height)
         if not fits or drawn is None:
             self.refresh(layout=not fits)
@@ -136,6 +139,17 @@ class TextBox(Widget):
             if before != after:
                 x = changed_from(before, after)
                 self.refresh(Region(x, y, max(width - x, 1), 1))
+
+    def reserve(self, text: Text) -> None:
+        """Be at least as tall as ``text`` would be: the longest this box will show for a while, so
+        that growing into it later asks for no layout pass."""
+        key = text_key(text)
+        if key == self._reserved_key:
+            return
+        self._reserved, self._reserved_key = text, key
+        width, height = self.content_region.width, self.content_region.height
+        if width > 0 and len(text_strips(text, width, self.app.console)) > height:
+            self.refresh(layout=True)
 
     # -- drawing -------------------------------------------------------------------------
     def _wrap(self, width: int) -> list[Strip]:
@@ -151,7 +165,10 @@ class TextBox(Widget):
         return self._strips
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self._wrap(width))
+        lines = len(self._wrap(width))
+        if self._reserved is not None:
+            lines = max(lines, len(text_strips(self._reserved, width, self.app.console)))
+        return lines
 
     def notify_style_update(self) -> None:
         self._base_style = None
