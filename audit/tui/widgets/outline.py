@@ -7,8 +7,11 @@ scrolls in jumps of most of its height rather than a line per question.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -31,6 +34,36 @@ MARKS = {
     PENDING: ("?", "dim"),  # its rule waits on an answer not given yet
     OFFERED: ("↺", "yellow"),  # applies again: its retired answer is offered back
 }
+
+
+_PLAIN = Style()
+_CURRENT = Style(bold=True, reverse=True)
+_style = lru_cache(maxsize=None)(Style.parse)
+
+
+class _QuestionLine(NamedTuple):
+    """A question's line: its guide ("├ "), the mark of its state and its number and text, as styled."""
+
+    guide: str
+    mark: str
+    mark_style: Style
+    text: str
+    text_style: Style
+
+    @property
+    def plain(self) -> str:
+        return f"{self.guide}{self.mark} {self.text}"
+
+    def as_text(self) -> Text:
+        return Text.assemble(self.guide, (f"{self.mark} ", self.mark_style), (self.text, self.text_style))
+
+    def strip(self) -> Strip:
+        segments: list[Segment] = []
+        for text, style in ((self.guide, _PLAIN), (f"{self.mark} ", self.mark_style), (self.text, self.text_style)):
+            if segments and segments[-1].style == style:  # fewer segments, fewer bytes to the terminal
+                text = segments.pop().text + text
+            segments.append(Segment(text, style))
+        return Strip(segments, cell_len(self.guide) + cell_len(self.mark) + 1 + cell_len(self.text))
 
 
 class Outline(ScrollView, can_focus=True):
@@ -60,7 +93,7 @@ class Outline(ScrollView, can_focus=True):
         self._line_of: dict[str, int] = {}  # question id -> line
         self._section_line: dict[str, int] = {}
         self._texts: dict[str, str] = {}  # question id -> "12 What type of…"
-        self._labels: list[Text] = []
+        self._labels: list[Text | _QuestionLine] = []
         self._strips: dict[int, Strip] = {}  # drawn lines, for the width in _strip_width
         self._strip_width = 0
         self._shown_states: dict[str, tuple[str, bool]] = {}
@@ -99,14 +132,12 @@ class Outline(ScrollView, can_focus=True):
             self._shown_states[question_id] = key
             mark, style = MARKS[state]
             guide, text = self._texts[question_id][:2], self._texts[question_id][2:]
-            label = Text.assemble(guide, (f"{mark} ", style), (text, style if state != ATTENTION else ""))
-            if question_id == current:
-                label.stylize("bold reverse", len(guide) + 2)
-            self._set_label(self._line_of[question_id], label)
+            text_style = _style(style if state != ATTENTION else "") + (_CURRENT if question_id == current else _PLAIN)
+            self._set_label(self._line_of[question_id], _QuestionLine(guide, mark, _style(style), text, text_style))
         for section_id, label in sections.items():
             self._set_label(self._section_line[section_id], label)
 
-    def _set_label(self, line: int, label: Text) -> None:
+    def _set_label(self, line: int, label: Text | _QuestionLine) -> None:
         if self._labels[line] == label:
             return
         self._labels[line] = label
@@ -143,15 +174,23 @@ class Outline(ScrollView, can_focus=True):
             self._strip_width = width
         strip = self._strips.get(line)
         if strip is None:
-            label = self._labels[line].copy()
-            label.truncate(width, overflow="ellipsis")
-            strip = Strip(list(label.render(self.app.console)), label.cell_len)
+            strip = self._drawn(self._labels[line], width)
             self._strips[line] = strip
         if self._base_style is None:
             self._base_style = self.rich_style
             self._cursor_style = self._base_style + self.get_component_rich_style("outline--cursor")
         base = self._cursor_style if line == self._cursor and self.has_focus else self._base_style
         return strip.apply_style(base).extend_cell_length(width, base)
+
+    def _drawn(self, label: Text | _QuestionLine, width: int) -> Strip:
+        if isinstance(label, _QuestionLine):
+            strip = label.strip()  # three segments, not a pass of Rich's Text over spans: most redrawn lines
+            if strip.cell_length <= width:
+                return strip
+            label = label.as_text()
+        label = label.copy()
+        label.truncate(width, overflow="ellipsis")
+        return Strip(list(label.render(self.app.console)), label.cell_len)
 
     def _refresh_line(self, line: int) -> None:
         y = line - self.scroll_offset.y
