@@ -285,14 +285,22 @@ class CaseService:
         program, another thread) commits; ``total_changes`` when this one writes, by any path."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
 
-    def _known_case(self, case_uuid: str, file_state: tuple[int, int] | None = None) -> Case | None:
+    def _known_case(self, case_uuid: str, file_state: tuple[int, int]) -> Case | None:
         """The case as this service last read or saved it, if the file cannot have changed since (a
         keypress then skips reading and decoding every row again); None: read it."""
         known = self._known
         if known is None or known.case.uuid != case_uuid:
             return None
-        if (file_state or self._file_state()) != known.file_state:
+        if file_state != known.file_state:
             self._known = None
+            return None
+        return known.case
+
+    def _unchecked_known(self, case_uuid: str) -> Case | None:
+        """The known case, not checked against the file, for what is checked again under the write lock
+        (its rubric never changes); None where it would refuse the change (a stale refusal would be wrong)."""
+        known = self._known
+        if known is None or known.case.uuid != case_uuid or known.case.deleted or known.case.locked:
             return None
         return known.case
 
@@ -430,7 +438,7 @@ class CaseService:
         then call again with ``confirm_retire=True``. ``dry_run`` only reports.
         """
         nested = self.conn.in_transaction
-        case = self._known_case(case_uuid) or self.store.case(case_uuid)
+        case = self._unchecked_known(case_uuid) or self.store.case(case_uuid)
         rubric = self.store.rubric_for(case)
         value = self._coerce(rubric, question_id, value)
         self._editable(case)

@@ -402,3 +402,25 @@ def test_an_answer_inside_a_transaction_that_rolls_back_is_forgotten(service, ca
     done = service.answer(case.uuid, "rosh", "high")
     assert done.state.value("age") is None and "age" not in service.store.answers(case.uuid)
     assert done.state.rows == service.store.answer_rows(case.uuid) and done.case.answered_count == 2
+
+
+def test_a_case_another_program_deletes_or_restores_between_two_keypresses_is_refused_or_answered(service, case,
+                                                                                                tmp_db_path):
+    """What the service remembers of the case is only a first guess before the write lock: a deletion
+    by another program is refused under it, and a restoration is not refused on the stale guess."""
+    import subprocess
+    import sys
+
+    def other(call: str) -> None:
+        script = ("import sys; from audit.store import Store; from audit.cases import CaseService\n"
+                  f"with Store.open(sys.argv[1]) as s: CaseService(s, who='other').{call}\n")
+        subprocess.run([sys.executable, "-c", script, str(tmp_db_path), case.uuid], check=True)
+
+    service.answer(case.uuid, "sentence_type", "community")
+    other("delete_case(sys.argv[2], 'entered twice')")
+    with pytest.raises(CaseLocked, match="is deleted"):
+        service.answer(case.uuid, "age", 41)
+    assert service.load(case.uuid).case.deleted  # and now the service remembers it deleted
+    other("restore_case(sys.argv[2])")
+    done = service.answer(case.uuid, "age", 41)
+    assert done.saved and service.store.answers(case.uuid)["age"] == 41
