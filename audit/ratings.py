@@ -413,16 +413,24 @@ def rate_counts(scheme: Scheme, counts: Mapping[str, tuple[int, int]], *, scope:
     return ScopeRatings(scheme, scope, cases, results, total, overall, unrated)
 
 
-def key_question_counts(store, scheme: Scheme, *, by_site: bool = False) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
-    """{scope: (cases, {question: (yes, base)})} from the counted answers; scopes are sites with ``by_site``."""
+def key_question_counts(store, scheme: Scheme, *, by_site: bool = False,
+                        statuses: Iterable[str] | None = None) -> dict[str, tuple[int, dict[str, tuple[int, int]]]]:
+    """{scope: (cases, {question: (yes, base)})} from the counted answers; scopes are sites with ``by_site``.
+    ``statuses``: only cases of these statuses count, as ``--status`` chooses them for the figures
+    (None: every status). Deleted cases and moderation copies never count."""
+    wanted = None if statuses is None else set(statuses)
     sites = {case.uuid: case.site for case in store.list_cases(limit=max(1, store.case_count()), order_by="created_at", descending=False)
-             if case.copy_of is None}  # a moderation copy is a second marking, never a case of its own
+             if case.copy_of is None  # a moderation copy is a second marking, never a case of its own
+             and (wanted is None or case.status in wanted)}
     cases: dict[str, int] = defaultdict(int)
     for site in sites.values():
         cases[site if by_site else "all cases"] += 1
     tally: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for case_uuid, question_id, value in store.iter_answers(scheme.key_questions, counted_only=True):
-        scope = sites.get(case_uuid, "?") if by_site else "all cases"
+        site = sites.get(case_uuid)
+        if site is None:  # a case of another status
+            continue
+        scope = site if by_site else "all cases"
         cell = tally[scope][question_id]
         cell[0] += value == "yes"
         cell[1] += 1
@@ -469,8 +477,8 @@ def stored_judgements(store, scheme: Scheme) -> list[Judgement]:
 
 
 def rate_store(store, scheme: Scheme, *, by_site: bool = False, judgements: Mapping[str, str] | None = None,
-               confidence: float = 0.95) -> list[ScopeRatings]:
-    """Ratings of a store's cases (all together, or one set per site).
+               confidence: float = 0.95, statuses: Iterable[str] | None = None) -> list[ScopeRatings]:
+    """Ratings of a store's cases (all together, or one set per site), of ``statuses`` only if given.
 
     Judged standards take the judgements recorded in the database (``audit ratings set``): those of
     scope '' for all cases, a site's own for that site. ``judgements`` given here replace them.
@@ -484,7 +492,7 @@ def rate_store(store, scheme: Scheme, *, by_site: bool = False, judgements: Mapp
     for judgement in stored_judgements(store, scheme):
         recorded[judgement.scope][judgement.standard_id] = judgement.rating
     results = []
-    for scope, (n, counts) in key_question_counts(store, scheme, by_site=by_site).items():
+    for scope, (n, counts) in key_question_counts(store, scheme, by_site=by_site, statuses=statuses).items():
         given = {**recorded.get("" if scope == "all cases" else scope, {}), **(judgements or {})}
         results.append(rate_counts(scheme, counts, scope=scope, cases=n, judgements=given, confidence=confidence))
     return results

@@ -343,3 +343,41 @@ def test_ratings_sheet_rates_the_cases_the_figures_count(demo, tmp_path):
     assert "clear vision" in next(r for r in rows if r[0] == "1.1 Leadership")[8]
     overall = next(r for r in rows if r[0] == "Overall")
     assert overall[7] == "not rated" and "1.2, 1.3, 1.4, 3.1, 3.2 need a judgement" in overall[8]
+
+
+def test_audit_ratings_with_a_status_rates_what_the_ratings_sheet_rates_with_it(demo, tmp_path, capsys):
+    """`audit ratings --status complete` and the workbook exported with `--status complete`: the same
+    cases, so the same counts, bases and ratings; both differ from every status (the demo has cases
+    in progress), and both are what the file's verdicts give for its complete cases."""
+    from audit.ratings import load_scheme
+
+    scheme = load_scheme(PROJECT / "ratings" / "hmip-2018.yaml")
+    out = tmp_path / "figures.xlsx"
+    export(demo, out, "--status", "complete")
+    rows = [[c.value for c in row] for row in openpyxl.load_workbook(out)["Ratings"].iter_rows()]
+    sheet = {r[8]: (r[2], r[3]) for r in rows if r[8] in scheme.key_questions}
+    sheet_ratings = {r[0].split()[0]: r[7] for r in rows if r[0] and r[0].split()[0] in {s.id for s in scheme.standards}}
+
+    def rated(*status: str) -> tuple[dict, dict, str]:
+        written = tmp_path / f"ratings{'-'.join(status)}.csv"
+        assert main(["ratings", str(demo / "core.db"), "--scheme", str(PROJECT / "ratings" / "hmip-2018.yaml"),
+                     *status, "-o", str(written)]) == 0
+        said = capsys.readouterr()
+        with open(written, encoding="utf-8-sig", newline="") as handle:
+            records = list(csv.DictReader(handle))
+        counts = {r["question"]: (int(r["count"]), int(r["base"])) for r in records if r["question"]}
+        ratings = {r["standard"]: r["rating"] or "no judgement given" for r in records if not r["question"]}
+        return counts, ratings, said.out + said.err
+
+    complete, complete_ratings, said = rated("--status", "complete")
+    everything, _, said_all = rated()
+    with sqlite3.connect(f"file:{demo / 'core.db'}?mode=ro", uri=True) as conn:
+        direct = dict(((q, (yes, base)) for q, yes, base in conn.execute(
+            "SELECT a.question_id, sum(a.value = '\"yes\"'), count(*) FROM answers a JOIN cases c ON c.uuid = a.case_uuid "
+            "WHERE a.counted = 1 AND c.deleted_at IS NULL AND c.copy_of IS NULL AND c.status = 'complete' "
+            "GROUP BY a.question_id")))
+    assert complete == sheet == {q: direct[q] for q in scheme.key_questions}
+    assert all(complete[q][1] < everything[q][1] for q in scheme.key_questions)
+    assert all(sheet_ratings[s] == complete_ratings[s] for s in sheet_ratings if s in complete_ratings)
+    assert "rated: the 3,128 complete" in said and "warning" not in said
+    assert "rated: all 3,308" in said_all and "use --status complete" in said_all

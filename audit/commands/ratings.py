@@ -1,4 +1,4 @@
-"""``audit ratings DB --scheme FILE [--by site] [--ci]`` and ``audit ratings check FILE...``."""
+"""``audit ratings DB --scheme FILE [--by site] [--ci] [--status S]`` and ``audit ratings check FILE...``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def ratings() -> None:
     """Ratings of standards from their key questions, under a rating scheme (ratings/*.yaml).
 
     \b
-    audit ratings DB --scheme ratings/hmip-2018.yaml [--by site] [--ci]
+    audit ratings DB --scheme ratings/hmip-2018.yaml [--by site] [--ci] [--status complete]
     audit ratings set DB STANDARD RATING [--comment TEXT] [--site SITE]
     audit ratings check FILE...
     """
@@ -48,6 +48,18 @@ def _wrapped(head: str, text: str, width: int = 80) -> list[str]:
     import textwrap
 
     return textwrap.wrap(text, width=width, initial_indent=head, subsequent_indent=" " * 8, break_on_hyphens=False) or [head]
+
+
+def _in_parts(parts: list[str], width: int = 78) -> list[str]:
+    """Parts joined by "; " into lines of at most ``width``, broken between parts only ("rated: all
+    3,308" is not cut in two)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += f"; {part}"
+        else:
+            lines.append(part)
+    return lines
 
 
 def _pct(value: float) -> str:
@@ -146,25 +158,38 @@ def write_csv(path: str, results) -> None:
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95, show_default=True)
 @click.option("--judgement", "judgements", multiple=True, metavar="ID=RATING",
               help="A rating by inspectors' judgement for a judged standard, e.g. 1.1=good (repeat).")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="Rate only cases of this status (in_progress, complete, approved, returned), as `audit export "
+                   "--status` counts them for the Ratings sheet; repeat or separate with commas. Default: every status.")
 @click.option("-o", "--output", metavar="OUT.csv", help="Also write the ratings as CSV.")
 def show(db: str, scheme_path: str, by: str | None, show_ci: bool, confidence: float, judgements: tuple[str, ...],
-         output: str | None) -> None:
+         statuses: tuple[str, ...], output: str | None) -> None:
     """Each standard's key-question percentages (count of base), the lowest marked, and its rating."""
+    from audit.identity import printable
     from audit.ratings import check_judgements, load_scheme, rate_store, stored_judgements
     from audit.store import Store
+    from audit.tabulate import case_selection, check_statuses
 
     if output is not None and Path(output).suffix.lower() != ".csv":
         raise AuditError(f"{output}: write the ratings as .csv")
+    chosen = check_statuses(statuses or None)
     scheme = load_scheme(scheme_path)
     given = check_judgements(scheme, _parse_judgements(judgements))
     store = Store.open_read_only(db)
     try:
-        results = rate_store(store, scheme, by_site=by == "site", judgements=given, confidence=confidence)
+        results = rate_store(store, scheme, by_site=by == "site", judgements=given, confidence=confidence,
+                             statuses=chosen)
         recorded = stored_judgements(store, scheme)
+        selection = case_selection(store, Path(db).name, db, scheme.rubric, chosen)
     finally:
         store.close()
     for line in _wrapped("", f"Ratings: {scheme.title} ({scheme_path})"):
         click.echo(click.style(line.strip(), bold=True))
+    click.echo(f"{printable(db)}:")
+    for line in _in_parts(selection.summary("rated").split("; ")):
+        click.echo(f"  {line}")
+    if selection.warning():
+        click.echo(f"warning: {selection.warning()}", err=True)
     rule = (f"A standard takes the rating of its lowest key question's percentage, as published "
             f"(a whole number, rounded half up): {scheme.describe_bands()}.")
     for line in _wrapped("", rule):
