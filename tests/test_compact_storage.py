@@ -239,3 +239,25 @@ def test_verify_takes_a_uuid_or_time_only_whole_and_in_ascii(site_db, change):
     conn.close()
     result = run_audit("verify", str(path))
     assert result.returncode == 1 and "malformed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_list_of_cases_is_read_through_its_order_s_index_and_breaks_ties_as_the_pages_do(site_db):
+    """``list_cases`` broke ties on the UUID, which no index holds: every call sorted the whole table
+    (the new-case screen's one most recent case, 46 ms at 100k cases), and tied cases came in
+    another order than the case list's pages."""
+    with Store.open(site_db) as store:
+        for order_by in Store.ORDER_KEYS:
+            for descending in (True, False):
+                seen: list[str] = []
+                store.conn.set_trace_callback(seen.append)
+                store.list_cases(order_by=order_by, descending=descending, limit=1)
+                store.conn.set_trace_callback(None)
+                plan = _plans(store.conn, seen)
+                assert "idx_cases_order_" in plan and "TEMP B-TREE" not in plan, (order_by, descending, plan)
+        with store.transaction():
+            store.conn.execute("UPDATE cases SET created_at = '2019-06-03T09:00:00.000000Z'")  # one tie for all
+        total = store.case_count()
+        for descending in (True, False):
+            listed = [c.uuid for c in store.list_cases(order_by="created_at", descending=descending, limit=total)]
+            paged = [c.uuid for c in store.case_page(order_by="created_at", descending=descending, limit=total)]
+            assert listed == paged and len(listed) > 1
