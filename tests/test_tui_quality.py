@@ -187,10 +187,19 @@ def test_the_inspector_sees_returned_cases_first_and_the_comment_on_the_case_and
             walk = pilot.app.screen
             assert isinstance(walk, WalkthroughScreen)
             note = walk.query_one(ReviewNote)
-            assert note.display and COMMENT in str(note.render()) and not note.has_class("-on-question")
+            number = walk.number["review_involved"]
+            # at 80x24 cut to two lines (the question stays in view), the question it names first
+            assert note.display and not note.has_class("-on-question") and note.size.height == 2
+            assert note.text.plain.startswith(f"Returned for changes, about question {number}: {COMMENT}")
+            assert note.render_line(1).text.rstrip().endswith("…")
+            question = walk.rubric.question(walk.current).text
+            shown = " ".join(walk.question.render_line(y).text.strip() for y in range(walk.question.size.height))
+            assert question[:30] in shown
             walk.show_question("review_involved")
             await pilot.pause()
-            assert note.has_class("-on-question") and "about this question" in str(note.render())
+            assert note.has_class("-on-question") and "about this question" in note.text.plain
+            assert note.size.height > 2 and COMMENT.split()[-1] in " ".join(
+                note.render_line(y).text for y in range(note.size.height))  # in full
             await pilot.press("1")  # a returned case can be changed: the inspector answers again
             await settle(pilot)
             await pilot.press("r")
@@ -235,7 +244,7 @@ def test_the_moderator_is_blind_until_the_copy_is_complete(qa_db, monkeypatch):
             walk = pilot.app.screen
             assert isinstance(walk, WalkthroughScreen) and walk.case.uuid == copy.uuid
             note = walk.query_one(ReviewNote)
-            assert note.display and "Moderation copy" in str(note.render())
+            assert note.display and "Moderation copy" in note.text.plain
         with Store.open(qa_db) as store:  # the copy finished (as the walk-through would), the original opens
             mark(store, copy.uuid, store.answers(original.uuid), who="sh")
         async with AuditApp(qa_db).run_test(size=(120, 40)) as pilot:
@@ -289,3 +298,40 @@ def test_quality_screens(snap_compare, qa_db, monkeypatch, where, size):
             await settle(pilot)
 
     assert snap_compare(AuditApp("qa.db"), terminal_size=size, run_before=arrive)  # relative: the same title every run
+
+
+def test_answering_a_returned_case_is_never_a_layout_pass(qa_db, monkeypatch):
+    """The reviewer's note was a Static, updated on every answer: a layout pass of the whole screen per
+    answer on every returned case and moderation copy. Now it is drawn again only when its text changes."""
+    from textual.screen import Screen
+
+    with Store.open_read_only(qa_db) as store:
+        (returned,) = store.list_cases(status="returned")
+    monkeypatch.setenv("AUDIT_USER", returned.inspector)
+    passes = []
+    real = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        passes.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    async def go():
+        async with AuditApp(qa_db).run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            walk = pilot.app.screen
+            assert isinstance(walk, WalkthroughScreen) and walk.case.uuid == returned.uuid
+            walk.show_question("sentence_type")
+            await settle(pilot)
+            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            for _ in range(3):
+                before = walk.current
+                await pilot.press("enter")  # on to the next question: the note stays as it is
+                await pilot.pause()
+                assert walk.current != before
+            await pilot.press("1")  # an answer (the case is being changed, as the reviewer asked)
+            await pilot.pause()
+            assert walk.query_one(ReviewNote).display and passes == []
+
+    run(go())

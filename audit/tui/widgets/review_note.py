@@ -2,7 +2,13 @@
 
 The comment is shown on the case (every question) and, emphasised, on the
 question it names. A moderation copy says that the first marking stays hidden
-until the copy is complete (:mod:`audit.moderation` enforces it).
+until the copy is complete (:mod:`audit.moderation` enforces it). On a short
+screen (under 30 lines) the note is cut to two lines except on the question
+it names, so that the question itself stays in view.
+
+A ``TextBox``: drawn again only when its text changes (moving onto or off the
+question it names), never on an answer; a ``Static`` asked for a layout pass
+of the whole screen on every answer of a returned case or a moderation copy.
 """
 
 from __future__ import annotations
@@ -10,17 +16,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
 
 from audit.identity import printable as shown
 from audit.store import STATUS_RETURNED, Case
-from audit.tui.format import shorten
+from audit.tui.widgets.text_box import TextBox
 
 if TYPE_CHECKING:
     from audit.rubric import Rubric
 
 
-class ReviewNote(Static):
+class ReviewNote(TextBox):
     DEFAULT_CSS = """
     ReviewNote {
         height: auto;
@@ -52,12 +57,12 @@ class ReviewNote(Static):
                                      shown(case.review_comment))
             else:
                 about = ""
-                if case.review_question:
+                if case.review_question:  # first: on a short screen the note is cut to two lines
                     named = case.review_question
                     if rubric is not None and rubric.has_question(named):
-                        named = f"{rubric.position(named) + 1}, {shorten(rubric.question(named).text, 50)}"
-                    about = f"  (about question {named})"
-                text = Text.assemble(("Returned for changes: ", "bold"), shown(case.review_comment), (about, "dim"),
+                        named = str(rubric.position(named) + 1)  # its text is one keypress away
+                    about = f", about question {named}"
+                text = Text.assemble(("Returned for changes", "bold"), (about, "dim"), ": ", shown(case.review_comment),
                                      ("  Mark it complete again when done.", "dim"))
         elif case.copy_of is not None:
             text = Text.assemble(
@@ -68,4 +73,4 @@ class ReviewNote(Static):
         self.set_class(text is not None and case.copy_of is not None and case.status != STATUS_RETURNED, "-moderation")
         self.display = text is not None
         if text is not None:
-            self.update(text)
+            self.set(text)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Hashable
 
 from rich.console import Console, RenderableType
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
@@ -181,4 +182,7 @@ class TextBox(Widget):
         strips = self._wrap(width)
         if y >= len(strips):
             return Strip.blank(width, self._base_style)
-        return strips[y].apply_style(self._base_style).extend_cell_length(width, self._base_style)
+        strip = strips[y]
+        if y == self.content_region.height - 1 and len(strips) > y + 1:  # cut short (max-height): say so
+            strip = Strip.join([strip.crop(0, max(width - 1, 0)), Strip([Segment("…")], 1)])
+        return strip.apply_style(self._base_style).extend_cell_length(width, self._base_style)
