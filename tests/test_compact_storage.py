@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from audit import schema
@@ -155,6 +155,49 @@ def test_any_other_time_is_kept_as_it_was_given(text):
     assert stored_stamp(text) == text
     conn = sqlite3.connect(":memory:")
     assert conn.execute(f"SELECT {schema.STAMP_TEXT_SQL.format(':t')}", {'t': text}).fetchone()[0] == text
+
+
+def reference_stored_stamp(text):
+    """stored_stamp as first written, with datetime: the fast one must give the same for any text."""
+    import re
+
+    if not isinstance(text, str):
+        return text
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z", text, re.ASCII)
+    if match is None:
+        return text
+    try:
+        moment = dt.datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return text
+    epoch = dt.datetime(1970, 1, 1)
+    return text if moment < epoch else (moment - epoch) // dt.timedelta(microseconds=1)
+
+
+@settings(max_examples=2000, deadline=None)
+@example(("1969", "12", "31", "23", "59", "59", "999999"), "Z")
+@example(("1970", "01", "01", "00", "00", "00", "000000"), "Z")
+@example(("2024", "02", "29", "23", "59", "59", "999999"), "Z")
+@example(("2023", "02", "29", "12", "00", "00", "000000"), "Z")
+@example(("9999", "12", "31", "23", "59", "59", "999999"), "Z")
+@example(("0000", "01", "01", "00", "00", "00", "000000"), "Z")
+@example(("2026", "11", "30", "24", "00", "00", "000000"), "Z")
+@example(("2026", "11", "30", "23", "60", "00", "000000"), "Z")
+@example(("2026", "11", "30", "23", "59", "60", "000000"), "Z")
+@given(st.tuples(*[st.text("0123456789", min_size=n, max_size=n) for n in (4, 2, 2, 2, 2, 2, 6)]),
+       st.sampled_from(["", "Z", "z", "Z\n"]))
+def test_a_stored_time_is_what_datetime_makes_of_any_text_of_its_shape(parts, end):
+    """Any digits in the shape of a time (month 13, 30 February, hour 24, second 60, year 0000, before 1970)."""
+    year, month, day, hour, minute, second, micro = parts
+    text = f"{year}-{month}-{day}T{hour}:{minute}:{second}.{micro}{end}"
+    assert stored_stamp(text) == reference_stored_stamp(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(STAMPS)
+def test_a_stored_time_of_a_real_moment_is_what_datetime_makes_of_it(moment):
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert stored_stamp(text) == reference_stored_stamp(text)
 
 
 # -- every index serves a query the tool makes ---------------------------------------------------
