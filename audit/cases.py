@@ -193,7 +193,7 @@ class _Encoder:
         return encode(value)
 
 
-# insert_cases' statements. A Python None bound to a parameter costs the sqlite3 module an adapter
+# insert_cases' (and insert_merged's) statements. A Python None bound to a parameter costs the sqlite3 module an adapter
 # lookup (a failed protocol search), dearer than SQLite's own insert of the row, so the columns
 # that bulk rows leave empty are not named: they take their NULL default.
 _CASE_INSERT = ("INSERT INTO cases (uuid, case_ref, site, inspector, status, created_at, updated_at, rubric_id, "
@@ -202,6 +202,9 @@ _CASE_INSERT = ("INSERT INTO cases (uuid, case_ref, site, inspector, status, cre
 #: a current answer that applies, without a note (most rows)
 _CURRENT_ANSWER_INSERT = ("INSERT INTO answer_data (case_id, question_key, value, answered_by, answered_at, applies, "
                           "counted) VALUES (?, ?, ?, ?, ?, 1, ?)")
+#: a current answer without a note, whatever its verdicts (insert_merged's rows)
+_PLAIN_ANSWER_INSERT = ("INSERT INTO answer_data (case_id, question_key, value, answered_by, answered_at, applies, "
+                        "counted) VALUES (?, ?, ?, ?, ?, ?, ?)")
 #: history ids are given by insert_cases, so that a case's rows keep their order across the two statements
 _CASE_HISTORY_INSERT = ("INSERT INTO history_data (id, case_id, field, new_value, changed_by, changed_at, reason, origin) "
                         "VALUES (?, ?, 'case', ?, ?, ?, ?, ?)")
@@ -890,15 +893,19 @@ class CaseService:
         next_id = self.store.last_case_id() + 1
         question_keys: dict[str, int] = {}
         case_rows: list[list] = []
+        plain_rows: list[tuple] = []  # _PLAIN_ANSWER_INSERT: most answers (current, no note)
+        encoder = _Encoder()
         answer_rows: list[tuple] = []
         history_rows: list[tuple] = []
         count = 0
 
         def flush() -> None:
             self.conn.executemany(case_sql, case_rows)
+            self.conn.executemany(_PLAIN_ANSWER_INSERT, plain_rows)
             self.conn.executemany(answer_sql, answer_rows)
             self.conn.executemany(history_sql, history_rows)
             case_rows.clear()
+            plain_rows.clear()
             answer_rows.clear()
             history_rows.clear()
 
@@ -918,9 +925,14 @@ class CaseService:
                 question_keys.update(self.question_keys(missing))
             for qid in sorted(rows, key=question_keys.__getitem__):  # key order: primary-key appends
                 row = rows[qid]
-                answer_rows.append((case_id, question_keys[qid], encode(row["value"]), row["note"], row["answered_by"],
-                                    stored_stamp(row["answered_at"]), stored_state(row["state"]), int(row["applies"]),
-                                    int(row["counted"])))
+                value = row["value"]
+                value = encoder.text(value) if value.__class__ is str else encoder.value(value)
+                by, at, state = row["answered_by"], stored_stamp(row["answered_at"]), stored_state(row["state"])
+                if row["note"] is None and state is None and None not in (value, by, at):
+                    plain_rows.append((case_id, question_keys[qid], value, by, at, int(row["applies"]), int(row["counted"])))
+                else:
+                    answer_rows.append((case_id, question_keys[qid], value, row["note"], by, at, state,
+                                        int(row["applies"]), int(row["counted"])))
             history_rows.extend((case_id, *entry[1:]) for entry in history)  # the source's trail of this case
             history_rows.append((case_id, None, "case", None, case.get("origin_file"), self.who, stamp, "merge", origin))
             for qid in verdict.retired:
@@ -928,7 +940,7 @@ class CaseService:
             if verdict.status != case["status"]:
                 history_rows.append((case_id, None, "status", case["status"], verdict.status, self.who, updated, GAP, origin))
             count += 1
-            if len(answer_rows) >= 20000:
+            if len(plain_rows) + len(answer_rows) >= 20000:
                 flush()
         flush()
         return count

@@ -639,9 +639,12 @@ class _Merger:
             chunk = rows[start:start + 500]
             uuids = [row[0] for row in chunk]
             marks = ", ".join("?" * len(uuids))
-            answers: dict[str, dict[str, dict]] = {}
-            for row in db.execute(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM staged_answers WHERE case_uuid IN ({marks})", uuids):
-                answers.setdefault(row[0], {})[row[1]] = dict(zip(ANSWER_COLUMNS, row))
+            answers: dict[str, dict[str, dict]] = {}  # as the case service takes them (_service_rows), built once
+            for uuid, qid, value, note, by, at, state in db.execute(
+                    f"SELECT case_uuid, question_id, value, note, answered_by, answered_at, state FROM staged_answers "
+                    f"WHERE case_uuid IN ({marks})", uuids):
+                answers.setdefault(uuid, {})[qid] = {"value": _decoded(value), "note": note, "answered_by": by,
+                                                     "answered_at": at, "state": state, "applies": False, "counted": False}
             history: dict[str, list[tuple]] = {}
             for row in db.execute(
                 f"SELECT {', '.join(HISTORY_COLUMNS)}, src FROM staged_history WHERE case_uuid IN ({marks}) ORDER BY case_uuid, id",
@@ -660,7 +663,8 @@ class _Merger:
         return self._origins[case["uuid"]]
 
     def _new_case(self, staged: dict, answers: dict[str, dict], history: list[tuple], source: _Source) -> tuple:
-        """One item for :meth:`CaseService.insert_merged`, flagged as a duplicate of a live case with its site and ref."""
+        """One item for :meth:`CaseService.insert_merged`, flagged as a duplicate of a live case with its site and ref
+        (``answers`` as the service takes them: :func:`_service_rows`)."""
         case = {**staged, "origin_db": source.db_uuid, "origin_file": str(source.recorded), "duplicate_of": None}
         duplicate_of = None
         if staged.get("copy_of") is None and staged.get("deleted_at") is None:
@@ -677,7 +681,7 @@ class _Merger:
         self._origins[staged["uuid"]] = source.origin
         self.touched.add(staged["uuid"])
         trail = [(*h[:8], h[8] or source.origin) for h in history]
-        return case, _service_rows(answers), trail, duplicate_of
+        return case, answers, trail, duplicate_of
 
     # -- case by case ---------------------------------------------------------------------
     def _merge_overlapping(self) -> None:
@@ -756,7 +760,7 @@ class _Merger:
         return "updated"
 
     def _insert_case(self, staged: dict, answers: dict[str, dict], history: list[tuple], source: _Source) -> None:
-        self.service.insert_merged([self._new_case(staged, answers, history, source)], self._origin_of)
+        self.service.insert_merged([self._new_case(staged, _service_rows(answers), history, source)], self._origin_of)
 
     def _add_answer(self, theirs: dict, source: _Source, plan: _Plan) -> None:
         qid = theirs["question_id"]
