@@ -204,3 +204,26 @@ def test_a_schema_2_file_is_upgraded_with_a_token_and_merges_as_before(tmp_path,
         assert store.meta("schema_version") == str(schema.SCHEMA_VERSION)
         assert len(store.meta("change_id") or "") == 32
         assert store.conn.execute("SELECT source_path, source_change FROM merges").fetchall() == [("x.db", None)]
+
+
+def test_audit_merge_reread_reads_a_source_changed_outside_the_tool(tmp_path, sites, capsys):
+    """A note written with the sqlite3 shell keeps the file's old token: the plain merge says the file
+    was not read again and how to read it, and ``--reread`` reads it, checks it and merges the note."""
+    target = tmp_path / "national.db"
+    assert main(["merge", str(target), *map(str, sites)]) == 0
+    capsys.readouterr()
+    uuid = first_uuid(sites[0])
+    run_sql(sites[0], "UPDATE answer_data SET note = 'written in the shell' WHERE case_id = "
+                      f"(SELECT id FROM cases WHERE uuid = '{uuid}') AND question_key = "
+                      "(SELECT id FROM question_keys WHERE question_id = 'complied')")
+
+    def note_in_target() -> str | None:
+        with Store.open(target, create=False) as store:
+            return store.answer_rows(uuid)["complied"]["note"]
+
+    assert main(["merge", str(target), *map(str, sites)]) == 0
+    out = capsys.readouterr().out
+    assert "not read again (--reread reads it all the same)" in out and note_in_target() is None
+    assert main(["merge", str(target), *map(str, sites), "--reread"]) == 0
+    out = capsys.readouterr().out
+    assert "not read again" not in out and note_in_target() == "written in the shell"

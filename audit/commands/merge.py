@@ -68,8 +68,11 @@ class _Progress:
               help="Merge sources on another version of the same rubric (each case keeps its own rubric).")
 @click.option("--identity", metavar="lead.key", type=click.Path(dir_okay=False),
               help="The lead's private key (audit keygen), to open SOURCE bundles (.age) made with audit bundle.")
+@click.option("--reread", is_flag=True,
+              help="Read and compare every SOURCE in full, even one TARGET merged before and unchanged since "
+                   "(for a file changed outside the tool, which keeps its old change token).")
 def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str | None, allow_rubric_change: bool,
-          identity: str | None) -> None:
+          identity: str | None, reread: bool) -> None:
     """Merge site databases (SOURCE...) into TARGET, created if it does not exist.
 
     \b
@@ -98,7 +101,7 @@ def merge(target: str, sources: tuple[str, ...], dry_run: bool, report_path: str
     try:
         with opened_bundles(list(sources), identity) as readable:
             result = merge_databases(target, readable, dry_run=dry_run, allow_rubric_change=allow_rubric_change,
-                                     progress=progress)
+                                     progress=progress, reread=reread)
             warning = unprotected_target(target, readable)
     finally:
         progress.close()
@@ -192,7 +195,8 @@ def describe(result) -> list[str]:
         )
     for s in result.sources:
         if s.merged_before:
-            lines.append(f"{s.path}: unchanged since {result.target} merged it ({s.merged_before}); not read again")
+            lines.append(f"{s.path}: unchanged since {result.target} merged it ({s.merged_before}); not read again "
+                         "(--reread reads it all the same)")
     verb = "would merge" if result.dry_run else "merged"
     if result.changed:
         lines.append(f"{verb} {len(result.sources)} source(s) into {result.target}" + (" (new database)" if result.created else ""))
