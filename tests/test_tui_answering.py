@@ -25,7 +25,7 @@ from audit.tui.widgets.question import QuestionView
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.key_bar import KeyBar
 from audit.tui.widgets.outline import Outline
-from tests.tui_support import settle
+from tests.tui_support import count_layout_passes, settle
 
 SIZE = (120, 40)
 #: the answers that make a non-statutory case complete
@@ -661,21 +661,12 @@ def test_moving_between_choice_and_typed_questions_and_typing_is_never_a_layout_
                                                                                     monkeypatch):
     """An Input beside the question view was shown, hidden and focused at each change of the kind of
     question: a layout pass and a repaint of the whole screen, the slowest answers of all."""
-    from textual.screen import Screen
-
     make_case(tmp_db_path, thematic_rubric, {"sentence_type": "community"})
-    passes = []
-    real = Screen._refresh_layout
-
-    def counted(self, *args, **kwargs):
-        passes.append(type(self).__name__)
-        return real(self, *args, **kwargs)
-
     async def scenario() -> None:
         async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
             screen = await open_case(pilot, at="rosh")
             await settle(pilot)
-            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            passes = count_layout_passes(monkeypatch)
             await pilot.press("3")  # rosh (a choice) -> previous_convictions (typed)
             await pilot.pause()
             assert screen.current == "previous_convictions"
@@ -735,16 +726,7 @@ def test_an_open_case_keeps_what_was_alive_out_of_the_garbage_collector_s_view_u
 def test_the_header_has_room_from_the_start_for_what_answering_adds_to_it(tmp_db_path, thematic_rubric, monkeypatch):
     """At a width where the header fits on one line until an answer adds "saved 10:03:04" (or a count
     gains a digit), it wrapped half-way through: the whole screen moved down a line, in a layout pass."""
-    from textual.screen import Screen
-
     make_case(tmp_db_path, thematic_rubric, {})
-    passes = []
-    real = Screen._refresh_layout
-
-    def counted(self, *args, **kwargs):
-        passes.append(type(self).__name__)
-        return real(self, *args, **kwargs)
-
     async def scenario() -> None:
         async with AuditApp(tmp_db_path).run_test(size=SIZE) as pilot:
             screen = await open_case(pilot)
@@ -753,7 +735,7 @@ def test_the_header_has_room_from_the_start_for_what_answering_adds_to_it(tmp_db
             await pilot.resize_terminal(len(unsaved) + 2, SIZE[1])  # it just fits, inside its padding
             await settle(pilot)
             height = screen.header.size.height
-            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            passes = count_layout_passes(monkeypatch)
             await pilot.press("1")
             await pilot.pause()
             assert "saved" in screen.header.text.plain and len(screen.header.text.plain) > len(unsaved)

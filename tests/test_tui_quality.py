@@ -23,7 +23,7 @@ from audit.tui.screens.walkthrough import WalkthroughScreen
 from audit.tui.widgets.case_table import CaseTable
 from audit.tui.widgets.review_note import ReviewNote
 from tests.qa_support import mark
-from tests.tui_support import settle
+from tests.tui_support import count_layout_passes, settle
 
 SIZES = [(80, 24), (120, 40)]
 COMMENT = "Three-way review meeting on 12 September: was he involved?"
@@ -303,18 +303,9 @@ def test_quality_screens(snap_compare, qa_db, monkeypatch, where, size):
 def test_answering_a_returned_case_is_never_a_layout_pass(qa_db, monkeypatch):
     """The reviewer's note was a Static, updated on every answer: a layout pass of the whole screen per
     answer on every returned case and moderation copy. Now it is drawn again only when its text changes."""
-    from textual.screen import Screen
-
     with Store.open_read_only(qa_db) as store:
         (returned,) = store.list_cases(status="returned")
     monkeypatch.setenv("AUDIT_USER", returned.inspector)
-    passes = []
-    real = Screen._refresh_layout
-
-    def counted(self, *args, **kwargs):
-        passes.append(type(self).__name__)
-        return real(self, *args, **kwargs)
-
     async def go():
         async with AuditApp(qa_db).run_test(size=(120, 40)) as pilot:
             await settle(pilot)
@@ -324,7 +315,7 @@ def test_answering_a_returned_case_is_never_a_layout_pass(qa_db, monkeypatch):
             assert isinstance(walk, WalkthroughScreen) and walk.case.uuid == returned.uuid
             walk.show_question("sentence_type")
             await settle(pilot)
-            monkeypatch.setattr(Screen, "_refresh_layout", counted)
+            passes = count_layout_passes(monkeypatch)
             for _ in range(3):
                 before = walk.current
                 await pilot.press("enter")  # on to the next question: the note stays as it is

@@ -7,6 +7,22 @@ from contextlib import contextmanager
 from textual.worker import WorkerCancelled
 
 
+def count_layout_passes(monkeypatch) -> list[str]:
+    """From now on, each layout pass of a screen (Textual's ``_refresh_layout``, which repaints the whole
+    screen) is appended to the list returned, by the screen's class name."""
+    from textual.screen import Screen
+
+    passes: list[str] = []
+    real = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        passes.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    return passes
+
+
 async def settle(pilot) -> None:
     """Let workers finish and the screen catch up."""
     for _ in range(3):
