@@ -60,7 +60,7 @@ class ReviewNote(TextBox):
                 if case.review_question:  # first: on a short screen the note is cut to two lines
                     named = case.review_question
                     if rubric is not None and rubric.has_question(named):
-                        named = str(rubric.position(named) + 1)  # its text is one keypress away
+                        named = str(rubric.position(named) + 1)  # as the outline numbers it, beside its text
                     about = f", about question {named}"
                 text = Text.assemble(("Returned for changes", "bold"), (about, "dim"), ": ", shown(case.review_comment),
                                      ("  Mark it complete again when done.", "dim"))
