@@ -172,11 +172,16 @@ def test_the_queue_shows_how_far_the_two_markings_differ(qa_db):
 # --- the inspector ------------------------------------------------------------------------------
 
 
-def test_the_inspector_sees_returned_cases_first_and_the_comment_on_the_case_and_question(qa_db, monkeypatch):
+@pytest.fixture
+def returned(qa_db, monkeypatch):
+    """The returned case, with its inspector at the keyboard (the case list shows it first)."""
     with Store.open_read_only(qa_db) as store:
-        (returned,) = store.list_cases(status="returned")
-    monkeypatch.setenv("AUDIT_USER", returned.inspector)
+        (case,) = store.list_cases(status="returned")
+    monkeypatch.setenv("AUDIT_USER", case.inspector)
+    return case
 
+
+def test_the_inspector_sees_returned_cases_first_and_the_comment_on_the_case_and_question(qa_db, returned):
     async def go():
         async with AuditApp(qa_db).run_test(size=(80, 24)) as pilot:
             await settle(pilot)
@@ -300,12 +305,10 @@ def test_quality_screens(snap_compare, qa_db, monkeypatch, where, size):
     assert snap_compare(AuditApp("qa.db"), terminal_size=size, run_before=arrive)  # relative: the same title every run
 
 
-def test_answering_a_returned_case_is_never_a_layout_pass(qa_db, monkeypatch):
+def test_answering_a_returned_case_is_never_a_layout_pass(qa_db, returned, monkeypatch):
     """The reviewer's note was a Static, updated on every answer: a layout pass of the whole screen per
     answer on every returned case and moderation copy. Now it is drawn again only when its text changes."""
-    with Store.open_read_only(qa_db) as store:
-        (returned,) = store.list_cases(status="returned")
-    monkeypatch.setenv("AUDIT_USER", returned.inspector)
+
     async def go():
         async with AuditApp(qa_db).run_test(size=(120, 40)) as pilot:
             await settle(pilot)
